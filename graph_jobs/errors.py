@@ -1,0 +1,41 @@
+"""Errors of the graph job, one hierarchy::
+
+    PharosJobError
+    ├── RepositoryError            the repository could not be opened or cloned
+    │   ├── UnsafeRepositoryURL    refused before any network access (ext::, -option, ...)
+    │   ├── CloneFailed            git said no (does not exist, auth, network)
+    │   ├── CloneTimeout           the clone ran past its time limit
+    │   └── RepositoryTooLarge     the clone is over the size limit
+    └── EmbeddingError             the Node2Vec stage failed (out of memory, bad graph)
+
+Per-file problems (binary, too large, syntax errors) are never exceptions: they are
+recorded in the graph's ``skipped`` list and the job goes on.
+"""
+
+
+class PharosJobError(Exception):
+    """Base of every error the graph job raises on purpose."""
+
+
+class RepositoryError(PharosJobError):
+    pass
+
+
+class UnsafeRepositoryURL(RepositoryError):
+    pass
+
+
+class CloneFailed(RepositoryError):
+    pass
+
+
+class CloneTimeout(RepositoryError):
+    pass
+
+
+class RepositoryTooLarge(RepositoryError):
+    pass
+
+
+class EmbeddingError(PharosJobError):
+    pass

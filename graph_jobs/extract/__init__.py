@@ -1,0 +1,59 @@
+"""Import extraction with tree-sitter, one module per language family.
+
+``extract_imports(language, data)`` parses bytes (any encoding: tree-sitter reads
+bytes; UTF-16/32 with a BOM is transcoded first) and returns the imports
+tree-sitter could recover, also from files with syntax errors.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from graph_jobs.extract import (
+    c_imports,
+    go_imports,
+    java_imports,
+    js_imports,
+    python_imports,
+    rust_imports,
+)
+from graph_jobs.languages import parser
+from graph_jobs.models import RawImport
+
+# Bump when extraction changes: cached results of older versions are not used.
+EXTRACTOR_VERSION = 1
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def to_utf8_bytes(data: bytes) -> bytes:
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            return data.decode(enc, "replace").encode("utf-8")
+    return data
+
+
+def extract_imports(language: str, data: bytes) -> tuple[list[RawImport], bool]:
+    """(imports, had_syntax_errors) for one file's content."""
+    tree = parser(language).parse(to_utf8_bytes(data))
+    root = tree.root_node
+    if language == "python":
+        imports = python_imports.extract(root)
+    elif language in ("javascript", "typescript", "tsx"):
+        imports = js_imports.extract(language, root)
+    elif language == "go":
+        imports = go_imports.extract(root)
+    elif language == "java":
+        imports = java_imports.extract(root)
+    elif language == "rust":
+        imports = rust_imports.extract(root)
+    elif language in ("c", "cpp"):
+        imports = c_imports.extract(language, root)
+    else:
+        raise KeyError(language)
+    return imports, root.has_error

@@ -1,0 +1,50 @@
+"""JavaScript and TypeScript imports: ``import``, ``import type``, ``export ... from``,
+``require("x")``, ``import x = require("x")`` and ``import("x")`` (literal or not)."""
+
+from __future__ import annotations
+
+from graph_jobs.extract._query import line, matches, string_value
+from graph_jobs.models import EdgeKind, RawImport
+
+_COMMON = """
+(import_statement source: (_) @src) @import
+(export_statement source: (_) @src) @export
+(call_expression function: (identifier) @fn arguments: (arguments . (_) @src)
+  (#eq? @fn "require")) @require
+(call_expression function: (import) arguments: (arguments . (_) @src)) @dynamic
+"""
+_TS_ONLY = """
+(import_require_clause source: (_) @src) @require
+"""
+QUERIES = {
+    "javascript": _COMMON,
+    "typescript": _COMMON + _TS_ONLY,
+    "tsx": _COMMON + _TS_ONLY,
+}
+
+
+def _type_only(stmt) -> bool:
+    # `import type {X} from` / `export type {X} from`: a bare `type` keyword child
+    return any(c.type == "type" for c in stmt.children)
+
+
+def extract(lang: str, root) -> list[RawImport]:
+    out: list[RawImport] = []
+    for _p, caps in matches(lang, QUERIES[lang], root):
+        src = caps["src"][0]
+        value = string_value(src)
+        if "import" in caps:
+            stmt = caps["import"][0]
+            if stmt.parent is not None and stmt.parent.type == "import_statement":
+                continue
+            kind = EdgeKind.TYPE_ONLY if _type_only(stmt) else EdgeKind.IMPORT
+        elif "export" in caps:
+            stmt = caps["export"][0]
+            kind = EdgeKind.TYPE_ONLY if _type_only(stmt) else EdgeKind.RE_EXPORT
+        elif "require" in caps:
+            kind = EdgeKind.REQUIRE
+        else:
+            kind = EdgeKind.DYNAMIC
+        out.append(RawImport(value if value is not None else "", kind if value is not None
+                             else EdgeKind.DYNAMIC, line(src)))
+    return out

@@ -1,0 +1,197 @@
+"""Open a repository: a local directory as it is, or a URL cloned shallowly.
+
+``open_repository`` is a context manager; a temporary clone is always removed on exit,
+whatever happened inside. Clones are shallow, single-branch, without tags or
+submodules, refuse the ``ext::`` transport and option-like arguments, never prompt
+for credentials, and are killed when they pass the time or size limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from graph_jobs.errors import (
+    CloneFailed,
+    CloneTimeout,
+    RepositoryError,
+    RepositoryTooLarge,
+    UnsafeRepositoryURL,
+)
+
+_SHA_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")  # git@host:path (ssh)
+
+
+@dataclass(frozen=True)
+class OpenedRepository:
+    root: Path  # the working tree
+    commit: str | None  # HEAD commit, None for a directory that is not a git repo
+    source: str  # what the user gave
+    is_clone: bool
+
+
+def is_remote(source: str) -> bool:
+    return "://" in source or bool(_SCP_LIKE.match(source)) or source.startswith("ext::")
+
+
+def _check_clone_argument(url: str, allow_local: bool) -> None:
+    """Refuse what could turn `git clone` into something else, before git sees it."""
+    if not url or url != url.strip() or any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise UnsafeRepositoryURL("repository URL is empty or contains control characters")
+    if url.startswith("-"):
+        raise UnsafeRepositoryURL(f"repository URL looks like a git option: {url!r}")
+    low = url.lower()
+    if "::" in low.split("/", 1)[0] or low.startswith("ext::"):
+        raise UnsafeRepositoryURL("remote-helper URLs (transport::address) are refused")
+    scheme = low.split("://", 1)[0] if "://" in low else ("ssh" if _SCP_LIKE.match(url) else "")
+    allowed = {"https", "http"} | ({"file"} if allow_local else set())
+    if scheme not in allowed:
+        raise UnsafeRepositoryURL(
+            f"scheme {scheme or 'none'!r} is refused; use https://"
+            + (" or file://" if allow_local else "")
+        )
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def _run_git_watched(args: list[str], cwd: Path, watch: Path, timeout_s: float, max_bytes: int):
+    """Run one git command through GitPython, killing it past the time or size limit."""
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "/bin/false",
+        "SSH_ASKPASS": "/bin/false",
+        "GIT_LFS_SKIP_SMUDGE": "1",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    proc = git.Git(str(cwd)).execute(
+        ["git", "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null", *args],
+        as_process=True,
+        env=env,
+        stdout_as_string=False,
+    )
+    popen = proc.proc
+    start = time.monotonic()
+    next_size_check = 0.0
+    try:
+        while True:
+            try:
+                popen.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            elapsed = time.monotonic() - start
+            if elapsed > timeout_s:
+                popen.kill()
+                raise CloneTimeout(f"git {args[0]} ran past its {timeout_s:.0f} s limit")
+            if elapsed >= next_size_check:
+                next_size_check = elapsed + 1.0
+                size = _dir_size(watch)
+                if size > max_bytes:
+                    popen.kill()
+                    raise RepositoryTooLarge(
+                        f"repository passed the size limit ({size} > {max_bytes} bytes)"
+                    )
+        stderr = popen.stderr.read().decode("utf-8", "replace") if popen.stderr else ""
+    finally:
+        with contextlib.suppress(Exception):
+            popen.kill()
+            popen.wait(timeout=5)
+    if popen.returncode != 0:
+        msg = " ".join(line for line in stderr.strip().splitlines()[-3:])
+        raise CloneFailed(f"git {args[0]} failed (exit {popen.returncode}): {msg}")
+
+
+def clone(
+    url: str,
+    dest: Path,
+    ref: str | None = None,
+    timeout_s: float = 300.0,
+    max_bytes: int = 1 << 30,
+    allow_local: bool = False,
+) -> str:
+    """Shallow-clone ``url`` into the empty directory ``dest``; return the HEAD commit."""
+    _check_clone_argument(url, allow_local)
+    common = ["--depth", "1", "--no-tags"]
+    dest.mkdir(parents=True, exist_ok=True)
+    if ref and _SHA_RE.match(ref):
+        # A commit cannot be named by --branch: fetch exactly that commit instead.
+        _run_git_watched(["init", "-q", str(dest)], dest, dest, timeout_s, max_bytes)
+        _run_git_watched(["-C", str(dest), "remote", "add", "origin", "--", url], dest, dest,
+                         timeout_s, max_bytes)
+        _run_git_watched(["-C", str(dest), "fetch", "-q", *common, "origin", ref], dest, dest,
+                         timeout_s, max_bytes)
+        _run_git_watched(["-C", str(dest), "checkout", "-q", "FETCH_HEAD"], dest, dest,
+                         timeout_s, max_bytes)
+    else:
+        args = ["clone", "-q", *common, "--single-branch", "--no-recurse-submodules"]
+        if ref:
+            if ref.startswith("-"):
+                raise UnsafeRepositoryURL(f"ref looks like a git option: {ref!r}")
+            args += ["--branch", ref]
+        _run_git_watched([*args, "--", url, str(dest)], dest.parent, dest, timeout_s, max_bytes)
+    try:
+        return git.Repo(dest).head.commit.hexsha
+    except ValueError:  # an empty repository has no HEAD commit
+        return ""
+
+
+def _local_commit(root: Path) -> str | None:
+    try:
+        repo = git.Repo(root, search_parent_directories=False)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:
+        return ""
+
+
+@contextlib.contextmanager
+def open_repository(
+    source: str,
+    ref: str | None = None,
+    *,
+    timeout_s: float = 300.0,
+    max_bytes: int = 1 << 30,
+    allow_local_urls: bool = True,
+    workdir: Path | None = None,
+) -> Iterator[OpenedRepository]:
+    """Yield the repository at ``source`` (a directory or a URL), cleaning up afterwards.
+
+    A local directory is read in place (``ref`` must then be None: check it out
+    yourself). A URL is cloned into a temporary directory that is removed on exit.
+    """
+    if not is_remote(source):
+        root = Path(source).expanduser()
+        if not root.is_dir():
+            raise RepositoryError(f"no such directory: {source}")
+        if ref:
+            raise RepositoryError("--ref applies to URLs; check the ref out in a local path")
+        root = root.resolve()
+        yield OpenedRepository(root, _local_commit(root), source, False)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="pharos-clone-", dir=workdir))
+    try:
+        dest = tmp / "repo"
+        commit = clone(source, dest, ref, timeout_s, max_bytes, allow_local=allow_local_urls)
+        yield OpenedRepository(dest.resolve(), commit, source, True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,103 @@
+"""The one settings object, read from the environment (and an optional `.env`).
+
+Every variable named in shared/ARCHITECTURE.md is here. With nothing set, Pharos runs
+in the embedded default: a SQLite file and a local Qdrant directory under
+``PHAROS_DATA_DIR`` (``~/.pharos`` unless set), no Redis, no servers.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RunMode(str, enum.Enum):
+    EMBEDDED = "EMBEDDED"
+    CLOUD = "CLOUD"
+    EDGE = "EDGE"
+
+
+class SettingsError(ValueError):
+    """A combination of settings that must not run (e.g. cloud mode with no admin token)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    mode: RunMode = Field(RunMode.EMBEDDED, validation_alias="MODE")
+
+    # --- ingress ---------------------------------------------------------------------
+    admin_token: str = Field("", validation_alias="PHAROS_ADMIN_TOKEN")
+    cors_origins: str = Field("", validation_alias="CORS_ORIGINS")
+    port: int = Field(8000, validation_alias="PORT")
+    allow_local_repos: bool = Field(False, validation_alias="PHAROS_ALLOW_LOCAL_REPOS")
+
+    # --- queue -----------------------------------------------------------------------
+    upstash_redis_rest_url: str = Field("", validation_alias="UPSTASH_REDIS_REST_URL")
+    upstash_redis_rest_token: str = Field("", validation_alias="UPSTASH_REDIS_REST_TOKEN")
+    redis_url: str = Field("", validation_alias="REDIS_URL")
+    max_queue_size: int = Field(10, ge=1, validation_alias="MAX_QUEUE_SIZE")
+    task_ttl_seconds: int = Field(24 * 3600, ge=1, validation_alias="TASK_TTL_SECONDS")
+
+    # --- stores ----------------------------------------------------------------------
+    database_url: str = Field(
+        "", validation_alias=AliasChoices("DATABASE_URL", "NEON_DATABASE_URL")
+    )
+    qdrant_url: str = Field("", validation_alias="QDRANT_URL")
+    qdrant_api_key: str = Field("", validation_alias="QDRANT_API_KEY")
+    data_dir: Path = Field(Path("~/.pharos"), validation_alias="PHAROS_DATA_DIR")
+
+    # --- graph stage -----------------------------------------------------------------
+    clone_timeout_s: float = Field(300.0, gt=0, validation_alias="PHAROS_CLONE_TIMEOUT_S")
+    clone_max_bytes: int = Field(1 << 30, gt=0, validation_alias="PHAROS_CLONE_MAX_BYTES")
+    max_file_bytes: int = Field(1 << 20, gt=0, validation_alias="PHAROS_MAX_FILE_BYTES")
+    parse_workers: int = Field(0, ge=0, validation_alias="PHAROS_PARSE_WORKERS")
+
+    @model_validator(mode="after")
+    def _expand(self) -> Settings:
+        self.data_dir = Path(self.data_dir).expanduser()
+        return self
+
+    # Derived locations for the embedded default.
+    @property
+    def sqlite_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'pharos.sqlite3'}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or self.sqlite_url
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
+
+    @property
+    def parse_cache_path(self) -> Path:
+        return self.data_dir / "parse-cache.sqlite3"
+
+    def check_production(self) -> None:
+        """Refuse values that are unsafe outside the embedded default."""
+        if self.mode is RunMode.CLOUD:
+            if not self.admin_token:
+                raise SettingsError(
+                    "MODE=CLOUD needs PHAROS_ADMIN_TOKEN: the ingress refuses to accept "
+                    "ingestion with no token configured"
+                )
+            if self.allow_local_repos:
+                raise SettingsError("PHAROS_ALLOW_LOCAL_REPOS=1 is refused in MODE=CLOUD")
+        if self.mode in (RunMode.CLOUD, RunMode.EDGE) and not (
+            self.redis_url or self.upstash_redis_rest_url
+        ):
+            raise SettingsError(
+                f"MODE={self.mode.value} needs REDIS_URL or UPSTASH_REDIS_REST_URL"
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built once."""
+    return Settings()
