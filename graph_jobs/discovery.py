@@ -36,6 +36,7 @@ MINIFIED_MIN_LINE = 2000
 class Discovery:
     files: list[SourceFile]
     skipped: list[SkippedFile]
+    all_paths: set[str]  # every file seen (configs such as package.json, go.mod, assets)
 
 
 def git_blob_id(data: bytes) -> str:
@@ -134,6 +135,7 @@ class _Collector:
 def discover_files(root: Path, max_file_bytes: int = 1 << 20) -> Discovery:
     root = Path(root)
     col = _Collector(root, max_file_bytes)
+    all_paths: set[str] = set()
     if _is_git_worktree(root):
         modified = {
             p.decode("utf-8", "surrogateescape")
@@ -146,6 +148,7 @@ def discover_files(root: Path, max_file_bytes: int = 1 << 20) -> Discovery:
             meta, _, path_b = entry.partition(b"\t")
             mode, blob, stage = meta.decode().split()
             rel = path_b.decode("utf-8", "surrogateescape")
+            all_paths.add(rel)
             if stage not in ("0", "2"):  # unmerged: take "ours" once
                 continue
             if mode == "160000":
@@ -158,6 +161,7 @@ def discover_files(root: Path, max_file_bytes: int = 1 << 20) -> Discovery:
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
             for name in sorted(filenames):
                 rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
+                all_paths.add(rel)
                 col.consider(rel, None, False)
     col.files.sort(key=lambda f: f.path)
-    return Discovery(col.files, col.skipped)
+    return Discovery(col.files, col.skipped, all_paths)

@@ -15,6 +15,7 @@ class EdgeKind(str, enum.Enum):
     TYPE_ONLY = "type-only"  # ts `import type`, python under TYPE_CHECKING
     INCLUDE = "include"  # c/c++ `#include "x"`
     MOD = "mod"  # rust `mod x;`
+    REFERENCE = "reference"  # ts `/// <reference path="x" />`
 
 
 class Unresolved(str, enum.Enum):

@@ -21,7 +21,7 @@ from graph_jobs.languages import parser
 from graph_jobs.models import RawImport
 
 # Bump when extraction changes: cached results of older versions are not used.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -40,12 +40,13 @@ def to_utf8_bytes(data: bytes) -> bytes:
 
 def extract_imports(language: str, data: bytes) -> tuple[list[RawImport], bool]:
     """(imports, had_syntax_errors) for one file's content."""
-    tree = parser(language).parse(to_utf8_bytes(data))
+    data = to_utf8_bytes(data)
+    tree = parser(language).parse(data)
     root = tree.root_node
     if language == "python":
         imports = python_imports.extract(root)
     elif language in ("javascript", "typescript", "tsx"):
-        imports = js_imports.extract(language, root)
+        imports = js_imports.extract(language, root) + js_imports.references(data)
     elif language == "go":
         imports = go_imports.extract(root)
     elif language == "java":

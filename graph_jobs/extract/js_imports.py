@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from graph_jobs.extract._query import line, matches, string_value
 from graph_jobs.models import EdgeKind, RawImport
 
@@ -21,6 +23,17 @@ QUERIES = {
     "typescript": _COMMON + _TS_ONLY,
     "tsx": _COMMON + _TS_ONLY,
 }
+
+
+_REFERENCE = re.compile(rb'^[ \t]*///[ \t]*<reference[ \t]+path=["\']([^"\']+)["\']', re.M)
+
+
+def references(data: bytes) -> list[RawImport]:
+    """Triple-slash ``/// <reference path="..." />`` directives (TypeScript)."""
+    if b"<reference" not in data:
+        return []
+    return [RawImport(m.group(1).decode("utf-8", "replace"), EdgeKind.REFERENCE,
+                      data.count(b"\n", 0, m.start()) + 1) for m in _REFERENCE.finditer(data)]
 
 
 def _type_only(stmt) -> bool:

@@ -1,0 +1,1 @@
+"""The compute plane: queue, job records, worker pool and the `pharos` CLI."""

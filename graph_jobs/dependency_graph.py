@@ -1,0 +1,163 @@
+"""Repository work tree -> file-level dependency graph.
+
+discover files -> parse the ones not in the cache (on every core) -> resolve each
+import with its language's resolver -> edges, unresolved imports and per-language
+statistics. One file that cannot be read or parsed never fails the graph: it is
+listed in ``skipped`` with the reason.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from graph_jobs.discovery import discover_files, sniff
+from graph_jobs.extract import EXTRACTOR_VERSION, extract_imports
+from graph_jobs.languages import REPORTED
+from graph_jobs.models import (
+    DependencyGraph,
+    Edge,
+    LanguageStats,
+    RawImport,
+    SkippedFile,
+    UnresolvedImport,
+)
+from graph_jobs.parse_cache import ParseCache, ParseResult
+from graph_jobs.resolve import Resolvers
+
+Progress = Callable[[str, float], None]
+# Below this many files to parse, worker processes cost more than they save.
+PARALLEL_MIN_FILES = 150
+
+
+def parse_one(root: str, path: str, lang: str, max_bytes: int) -> ParseResult:
+    try:
+        with open(os.path.join(root, path), "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        return (f"unreadable: {exc.strerror}", False, [])
+    if len(data) > max_bytes:
+        return (f"over the size limit (> {max_bytes} bytes)", False, [])
+    if (why := sniff(data)) is not None:
+        return (why, False, [])
+    try:
+        imports, had_error = extract_imports(lang, data)
+    except (RecursionError, MemoryError, ValueError) as exc:  # never fail the job
+        return (f"parser failed: {type(exc).__name__}", True, [])
+    return (None, had_error, [i.to_tuple() for i in imports])
+
+
+def _parse_batch(args) -> list[ParseResult]:
+    root, items, max_bytes = args
+    return [parse_one(root, p, lang, max_bytes) for p, lang in items]
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # fork is fastest; with other threads alive (Ray, a server) fork is unsafe.
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context(method))
+
+
+def parse_files(root: Path, todo: list[tuple[str, str]], max_bytes: int, workers: int,
+                progress: Progress | None = None) -> list[ParseResult]:
+    if workers <= 1 or len(todo) < PARALLEL_MIN_FILES:
+        out = []
+        for i, (p, lang) in enumerate(todo):
+            out.append(parse_one(str(root), p, lang, max_bytes))
+            if progress and i % 200 == 0:
+                progress("parse", i / len(todo))
+        return out
+    # Interleave files across batches so big and small ones spread evenly.
+    n_batches = workers * 8
+    order = list(range(len(todo)))
+    batches = [order[i::n_batches] for i in range(n_batches)]
+    results: list[ParseResult | None] = [None] * len(todo)
+    with _pool(workers) as ex:
+        jobs = [(str(root), [todo[i] for i in b], max_bytes) for b in batches]
+        for k, (b, res) in enumerate(zip(batches, ex.map(_parse_batch, jobs), strict=True)):
+            for i, r in zip(b, res, strict=True):
+                results[i] = r
+            if progress:
+                progress("parse", (k + 1) / len(batches))
+    return results  # type: ignore[return-value]
+
+
+def build_dependency_graph(
+    root: Path,
+    commit: str | None = None,
+    *,
+    max_file_bytes: int = 1 << 20,
+    cache_path: Path | None = None,
+    workers: int = 0,
+    progress: Progress | None = None,
+) -> DependencyGraph:
+    root = Path(root)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    found = discover_files(root, max_file_bytes)
+    timings["discover"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    cache = ParseCache(cache_path, EXTRACTOR_VERSION) if cache_path else None
+    keys = [(f.blob, f.language) for f in found.files]
+    cached = cache.get_many(keys) if cache else {}
+    todo_idx = [i for i, k in enumerate(keys) if k not in cached]
+    todo = [(found.files[i].path, found.files[i].language) for i in todo_idx]
+    fresh = parse_files(root, todo, max_file_bytes, workers or (os.cpu_count() or 1), progress)
+    if cache:
+        cache.put_many([(keys[i][0], keys[i][1], r) for i, r in zip(todo_idx, fresh, strict=True)])
+        cache.close()
+    results = dict(cached)
+    for i, r in zip(todo_idx, fresh, strict=True):
+        results[keys[i]] = r
+    timings["parse"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    files, skipped = [], list(found.skipped)
+    imports: dict[str, list[RawImport]] = {}
+    stats: dict[str, LanguageStats] = {}
+    for f, key in zip(found.files, keys, strict=True):
+        skip, had_error, imps = results[key]
+        if skip is not None:
+            skipped.append(SkippedFile(f.path, skip))
+            continue
+        files.append(f)
+        imports[f.path] = [RawImport.from_tuple(t) for t in imps]
+        st = stats.setdefault(REPORTED.get(f.language, f.language), LanguageStats())
+        st.files += 1
+        st.parse_errors += int(had_error)
+    lang_of = {f.path: f.language for f in files}
+    resolvers = Resolvers(root, lang_of, found.all_paths, imports)
+    edges: list[Edge] = []
+    unresolved: list[UnresolvedImport] = []
+    seen: set[tuple[str, str, str]] = set()
+    for f in files:
+        st = stats[REPORTED.get(f.language, f.language)]
+        resolver = resolvers.get(f.language)
+        for imp in imports[f.path]:
+            outcomes = resolver.resolve(f.path, imp)
+            if not outcomes:
+                continue  # declarations (package clauses), self-references
+            st.imports += 1
+            ok = False
+            for target, what in outcomes:
+                if target is None:
+                    unresolved.append(UnresolvedImport(f.path, imp.spec, imp.kind.value, what,
+                                                       imp.line))
+                elif target != f.path:
+                    ok = True
+                    if (f.path, target, what) not in seen:
+                        seen.add((f.path, target, what))
+                        edges.append(Edge(f.path, target, what, imp.line))
+            if ok:
+                st.resolved += 1
+            else:
+                st.unresolved += 1
+    timings["resolve"] = time.perf_counter() - t0
+    return DependencyGraph(str(root), commit, files, edges, unresolved, skipped, stats, timings,
+                           cache_hits=len(cached))

@@ -1,0 +1,51 @@
+"""What extraction found in each file, cached by git blob id.
+
+The same content always gives the same imports, so re-ingesting an unchanged
+repository re-parses nothing. One SQLite file, safe for several processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+# (skip reason or None, had syntax errors, [RawImport tuples])
+ParseResult = tuple[str | None, bool, list[tuple]]
+
+
+class ParseCache:
+    def __init__(self, path: Path, version: int):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.version = version
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS parsed (blob TEXT, lang TEXT, version INTEGER,"
+            " payload TEXT, PRIMARY KEY (blob, lang, version)) WITHOUT ROWID"
+        )
+
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], ParseResult]:
+        out: dict[tuple[str, str], ParseResult] = {}
+        blobs = sorted({b for b, _ in keys})
+        for i in range(0, len(blobs), 500):
+            chunk = blobs[i: i + 500]
+            rows = self.db.execute(
+                f"SELECT blob, lang, payload FROM parsed WHERE version=? AND blob IN "
+                f"({','.join('?' * len(chunk))})",
+                (self.version, *chunk),
+            )
+            for blob, lang, payload in rows:
+                skip, err, imps = json.loads(payload)
+                out[(blob, lang)] = (skip, err, [tuple(t) for t in imps])
+        return out
+
+    def put_many(self, items: list[tuple[str, str, ParseResult]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?)",
+                [(b, lang, self.version, json.dumps(r)) for b, lang, r in items],
+            )
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,49 @@
+"""Resolve Go import paths by module path (every go.mod in the repository).
+
+A Go import names a package, i.e. a directory: the edge goes to each non-test
+``.go`` file of that directory."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from graph_jobs.models import RawImport, Unresolved
+
+_MODULE = re.compile(r"^\s*module\s+(\S+)", re.M)
+
+
+class GoResolver:
+    def __init__(self, root: Path, source_paths: set[str], all_paths: set[str]):
+        self.modules: list[tuple[str, str]] = []  # (module path, dir), longest first
+        for p in all_paths:
+            if posixpath.basename(p) == "go.mod":
+                try:
+                    m = _MODULE.search((root / p).read_text("utf-8", "replace"))
+                except OSError:
+                    continue
+                if m:
+                    self.modules.append((m.group(1).strip('"'), posixpath.dirname(p)))
+        self.modules.sort(key=lambda t: -len(t[0]))
+        self.by_dir: dict[str, list[str]] = defaultdict(list)
+        for p in sorted(source_paths):
+            if p.endswith(".go") and not p.endswith("_test.go"):
+                self.by_dir[posixpath.dirname(p)].append(p)
+
+    def resolve(self, source: str, imp: RawImport) -> list[tuple[str | None, str]]:
+        if imp.names == ("package",):
+            return []
+        spec = imp.spec
+        for mod, d in self.modules:
+            if spec == mod or spec.startswith(mod + "/"):
+                rest = spec[len(mod) + 1:]
+                target_dir = posixpath.join(d, rest) if d else rest
+                files = self.by_dir.get(target_dir.rstrip("/"))
+                if not files:
+                    return [(None, Unresolved.MISSING.value)]
+                return [(f, imp.kind.value) for f in files if f != source]
+        if "." not in spec.split("/", 1)[0]:
+            return [(None, Unresolved.STDLIB.value)]
+        return [(None, Unresolved.EXTERNAL.value)]

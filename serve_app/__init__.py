@@ -1,0 +1,1 @@
+"""The HTTP ingress (Ray Serve + FastAPI). Never imports torch."""
