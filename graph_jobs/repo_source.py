@@ -42,7 +42,9 @@ class OpenedRepository:
 
 
 def is_remote(source: str) -> bool:
-    return "://" in source or bool(_SCP_LIKE.match(source)) or source.startswith("ext::")
+    """A URL (to clone, or to refuse) rather than a local directory."""
+    return ("://" in source or "::" in source or source.startswith("-")
+            or bool(_SCP_LIKE.match(source)))
 
 
 def _check_clone_argument(url: str, allow_local: bool) -> None:
@@ -110,12 +112,18 @@ def _run_git_watched(args: list[str], cwd: Path, watch: Path, timeout_s: float, 
                         f"repository passed the size limit ({size} > {max_bytes} bytes)"
                     )
         stderr = popen.stderr.read().decode("utf-8", "replace") if popen.stderr else ""
+        if popen.returncode == 0 and (size := _dir_size(watch)) > max_bytes:
+            raise RepositoryTooLarge(
+                f"repository passed the size limit ({size} > {max_bytes} bytes)"
+            )
     finally:
         with contextlib.suppress(Exception):
             popen.kill()
             popen.wait(timeout=5)
     if popen.returncode != 0:
-        msg = " ".join(line for line in stderr.strip().splitlines()[-3:])
+        lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+        fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+        msg = " ".join(fatal or lines[-3:])
         raise CloneFailed(f"git {args[0]} failed (exit {popen.returncode}): {msg}")
 
 
