@@ -160,4 +160,4 @@ def build_dependency_graph(
                 st.unresolved += 1
     timings["resolve"] = time.perf_counter() - t0
     return DependencyGraph(str(root), commit, files, edges, unresolved, skipped, stats, timings,
-                           cache_hits=len(cached))
+                           cache_hits=len(cached), parsed=len(todo))

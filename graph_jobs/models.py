@@ -98,6 +98,7 @@ class DependencyGraph:
     stats: dict[str, LanguageStats] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     cache_hits: int = 0
+    parsed: int = 0  # files parsed in this run (not found in the cache)
 
     def to_json_dict(self) -> dict:
         return {
@@ -117,6 +118,7 @@ class DependencyGraph:
                 "unresolved": len(self.unresolved),
                 "skipped": len(self.skipped),
                 "cache_hits": self.cache_hits,
+                "parsed": self.parsed,
                 "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             },
         }

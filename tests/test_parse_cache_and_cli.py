@@ -17,7 +17,7 @@ def test_unchanged_repository_reparses_nothing(tmp_path):
     cache = tmp_path / "cache.sqlite3"
     first = build_dependency_graph(repo, cache_path=cache)
     again = build_dependency_graph(repo, cache_path=cache)
-    assert first.cache_hits == 0 and again.cache_hits == 30
+    assert first.cache_hits == 0 and again.cache_hits == 30 and again.parsed == 0
     assert [(e.source, e.target) for e in again.edges] == [(e.source, e.target) for e in first.edges]
     (repo / "m3.py").write_text("import m7\n")  # changed in the work tree, not committed
     (repo / "new.py").write_text("import m1\n")
