@@ -83,7 +83,7 @@ def main() -> None:
         print(f"{'':30s} {'seconds':>8s} {'files/s':>9s} {'MB/s':>7s}")
         for name, t in rows:
             print(f"{name:30s} {t:8.3f} {n / t:9.0f} {mb / t:7.1f}")
-        print(f"pharos stages (cold): " + ", ".join(f"{k} {v:.3f}s" for k, v in graph.timings.items()))
+        print("pharos stages (cold): " + ", ".join(f"{k} {v:.3f}s" for k, v in graph.timings.items()))
         print(f"cold ratio pharos/grimp: {t_cold / t_grimp_cold:.2f}x (target <= 4x)")
         print(f"warm: pharos {t_warm:.3f}s vs grimp cold {t_grimp_cold:.3f}s / warm "
               f"{t_grimp_warm:.3f}s (target: faster than grimp)")

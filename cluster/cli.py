@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -18,7 +18,7 @@ app = typer.Typer(help="Pharos: structural embeddings of Git repositories.",
 err = Console(stderr=True)
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     json = "json"
     summary = "summary"
 

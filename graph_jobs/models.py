@@ -6,7 +6,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 
 
-class EdgeKind(str, enum.Enum):
+class EdgeKind(enum.StrEnum):
     IMPORT = "import"  # python `import x`, go/java/c imports, rust `use`
     FROM_IMPORT = "from-import"  # python `from x import y`
     REQUIRE = "require"  # js `require("x")`
@@ -18,7 +18,7 @@ class EdgeKind(str, enum.Enum):
     REFERENCE = "reference"  # ts `/// <reference path="x" />`
 
 
-class Unresolved(str, enum.Enum):
+class Unresolved(enum.StrEnum):
     EXTERNAL = "external"  # a package from outside the repository
     STDLIB = "stdlib"  # the language's standard library
     MISSING = "missing"  # looks internal (relative, alias) but no such file

@@ -15,7 +15,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class RunMode(str, enum.Enum):
+class RunMode(enum.StrEnum):
     EMBEDDED = "EMBEDDED"
     CLOUD = "CLOUD"
     EDGE = "EDGE"

@@ -14,7 +14,8 @@ QUERY = """
 
 def _expand(node, prefix: str, out: list[str]) -> None:
     t = node.type
-    join = (lambda s: f"{prefix}::{s}" if prefix else s)
+    def join(s):
+        return (f"{prefix}::{s}" if prefix else s)
     if t == "scoped_use_list":
         path = node.child_by_field_name("path")
         base = join(text(path).replace(" ", "")) if path is not None else prefix

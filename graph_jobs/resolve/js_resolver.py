@@ -27,10 +27,7 @@ JS_FIRST = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".d.ts", ".mts", ".cts
 JS_TO_TS = {".js": (".ts", ".tsx", ".d.ts"), ".jsx": (".tsx",), ".mjs": (".mts", ".d.mts"),
             ".cjs": (".cts", ".d.cts")}
 NODE_BUILTINS = frozenset(
-    "assert async_hooks buffer child_process cluster console constants crypto dgram "
-    "diagnostics_channel dns domain events fs http http2 https inspector module net os "
-    "path perf_hooks process punycode querystring readline repl stream string_decoder "
-    "sys timers tls trace_events tty url util v8 vm wasi worker_threads zlib test".split()
+    ["assert", "async_hooks", "buffer", "child_process", "cluster", "console", "constants", "crypto", "dgram", "diagnostics_channel", "dns", "domain", "events", "fs", "http", "http2", "https", "inspector", "module", "net", "os", "path", "perf_hooks", "process", "punycode", "querystring", "readline", "repl", "stream", "string_decoder", "sys", "timers", "tls", "trace_events", "tty", "url", "util", "v8", "vm", "wasi", "worker_threads", "zlib", "test"]
 )
 CONDITIONS = ("source", "types", "import", "module", "default", "require", "node", "browser")
 
@@ -158,9 +155,7 @@ class JsResolver:
             base_url = _norm(posixpath.join(_dirname(rel), opts["baseUrl"]))
         if isinstance(opts.get("paths"), dict):
             paths, paths_dir = opts["paths"], _dirname(rel)
-        if base_url is not None and isinstance(opts.get("paths"), dict):
-            paths_dir = base_url
-        elif base_url is not None and paths and paths_dir == _dirname(rel):
+        if base_url is not None and isinstance(opts.get("paths"), dict) or base_url is not None and paths and paths_dir == _dirname(rel):
             paths_dir = base_url
         return base_url, paths, paths_dir
 
