@@ -75,3 +75,20 @@ def test_src_layout_and_several_roots(tmp_path):
     assert ("tests/test_alpha.py", "tests/helpers.py", "from-import") in e
     assert ("ns/part/mod.py", "ns/part/other.py", "from-import") in e
     assert ("ns/part/mod.py", "ns", "no-file") in {(u.source, u.spec, u.reason) for u in g.unresolved}
+
+
+def test_parse_prefix_keeps_trailing_import_lists_and_ignores_docstrings(tmp_path):
+    repo = make_repo(tmp_path / "r", {
+        "pkg/__init__.py": "", "pkg/a.py": "", "pkg/b.py": "", "pkg/c.py": "",
+        "pkg/main.py": (
+            "def f():\n    pass\n"
+            "def late():\n    from pkg import (\n        a,\n        b,\n    )\n"
+            "    from pkg import \\\n        c\n"
+            '    """Example:\n\n    from pkg import nothing_here\n    """\n'
+            "    return 1\n"
+        ),
+    })
+    g = build_dependency_graph(repo)
+    assert {e.target for e in g.edges if e.source == "pkg/main.py"} == {
+        "pkg/a.py", "pkg/b.py", "pkg/c.py"}
+    assert not [u for u in g.unresolved if u.source == "pkg/main.py"]

@@ -21,7 +21,7 @@ from graph_jobs.languages import parser
 from graph_jobs.models import RawImport
 
 # Bump when extraction changes: cached results of older versions are not used.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -38,9 +38,39 @@ def to_utf8_bytes(data: bytes) -> bytes:
     return data
 
 
+def python_import_prefix(data: bytes) -> bytes:
+    """The part of a Python file that can hold imports: up to the end of the statement
+    holding the last ``import`` token (a parenthesised or backslash-continued list
+    included), extended past a triple-quoted string left open at that point. Nothing
+    after it can import anything, so the parser need not read it."""
+    i = data.rfind(b"import")
+    if i < 0:
+        return b""
+    depth, j, n = 0, i, len(data)
+    while j < n:
+        c = data[j]
+        if c == 40:  # (
+            depth += 1
+        elif c == 41:  # )
+            depth -= 1
+        elif c == 10 and depth <= 0 and data[j - 1] != 92:  # newline, not after a backslash
+            break
+        j += 1
+    cut = min(j + 1, n)
+    head = data[:cut]
+    for quote in (b'"""', b"'''"):
+        if head.count(quote) % 2:
+            close = data.find(quote, cut)
+            cut = n if close < 0 else close + 3
+            head = data[:cut]
+    return head
+
+
 def extract_imports(language: str, data: bytes) -> tuple[list[RawImport], bool]:
     """(imports, had_syntax_errors) for one file's content."""
     data = to_utf8_bytes(data)
+    if language == "python":
+        data = python_import_prefix(data)
     tree = parser(language).parse(data)
     root = tree.root_node
     if language == "python":
