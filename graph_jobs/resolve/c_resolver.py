@@ -15,7 +15,7 @@ from graph_jobs.models import RawImport, Unresolved
 
 class CResolver:
     def __init__(self, source_paths: set[str]):
-        self.files = {p for p in source_paths}
+        self.files = set(source_paths)
         dirs = {posixpath.dirname(p) for p in self.files}
         inc = {""}
         for d in dirs:

@@ -101,8 +101,8 @@ class JsResolver:
             if (c := p + ext) in self.files:
                 return c
         if p in self.dirs:
-            pkg = self._json(f"{p}/package.json" if p else "package.json") if (
-                f"{p}/package.json" if p else "package.json") in self.all else None
+            manifest = posixpath.join(p, "package.json")
+            pkg = self._json(manifest) if manifest in self.all else None
             if isinstance(pkg, dict):
                 for field in ("source", "types", "typings", "module", "main"):
                     v = pkg.get(field)
