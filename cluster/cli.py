@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -54,6 +55,69 @@ def graph(
     out.print(f"{len(g.files)} files, {len(g.edges)} edges, {len(g.skipped)} skipped, "
               f"{g.cache_hits} from cache; "
               + ", ".join(f"{k} {v:.2f}s" for k, v in g.timings.items()))
+
+
+@app.command("node2vec")
+def node2vec_cmd(
+    input: Path = typer.Option(..., "--input", help="Edge list: 'u v [w]' per line."),
+    output: Path = typer.Option(..., "--output", help="word2vec text file to write."),
+    dimensions: int = typer.Option(64, "--dimensions", "-d"),
+    walk_length: int = typer.Option(20, "--walk-length", "-l", help="Nodes per walk."),
+    num_walks: int = typer.Option(10, "--num-walks", "-r"),
+    window_size: int = typer.Option(10, "--window-size", "-k"),
+    epochs: int = typer.Option(1, "--epochs", "--iter"),
+    p: float = typer.Option(1.0, "--p"),
+    q: float = typer.Option(1.0, "--q"),
+    weighted: bool = typer.Option(False, "--weighted"),
+    directed: bool = typer.Option(False, "--directed"),
+    workers: int = typer.Option(0, "--workers", help="CPU threads (0: all cores)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N"),
+    backend: str = typer.Option("auto", help="auto/pharos, or pyg (needs pyg-lib)"),
+    seed: int | None = typer.Option(0, help="Random seed (reproducible on the CPU)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Node2Vec on an edge list; PecanPy/SNAP-compatible command line and files."""
+    from graph_jobs.embedding.edgelist_io import EdgeListError, read_edg, write_emb
+    from graph_jobs.embedding.engine import embed_graph
+    from graph_jobs.embedding.params import Node2VecParams
+
+    try:
+        params = Node2VecParams(dimensions=dimensions, walk_length=walk_length,
+                                num_walks=num_walks, window_size=window_size, epochs=epochs,
+                                p=p, q=q, weighted=weighted, directed=directed, seed=seed)
+        names, edges, weights = read_edg(input, weighted)
+    except (OSError, ValueError, EdgeListError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if workers:
+        import torch
+
+        torch.set_num_threads(workers)
+    try:
+        res = embed_graph(len(names), edges, params, weights=weights, device=device,
+                          backend=backend)
+    except PharosJobError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    write_emb(output, names, res.vectors)
+    if verbose:
+        err.print(f"{len(names)} nodes, {len(edges)} edges on {res.device} ({res.backend}): "
+                  + ", ".join(f"{k} {v:.2f}s" for k, v in res.timings.items())
+                  + f"; {res.walk_steps} walk steps, {res.pairs} pairs")
+
+
+from cluster import cli_ingest  # noqa: E402
+
+app.command("ingest")(cli_ingest.ingest)
+app.command("similar")(cli_ingest.similar)
+app.command("jobs")(cli_ingest.jobs)
+app.command("map")(cli_ingest.map_cmd)
+app.add_typer(cli_ingest.db_app, name="db")
+
+from cluster import cli_services  # noqa: E402
+
+app.command("serve")(cli_services.serve)
+app.command("worker")(cli_services.worker)
 
 
 @app.command()

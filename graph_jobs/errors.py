@@ -6,7 +6,11 @@
     │   ├── CloneFailed            git said no (does not exist, auth, network)
     │   ├── CloneTimeout           the clone ran past its time limit
     │   └── RepositoryTooLarge     the clone is over the size limit
-    └── EmbeddingError             the Node2Vec stage failed (out of memory, bad graph)
+    ├── EmbeddingError             the Node2Vec stage failed (out of memory, bad graph)
+    ├── StoreError                 Qdrant or the SQL database failed after retries
+    │   ├── VectorStoreError
+    │   └── MetadataStoreError
+    └── JobCancelled               cancelled while running
 
 Per-file problems (binary, too large, syntax errors) are never exceptions: they are
 recorded in the graph's ``skipped`` list and the job goes on.
@@ -39,3 +43,19 @@ class RepositoryTooLarge(RepositoryError):
 
 class EmbeddingError(PharosJobError):
     pass
+
+
+class StoreError(PharosJobError):
+    """A store (Qdrant, the SQL database) failed after its retries; the job fails with it."""
+
+
+class VectorStoreError(StoreError):
+    pass
+
+
+class MetadataStoreError(StoreError):
+    pass
+
+
+class JobCancelled(PharosJobError):
+    """The job was cancelled while it ran (checked between stages and batches)."""

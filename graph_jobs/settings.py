@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     redis_url: str = Field("", validation_alias="REDIS_URL")
     max_queue_size: int = Field(10, ge=1, validation_alias="MAX_QUEUE_SIZE")
     task_ttl_seconds: int = Field(24 * 3600, ge=1, validation_alias="TASK_TTL_SECONDS")
+    lease_seconds: float = Field(60.0, gt=0, validation_alias="PHAROS_LEASE_SECONDS")
+    max_attempts: int = Field(3, ge=1, validation_alias="PHAROS_MAX_ATTEMPTS")
+    idle_poll_max_s: float = Field(60.0, gt=0, validation_alias="PHAROS_IDLE_POLL_MAX_S")
+    redis_retry_s: float = Field(5.0, gt=0, validation_alias="PHAROS_REDIS_RETRY_S")
+    allowed_git_hosts: str = Field(
+        "github.com,gitlab.com,bitbucket.org,codeberg.org",
+        validation_alias="PHAROS_ALLOWED_GIT_HOSTS")
+    insecure_local: bool = Field(False, validation_alias="PHAROS_INSECURE_LOCAL")
+    worker_name: str = Field("", validation_alias="PHAROS_WORKER_NAME")
+    num_gpus: float | None = Field(None, ge=0, validation_alias="PHAROS_NUM_GPUS")
 
     # --- stores ----------------------------------------------------------------------
     database_url: str = Field(
@@ -50,12 +60,22 @@ class Settings(BaseSettings):
     qdrant_url: str = Field("", validation_alias="QDRANT_URL")
     qdrant_api_key: str = Field("", validation_alias="QDRANT_API_KEY")
     data_dir: Path = Field(Path("~/.pharos"), validation_alias="PHAROS_DATA_DIR")
+    qdrant_collection: str = Field("pharos_files", min_length=1,
+                                   validation_alias="PHAROS_QDRANT_COLLECTION")
+    qdrant_batch_size: int = Field(100, ge=1, validation_alias="PHAROS_QDRANT_BATCH_SIZE")
+    qdrant_retries: int = Field(3, ge=1, validation_alias="PHAROS_QDRANT_RETRIES")
+    auto_migrate: bool = Field(True, validation_alias="PHAROS_AUTO_MIGRATE")
+
+    # --- embedding -------------------------------------------------------------------
+    device: str = Field("auto", validation_alias="PHAROS_DEVICE")
+    embedding_backend: str = Field("auto", validation_alias="PHAROS_EMBEDDING_BACKEND")
 
     # --- graph stage -----------------------------------------------------------------
     clone_timeout_s: float = Field(300.0, gt=0, validation_alias="PHAROS_CLONE_TIMEOUT_S")
     clone_max_bytes: int = Field(1 << 30, gt=0, validation_alias="PHAROS_CLONE_MAX_BYTES")
     max_file_bytes: int = Field(1 << 20, gt=0, validation_alias="PHAROS_MAX_FILE_BYTES")
     parse_workers: int = Field(0, ge=0, validation_alias="PHAROS_PARSE_WORKERS")
+    parse_cache: bool = Field(True, validation_alias="PHAROS_PARSE_CACHE")
 
     @model_validator(mode="after")
     def _expand(self) -> Settings:

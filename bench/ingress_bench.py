@@ -1,0 +1,162 @@
+"""Ingress latency, throughput and memory, under uvicorn and under Ray Serve.
+
+    python bench/ingress_bench.py [--rate 200] [--seconds 10] [--runtimes uvicorn,serve]
+
+Starts `pharos serve --runtime R` against the machine's Redis (database 15, flushed),
+then a load generator in another process sends requests at a fixed rate (open loop)
+to the enqueue endpoint (POST, distinct local repositories, PHAROS_ALLOW_LOCAL_REPOS=1,
+so no DNS is involved) and to the worker-status endpoint (GET). Prints p50/p95/p99
+latency and achieved requests/s, then the total PSS of every process of the running
+ingress (the server and all its descendants: Ray's GCS, raylet, workers, proxy...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pss_mb(pid: int) -> tuple[float, int]:
+    import psutil
+
+    procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += p.memory_full_info().pss
+    return total / 2**20, len(procs)
+
+
+async def _load(url: str, method: str, rate: float, seconds: float, paths: list[str],
+                token: str) -> dict:
+    import httpx
+
+    lat: list[float] = []
+    codes: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as c:
+        async def one(i: int):
+            t = time.perf_counter()
+            if method == "POST":
+                r = await c.post(f"/api/v1/ingestion/ingest/file://{paths[i % len(paths)]}",
+                                 headers={"Authorization": f"Bearer {token}"})
+            else:
+                r = await c.get("/api/v1/ingestion/worker/status")
+            lat.append(time.perf_counter() - t)
+            codes[r.status_code] = codes.get(r.status_code, 0) + 1
+
+        n = int(rate * seconds)
+        start = time.perf_counter()
+        tasks = []
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - start
+    lat.sort()
+    q = statistics.quantiles(lat, n=100)
+    return {"n": n, "rps": n / wall, "p50_ms": q[49] * 1000, "p95_ms": q[94] * 1000,
+            "p99_ms": q[98] * 1000, "codes": codes}
+
+
+def load_main() -> None:
+    url, method, rate, seconds, paths_file, token = sys.argv[2:8]
+    paths = json.loads(Path(paths_file).read_text())
+    print(json.dumps(asyncio.run(_load(url, method, float(rate), float(seconds), paths, token))))
+
+
+def run(runtime: str, rate: float, seconds: float, paths_file: str) -> None:
+    import redis
+
+    redis.Redis(db=15).flushdb()
+    port = free_port()
+    env = {**os.environ, "PHAROS_ADMIN_TOKEN": "bench", "REDIS_URL": "redis://127.0.0.1:6379/15",
+           "PHAROS_ALLOW_LOCAL_REPOS": "1", "MAX_QUEUE_SIZE": "1000000",
+           "PHAROS_DATA_DIR": tempfile.mkdtemp(prefix="pharos-ingress-"), "PORT": str(port),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "cluster.cli", "serve", "--runtime", runtime,
+                             "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        t0 = time.time()
+        while True:
+            try:
+                if httpx.get(url + "/api/v1/ingestion/worker/status", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() - t0 > 180 or proc.poll() is not None:
+                raise SystemExit(f"{runtime}: ingress did not start")
+            time.sleep(0.5)
+        startup = time.time() - t0
+        idle_pss, nproc = pss_mb(proc.pid)
+        for method, name in (("POST", "enqueue"), ("GET", "status")):
+            out = subprocess.run([sys.executable, __file__, "--load", url, method, str(rate),
+                                  str(seconds), paths_file, "bench"], capture_output=True,
+                                 text=True, check=True)
+            m = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"| {runtime} | {name} | {rate:.0f} | {m['rps']:.0f} | {m['p50_ms']:.1f} | "
+                  f"{m['p95_ms']:.1f} | {m['p99_ms']:.1f} | {m['codes']} |", flush=True)
+        busy_pss, nproc2 = pss_mb(proc.pid)
+        print(f"|   {runtime} memory | PSS idle {idle_pss:.0f} MB, after load {busy_pss:.0f} MB, "
+              f"{nproc2} processes | start-up {startup:.1f} s | | | | |", flush=True)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=float, default=200)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--runtimes", default="uvicorn,serve")
+    args = ap.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="pharos-bench-repos-"))
+    paths = []
+    for i in range(int(args.rate * args.seconds)):
+        d = base / f"r{i}"
+        d.mkdir()
+        paths.append(str(d))
+    pf = base / "paths.json"
+    pf.write_text(json.dumps(paths))
+    print(f"{os.cpu_count()} cores; load generator in its own process; open loop\n")
+    print("| runtime | endpoint | offered req/s | achieved req/s | p50 ms | p95 ms | p99 ms "
+          "| status codes |")
+    print("|---|---|---|---|---|---|---|---|")
+    for rt in args.runtimes.split(","):
+        run(rt, args.rate, args.seconds, str(pf))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--load":
+        load_main()
+    else:
+        main()

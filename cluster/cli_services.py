@@ -1,0 +1,77 @@
+"""`pharos serve` (the ingress) and `pharos worker` (the edge pool)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import typer
+from rich.console import Console
+
+from graph_jobs.settings import get_settings
+
+err = Console(stderr=True)
+
+
+class Runtime(StrEnum):
+    serve = "serve"
+    uvicorn = "uvicorn"
+
+
+def serve(
+    runtime: Runtime = typer.Option(Runtime.uvicorn, envvar="PHAROS_RUNTIME",
+                                    help="Ray Serve or plain uvicorn (same app)."),
+    host: str = typer.Option("0.0.0.0"),
+    port: int | None = typer.Option(None, help="Default: $PORT, else 8000."),
+) -> None:
+    """Start the HTTP ingress."""
+    settings = get_settings()
+    port = port or settings.port
+    from serve_app.app import create_app
+
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # SettingsError: refuse to start, say why
+        err.print(f"[red]refusing to start:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if runtime is Runtime.uvicorn:
+        import uvicorn
+
+        uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=20)
+        return
+    from serve_app.ray_runtime import run_serve
+
+    run_serve(host, port)
+
+
+def worker(
+    address: str | None = typer.Option(None, envvar="RAY_ADDRESS",
+                                       help="Join this Ray cluster (default: start one)."),
+    num_gpus: float | None = typer.Option(None, help="GPUs to declare when starting Ray "
+                                          "(0 = CPU-only development mode)."),
+    pool_size: int | None = typer.Option(None, help="Actors (default: one per GPU)."),
+    slots: int = typer.Option(2, help="Jobs in flight per actor (CPU stages overlap)."),
+    grace_s: float = typer.Option(60.0, help="SIGTERM: seconds running jobs get to finish."),
+    dashboard: bool = typer.Option(True, help="Ray dashboard on :8265 (started Ray only)."),
+) -> None:
+    """Run the edge worker pool: one Ray actor per GPU pulling jobs from the queue."""
+    import ray
+
+    from cluster.actor_pool import WorkerPool
+
+    settings = get_settings()
+    num_gpus = settings.num_gpus if num_gpus is None else num_gpus
+    if address:
+        ray.init(address=address)
+    else:
+        kw = {"include_dashboard": dashboard, "dashboard_host": "0.0.0.0"}
+        if num_gpus is not None:
+            kw["num_gpus"] = num_gpus
+        ray.init(**kw)
+    cpu_mode = num_gpus == 0 or not ray.cluster_resources().get("GPU")
+    if cpu_mode and num_gpus != 0:
+        err.print("[yellow]no GPU in the Ray cluster: running CPU actors[/yellow]")
+    pool = WorkerPool(settings, num_gpus=0 if cpu_mode else num_gpus, pool_size=pool_size,
+                      slots=slots, grace_s=grace_s)
+    err.print(f"pool: {pool.target_size()} actor(s), {slots} slot(s) each, "
+              f"{'CPU mode' if cpu_mode else 'one GPU per actor'}")
+    pool.serve_forever()

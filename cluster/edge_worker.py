@@ -1,0 +1,277 @@
+"""One edge worker: claim a task, run the graph job with a renewed lease, record the outcome.
+
+Independent of Ray (the Ray actor in :mod:`cluster.actor_pool` wraps it), so it can be
+tested and run on its own. Rules:
+
+- An idle worker polls with exponential backoff up to ``idle_poll_max_s`` (REST), or
+  blocks on ``BLMOVE`` for twice that (TCP): about 1,440 commands per idle day at 60 s.
+  The heartbeat TTL (300 s) outlasts both.
+- A task older than ``TASK_TTL_SECONDS`` is recorded ``skipped`` with the reason.
+- While the job runs, a thread renews the lease every ``lease_s / 3`` and publishes the
+  stage and progress; a cancel flag stops the job between stages; a lost lease (the
+  task was given to another worker) stops it without recording anything.
+- Permanent failures (unsafe URL, repository too large) are recorded ``failed`` at
+  once; others are retried by the queue and dead-lettered after ``max_attempts``.
+- Redis unreachable: every call is retried every ``redis_retry_s`` (5 s, as the old
+  worker did) with the job in hand kept; nothing crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cluster.job_queue import JobQueue, Task, WorkerBeat
+from cluster.redis_transport import QueueUnavailable
+from graph_jobs.errors import JobCancelled
+from graph_jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+PERMANENT_ERRORS = ("UnsafeRepositoryURL", "RepositoryTooLarge")
+
+
+def hardware_name() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except Exception:  # torch missing or a broken driver: report the CPU
+        pass
+    gpus = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return f"CPU (logical GPU {gpus})" if gpus else "CPU"
+
+
+@dataclass
+class JobOutcome:
+    job_id: str
+    status: str  # complete failed retry skipped cancelled lost released
+    error: str | None = None
+    duration_s: float = 0.0
+    files: int = 0
+    embeddings: int = 0
+    timings: dict | None = None
+
+
+class EdgeWorker:
+    def __init__(self, queue: JobQueue, settings: Settings, *, worker_id: str | None = None,
+                 stores=None, idle_poll_min_s: float = 1.0, idle_poll_max_s: float = 60.0,
+                 redis_retry_s: float = 5.0, run_job: Callable | None = None) -> None:
+        self.queue = queue
+        self.settings = settings
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.hardware = hardware_name()
+        self.beat = WorkerBeat(self.worker_id, self.hardware)
+        self.idle_poll_min_s = idle_poll_min_s
+        self.idle_poll_max_s = idle_poll_max_s
+        self.redis_retry_s = redis_retry_s
+        self._stores = stores
+        self._run_job = run_job
+        self.draining = threading.Event()
+        self.current: Task | None = None
+        self._idle_wait = idle_poll_min_s
+        self.jobs_done = 0
+        self.embed_lock = None  # shared by the slots of one GPU actor
+        self.on_outcome: Callable[[JobOutcome], None] | None = None
+        self._lease: _LeaseKeeper | None = None
+
+    # --- Redis calls that survive Redis going away --------------------------------------
+    def _retrying(self, what: str, fn: Callable, *, until: Callable[[], bool] | None = None):
+        delay = self.redis_retry_s
+        while True:
+            try:
+                return fn()
+            except QueueUnavailable as exc:
+                log.warning("%s: Redis unreachable (%s); retrying in %.0fs", what, exc, delay)
+                if until is not None and until():
+                    raise
+                time.sleep(delay)
+
+    def announce(self) -> str:
+        line = f"Edge Worker Online\nHardware: {self.hardware}"
+        print(line, flush=True)
+        self._retrying("heartbeat", lambda: self.queue.heartbeat(self.beat),
+                       until=self.draining.is_set)
+        self._retrying("rescue", lambda: self.queue.rescue(self.worker_id),
+                       until=self.draining.is_set)
+        return line
+
+    def stores(self):
+        if self._stores is None:
+            from graph_jobs.pipeline import Stores
+
+            self._stores = Stores.open(self.settings)
+        return self._stores
+
+    # --- the loop ----------------------------------------------------------------------
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        stop = stop or self.draining
+        self.announce()
+        while not stop.is_set() and not self.draining.is_set():
+            self.poll_once(stop)
+
+    def poll_once(self, stop: threading.Event | None = None) -> JobOutcome | None:
+        """Claim and run at most one task; back off when there is none.
+
+        After a failure the heartbeat keeps saying ``Error: ...`` until the next job.
+        """
+        if not self.beat.status.startswith("Error"):
+            self._set_idle()
+        # TCP: block on BLMOVE for two ceilings, then one claim script (heartbeat + lease
+        # reaping): 2 commands per 120 s idle, like REST's 1 per 60 s.
+        block = 2 * self.idle_poll_max_s if self.queue.t.can_block else 0.0
+        try:
+            task = self.queue.claim(self.beat, block_s=block)
+        except QueueUnavailable as exc:
+            log.warning("claim: Redis unreachable (%s); retrying in %.0fs", exc,
+                        self.redis_retry_s)
+            (stop or self.draining).wait(self.redis_retry_s)
+            return None
+        if task is None:
+            if not self.queue.t.can_block:
+                (stop or self.draining).wait(self._idle_wait)
+                self._idle_wait = min(self.idle_poll_max_s, self._idle_wait * 2)
+            return None
+        self._idle_wait = self.idle_poll_min_s
+        return self.process(task)
+
+    def process(self, task: Task) -> JobOutcome:
+        self.current = task
+        try:
+            out = self._process(task)
+            if self.on_outcome is not None:
+                self.on_outcome(out)
+            return out
+        finally:
+            self.current = None
+            self._lease = None
+            self.jobs_done += 1
+
+    def abandon(self) -> bool:
+        """Draining: stop the running job and hand it back to the queue, uncounted."""
+        task, lease = self.current, self._lease
+        if task is None or lease is None:
+            return False
+        lease.released = True
+        return bool(self._retrying("release", lambda: self.queue.release(task, self.beat)))
+
+    def _process(self, task: Task) -> JobOutcome:
+        if task.age_s() > self.queue.task_ttl_s:
+            reason = (f"task exceeded TTL: submitted {task.age_s() / 3600:.1f} h ago, limit "
+                      f"{self.queue.task_ttl_s / 3600:.1f} h")
+            self._set_idle()
+            self._retrying("ack", lambda: self.queue.ack(task, self.beat, "skipped",
+                                                         error=reason))
+            return JobOutcome(task.job_id, "skipped", reason)
+        self.beat.status = f"Training Graph on {task.repo_url}"
+        self.beat.job_id, self.beat.repo_url = task.job_id, task.repo_url
+        self.beat.stage, self.beat.progress = "clone", 0.0
+        lease = _LeaseKeeper(self, task)
+        self._lease = lease
+        lease.start()
+        t0 = time.perf_counter()
+        try:
+            result = self._run(task, lease)
+        except JobCancelled:
+            lease.stop()
+            if lease.released:
+                return JobOutcome(task.job_id, "released", "handed back to the queue")
+            if lease.lost:
+                return JobOutcome(task.job_id, "lost", "lease lost")
+            self._set_idle()
+            self._retrying("ack", lambda: self.queue.ack(
+                task, self.beat, "cancelled", duration_s=time.perf_counter() - t0,
+                error="cancelled while running"))
+            return JobOutcome(task.job_id, "cancelled", duration_s=time.perf_counter() - t0)
+        lease.stop()
+        if lease.released:
+            return JobOutcome(task.job_id, "released", "handed back to the queue")
+        if lease.lost:
+            return JobOutcome(task.job_id, "lost", "lease lost while running")
+        dur = result.duration_seconds
+        if result.status == "complete":
+            self._set_idle()
+            ok = self._retrying("ack", lambda: self.queue.ack(
+                task, self.beat, "complete", duration_s=dur, files=result.files_processed,
+                embeddings=result.embeddings_generated,
+                extra={"timings": {k: round(v, 3) for k, v in result.timings.items()},
+                       "device": result.device, "commit": result.commit}))
+            return JobOutcome(task.job_id, "complete" if ok else "lost", None, dur,
+                              result.files_processed, result.embeddings_generated,
+                              result.timings)
+        err = result.error or "unknown error"
+        self.beat.status = f"Error: {err[:200]}"
+        if err.split(":", 1)[0] in PERMANENT_ERRORS:
+            self._retrying("ack", lambda: self.queue.ack(task, self.beat, "failed",
+                                                         duration_s=dur, error=err))
+            return JobOutcome(task.job_id, "failed", err, dur)
+        verdict = self._retrying("fail", lambda: self.queue.fail(task, self.beat, err, dur))
+        return JobOutcome(task.job_id, "failed" if verdict == "dead" else "retry", err, dur)
+
+    def _set_idle(self) -> None:
+        self.beat.status, self.beat.job_id, self.beat.repo_url = "Idle", None, None
+        self.beat.stage, self.beat.progress = None, 0.0
+
+    def _run(self, task: Task, lease: _LeaseKeeper):
+        if self._run_job is not None:
+            return self._run_job(task, lease)
+        from graph_jobs.pipeline import run_ingest
+
+        return run_ingest(task.source, self.settings, ref=task.ref, job_id=task.job_id,
+                          repo_url=task.repo_url, stores=self.stores(),
+                          progress=lease.progress, should_stop=lease.should_stop,
+                          worker=self.worker_id, embed_lock=self.embed_lock)
+
+
+class _LeaseKeeper:
+    """Renews the lease every lease/3 seconds and on each stage change."""
+
+    def __init__(self, worker: EdgeWorker, task: Task) -> None:
+        self.w, self.task = worker, task
+        self.interval = max(0.2, worker.queue.lease_ms / 3000)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.cancel = False
+        self.lost = False
+        self.released = False
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name=f"lease-{task.job_id[:8]}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def progress(self, stage: str, frac: float) -> None:
+        changed = stage != self.w.beat.stage
+        self.w.beat.stage, self.w.beat.progress = stage, frac
+        if changed:
+            self._wake.set()
+
+    def should_stop(self) -> bool:
+        return self.cancel or self.lost or self.released
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                verdict = self.w.queue.renew(self.task.job_id, self.w.beat)
+            except QueueUnavailable as exc:
+                log.warning("lease renewal: Redis unreachable (%s)", exc)
+                continue
+            if verdict == "cancel":
+                self.cancel = True
+            elif verdict == "lost":
+                self.lost = True
+                return

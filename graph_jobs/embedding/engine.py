@@ -1,0 +1,205 @@
+"""``embed_graph()``: the embedding stage as the pipeline and the CLI call it.
+
+Same code on CPU and GPU: the graph goes to the device as CSR tensors, the walks are
+sampled there (:mod:`.walks`) and skip-gram trains there (:mod:`.skipgram`).
+
+Nodes with no edges (files that import nothing in the repository and that nothing
+imports) have no walk context, so no trained vector. They get a **zero vector** and
+``trained[i] = False``; nothing random is ever returned. The pipeline then gives such a
+file a documented fallback (see ``graph_jobs.pipeline``). Disconnected components need
+no special care: walks never leave their component, and each component is embedded on
+its own; vectors of different components are only comparable through the shared
+negative sampling, which pushes unrelated nodes apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graph_jobs.embedding.params import Node2VecParams
+from graph_jobs.errors import EmbeddingError
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class EmbeddingResult:
+    vectors: np.ndarray  # float32 [N, D]; zero rows where trained is False
+    trained: np.ndarray  # bool [N]
+    device: str  # "cpu" or the GPU's name
+    backend: str  # "pharos" or "pyg"
+    timings: dict[str, float] = field(default_factory=dict)
+    walk_steps: int = 0
+    pairs: int = 0
+
+
+def resolve_device(device: str | None = None) -> str:
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EmbeddingError(f"device {device!r} requested but CUDA is not available")
+    return device
+
+
+def device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return "cpu"
+
+
+def pyg_available() -> bool:
+    try:
+        import torch_geometric.typing as t
+    except Exception:
+        return False
+    return bool(getattr(t, "WITH_PYG_LIB", False) or getattr(t, "WITH_TORCH_CLUSTER", False))
+
+
+def embed_graph(num_nodes: int, edges: np.ndarray, params: Node2VecParams | None = None, *,
+                weights: np.ndarray | None = None, device: str | None = None,
+                backend: str = "auto", progress: Progress | None = None) -> EmbeddingResult:
+    """Node2Vec vectors for nodes ``0..num_nodes-1`` of the graph ``edges`` ([E, 2] ints)."""
+    import torch
+
+    params = params or Node2VecParams()
+    if backend not in ("auto", "pharos", "pyg"):
+        raise EmbeddingError(f"unknown backend {backend!r} (auto, pharos, pyg)")
+    dev = resolve_device(device)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if num_nodes == 0:
+        return EmbeddingResult(np.zeros((0, params.dimensions), np.float32),
+                               np.zeros(0, bool), device_name(dev), "pharos")
+    try:
+        if backend == "pyg":
+            return _embed_pyg(num_nodes, edges, params, dev, progress)
+        return _embed_pharos(num_nodes, edges, weights, params, dev, progress)
+    except torch.cuda.OutOfMemoryError as exc:
+        raise EmbeddingError(
+            f"CUDA out of memory embedding {num_nodes} nodes / {len(edges)} edges on "
+            f"{device_name(dev)}; lower --batch-walks or run on the CPU ({exc})"
+        ) from None
+    finally:
+        free_device_memory(dev)
+
+
+def free_device_memory(device: str) -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device.startswith("cuda") and torch.cuda.is_available():
+        with contextlib.suppress(Exception):
+            torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+
+
+def _generator(device: str, seed: int | None):
+    import torch
+
+    gen = torch.Generator(device=device)
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+    return gen
+
+
+def _embed_pharos(num_nodes, edges, weights, params: Node2VecParams, dev: str,
+                  progress: Progress | None) -> EmbeddingResult:
+    import torch
+
+    from graph_jobs.embedding.csr import build_csr
+    from graph_jobs.embedding.skipgram import init_tables, train_skipgram
+    from graph_jobs.embedding.walks import random_walks
+
+    t0 = time.perf_counter()
+    gen = _generator(dev, params.seed)
+    ei = torch.from_numpy(edges.T.copy())
+    w = None
+    if params.weighted and weights is not None:
+        w = torch.from_numpy(np.asarray(weights, dtype=np.float64))
+    csr = build_csr(ei, num_nodes, w, directed=params.directed, device=dev)
+    starts = torch.arange(num_nodes, device=dev).repeat(params.num_walks)
+    starts = starts[torch.randperm(starts.numel(), generator=gen, device=dev)]
+    walks = random_walks(csr, starts, params.walk_length, params.p, params.q, generator=gen)
+    steps = int((walks[:, 1:] >= 0).sum())
+    if dev.startswith("cuda"):
+        torch.cuda.synchronize()
+    t1 = time.perf_counter()
+    if progress:
+        progress("walks", 1.0)
+    emb, ctx = init_tables(num_nodes, params.dimensions, dev, gen)
+    n_walks = walks.size(0)
+    bw = params.batch_walks or max(4, min(4096 if dev.startswith("cuda") else 128,
+                                           n_walks // 256))
+    stats = train_skipgram(
+        walks, emb, ctx, window=params.window_size, negative=params.negative, lr=params.lr,
+        epochs=params.epochs, subsample=params.subsample, batch_walks=bw,
+        shared=params.shared_negatives, cap=params.update_cap, gen=gen,
+        progress=(lambda f: progress("train", f)) if progress else None,
+    )
+    if params.directed:
+        touched = torch.zeros(num_nodes, dtype=torch.bool, device=dev)
+        touched[csr.col] = True
+        trained = (csr.degree() > 0) | touched
+    else:
+        trained = csr.degree() > 0
+    emb[~trained] = 0.0
+    vectors = emb.cpu().numpy()
+    mask = trained.cpu().numpy()
+    t2 = time.perf_counter()
+    return EmbeddingResult(vectors, mask, device_name(dev), "pharos",
+                           {"walks": t1 - t0, "train": t2 - t1}, steps, stats.pairs)
+
+
+def _embed_pyg(num_nodes, edges, params: Node2VecParams, dev: str,
+               progress: Progress | None) -> EmbeddingResult:
+    """PyTorch Geometric's own Node2Vec, trained the way its example trains it."""
+    if not pyg_available():
+        raise EmbeddingError("backend='pyg' needs torch-geometric with pyg-lib or "
+                             "torch-cluster (pip install pyg-lib -f https://data.pyg.org/whl/"
+                             "torch-<version>+<cuda>.html)")
+    import torch
+    from torch_geometric.nn import Node2Vec as PygNode2Vec
+
+    t0 = time.perf_counter()
+    if params.seed is not None:
+        torch.manual_seed(params.seed)
+    ei = torch.from_numpy(edges.T.copy())
+    if not params.directed:
+        ei = torch.cat([ei, ei.flip(0)], 1)
+    model = PygNode2Vec(ei.to(dev), embedding_dim=params.dimensions,
+                        walk_length=params.walk_length - 1,
+                        context_size=min(params.window_size + 1, params.walk_length),
+                        walks_per_node=params.num_walks, p=params.p, q=params.q,
+                        num_negative_samples=params.negative, num_nodes=num_nodes,
+                        sparse=True).to(dev)
+    loader = model.loader(batch_size=128, shuffle=True)
+    opt = torch.optim.SparseAdam(list(model.parameters()), lr=0.01)
+    model.train()
+    total = params.epochs * len(loader)
+    done = 0
+    for _ in range(params.epochs):
+        for pos_rw, neg_rw in loader:
+            opt.zero_grad()
+            loss = model.loss(pos_rw.to(dev), neg_rw.to(dev))
+            loss.backward()
+            opt.step()
+            done += 1
+            if progress:
+                progress("train", done / total)
+    deg = np.bincount(edges.ravel(), minlength=num_nodes)
+    vec = model.embedding.weight.detach().cpu().numpy().copy()
+    vec[deg == 0] = 0.0
+    return EmbeddingResult(vec, deg > 0, device_name(dev), "pyg",
+                           {"train": time.perf_counter() - t0})

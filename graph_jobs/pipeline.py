@@ -1,0 +1,259 @@
+"""The whole job for one repository: acquire → graph → Node2Vec → store.
+
+What ``pharos ingest`` runs in one process (embedded default) and what each GPU actor
+runs for a task from the queue (edge mode): the same function.
+
+- ``progress(stage, fraction)`` is called as stages advance; stages are ``clone``,
+  ``graph``, ``embed``, ``store``. ``should_stop()`` is polled between stages and
+  batches so a cancelled job stops early (raises :class:`JobCancelled`).
+- One file that cannot be read or parsed never fails the job: it is in ``skipped``.
+- A temporary clone is always removed (``open_repository`` is a context manager).
+- Vectors: files with no edge (nothing imports them and they import nothing in the
+  repository) have no Node2Vec context. Instead of a random vector they get the mean of
+  the trained vectors of the files in their directory (walking up to the root), with
+  ``isolated: true`` in the payload; in a repository with no edge at all every file
+  gets a deterministic unit vector of its top-level directory, so files still group by
+  where they live. This choice is documented in docs/embedding.md.
+- The job is ``complete`` only after every batch reached Qdrant and the SQL metadata
+  committed; any store failure (after its retries) fails the job with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from graph_jobs.errors import JobCancelled, PharosJobError
+from graph_jobs.models import DependencyGraph
+from graph_jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+StageProgress = Callable[[str, float], None]
+
+
+@dataclass
+class IngestResult:
+    job_id: str
+    repo_url: str
+    commit: str | None
+    status: str
+    files_processed: int = 0
+    embeddings_generated: int = 0
+    edges: int = 0
+    isolated: int = 0
+    skipped: int = 0
+    duration_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "job_id": self.job_id, "repo_url": self.repo_url, "commit": self.commit,
+            "status": self.status, "files_processed": self.files_processed,
+            "embeddings_generated": self.embeddings_generated, "edges": self.edges,
+            "isolated_files": self.isolated, "skipped_files": self.skipped,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "device": self.device, "error": self.error,
+        }
+
+
+def repo_key(source: str) -> str:
+    """The name a repository is stored under: URL without ``.git``/slash, or absolute path."""
+    s = source.strip()
+    if "://" in s or s.startswith("git@"):
+        s = s.rstrip("/")
+        return s[:-4] if s.endswith(".git") else s
+    return str(Path(s).expanduser().resolve())
+
+
+@dataclass
+class Stores:
+    vectors: object  # VectorStore
+    metadata: object | None  # MetadataStore
+
+    @classmethod
+    def open(cls, settings: Settings, metadata: bool = True) -> Stores:
+        from graph_jobs.stores.metadata_store import MetadataStore
+        from graph_jobs.stores.vector_store import VectorStore
+
+        meta = MetadataStore(settings.effective_database_url,
+                             migrate=settings.auto_migrate) if metadata else None
+        return cls(VectorStore(settings), meta)
+
+
+def file_vectors(graph: DependencyGraph, vectors: np.ndarray, trained: np.ndarray) -> np.ndarray:
+    """Fill untrained (isolated) rows as documented in the module docstring."""
+    out = vectors.astype(np.float32, copy=True)
+    paths = [f.path for f in graph.files]
+    if trained.all():
+        return out
+    by_dir: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(paths):
+        if trained[i]:
+            for parent in PurePosixPath(p).parents:
+                by_dir[str(parent)].append(i)
+    for i in np.flatnonzero(~trained):
+        for parent in PurePosixPath(paths[i]).parents:
+            rows = by_dir.get(str(parent))
+            if rows:
+                out[i] = out[rows].mean(0)
+                break
+        else:
+            top = paths[i].split("/", 1)[0] if "/" in paths[i] else "."
+            seed = int.from_bytes(hashlib.sha256(top.encode()).digest()[:8], "little")
+            v = np.random.default_rng(seed).standard_normal(out.shape[1]).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+        if not np.any(out[i]):  # mean of opposite vectors: fall back to the directory vector
+            seed = int.from_bytes(hashlib.sha256(paths[i].encode()).digest()[:8], "little")
+            v = np.random.default_rng(seed).standard_normal(out.shape[1]).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+    return out
+
+
+def graph_arrays(graph: DependencyGraph) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected unique edge array over file indices, and each file's degree."""
+    idx = {f.path: i for i, f in enumerate(graph.files)}
+    pairs = {tuple(sorted((idx[e.source], idx[e.target]))) for e in graph.edges
+             if e.source in idx and e.target in idx and e.source != e.target}
+    edges = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+    degree = np.bincount(edges.ravel(), minlength=len(graph.files))
+    return edges, degree
+
+
+def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
+               job_id: str | None = None, stores: Stores | None = None,
+               progress: StageProgress | None = None,
+               should_stop: Callable[[], bool] | None = None,
+               repo_url: str | None = None, worker: str | None = None,
+               params=None, embed_lock=None) -> IngestResult:
+    """Run the whole job; returns the result (status ``complete`` or ``failed``).
+
+    Raises nothing for job failures (they are in the result, and in the metadata
+    store); raises :class:`JobCancelled` when ``should_stop`` asks to stop.
+    """
+    from graph_jobs.graph_job import graph_for
+
+    job_id = job_id or uuid.uuid4().hex
+    repo_url = repo_url or repo_key(source)
+    stores = stores or Stores.open(settings)
+    report = progress or (lambda stage, frac: None)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    result = IngestResult(job_id, repo_url, None, "running")
+    meta = stores.metadata
+
+    def check_stop() -> None:
+        if should_stop is not None and should_stop():
+            raise JobCancelled(f"job {job_id} cancelled")
+
+    def record(**fields) -> None:
+        if meta is not None:
+            meta.upsert_job(job_id, **fields)
+
+    from graph_jobs.stores.metadata_store import utcnow
+
+    record(repo_url=repo_url, status="running", stage="clone", progress=0.0, ref=ref,
+           started_at=utcnow(), worker=worker)
+    try:
+        report("clone", 0.0)
+        t = time.perf_counter()
+
+        def graph_progress(stage: str, frac: float) -> None:
+            report("graph", frac)
+
+        graph = graph_for(source, settings, ref, progress=graph_progress)
+        timings["graph"] = time.perf_counter() - t
+        for k in ("clone", "discover", "parse", "resolve"):
+            if k in graph.timings:
+                timings[f"graph.{k}"] = graph.timings[k]
+        result.commit = graph.commit
+        result.files_processed = len(graph.files)
+        result.skipped = len(graph.skipped)
+        edges, degree = graph_arrays(graph)
+        result.edges = len(edges)
+        check_stop()
+        record(stage="embed", progress=0.4, commit=graph.commit)
+
+        report("embed", 0.0)
+        t = time.perf_counter()
+        from graph_jobs.embedding.engine import embed_graph
+        from graph_jobs.embedding.params import Node2VecParams
+
+        # one job at a time on the device; clone/parse of other jobs overlap with it
+        with embed_lock or contextlib.nullcontext():
+            t_lock = time.perf_counter()
+            emb = embed_graph(len(graph.files), edges, params or Node2VecParams(),
+                              device=settings.device, backend=settings.embedding_backend,
+                              progress=lambda stage, f: report("embed", f))
+        timings["embed.wait"] = t_lock - t
+        vectors = file_vectors(graph, emb.vectors, emb.trained)
+        result.device = emb.device
+        result.isolated = int((~emb.trained).sum())
+        timings["embed"] = time.perf_counter() - t
+        check_stop()
+        record(stage="store", progress=0.8)
+
+        report("store", 0.0)
+        t = time.perf_counter()
+        from graph_jobs.stores.vector_store import FilePoint
+
+        points = [FilePoint(f.path, f.language, vectors[i], int(degree[i]),
+                            not bool(emb.trained[i])) for i, f in enumerate(graph.files)]
+        result.embeddings_generated = stores.vectors.upsert_repository(
+            repo_url, graph.commit, job_id, points,
+            progress=lambda f: report("store", 0.9 * f))
+        if meta is not None:
+            meta.replace_repository(
+                repo_url, graph.commit, job_id,
+                [{"path": f.path, "language": f.language, "size": f.size,
+                  "degree": int(degree[i]), "isolated": not bool(emb.trained[i])}
+                 for i, f in enumerate(graph.files)],
+                [{"source_path": e.source, "target_path": e.target, "kind": e.kind,
+                  "line": e.line} for e in graph.edges],
+            )
+        timings["store"] = time.perf_counter() - t
+        report("store", 1.0)
+        result.status = "complete"
+    except JobCancelled:
+        result.status = "cancelled"
+        result.error = "cancelled"
+        _finish(record, result, timings, t_start)
+        raise
+    except PharosJobError as exc:
+        result.status = "failed"
+        result.error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a bug or an unexpected library error: fail this job only
+        log.exception("job %s failed", job_id)
+        result.status = "failed"
+        result.error = f"{type(exc).__name__}: {exc}"
+    _finish(record, result, timings, t_start)
+    return result
+
+
+def _finish(record, result: IngestResult, timings: dict, t_start: float) -> None:
+    from graph_jobs.stores.metadata_store import utcnow
+
+    result.duration_seconds = time.perf_counter() - t_start
+    result.timings = timings
+    extra = {"progress": 1.0} if result.status == "complete" else {}
+    try:
+        record(status=result.status, stage=None, **extra, finished_at=utcnow(), duration_seconds=result.duration_seconds,
+               files_processed=result.files_processed,
+               embeddings_generated=result.embeddings_generated, edges=result.edges,
+               timings={k: round(v, 4) for k, v in timings.items()}, error=result.error,
+               commit=result.commit)
+    except PharosJobError as exc:
+        log.error("job %s: could not record its outcome: %s", result.job_id, exc)
+        if result.status == "complete":
+            result.status, result.error = "failed", str(exc)

@@ -1,0 +1,279 @@
+"""SQL metadata: repositories, ingestion jobs, files and dependencies (SQLAlchemy 2).
+
+SQLite file under ``PHAROS_DATA_DIR`` by default; Postgres (Neon) through
+``DATABASE_URL`` / ``NEON_DATABASE_URL`` with psycopg2. ``postgres://`` URLs are
+accepted; query parameters such as ``sslmode=require`` pass through to libpq.
+``pool_pre_ping`` + ``pool_recycle`` let connections survive Neon scaling to zero.
+The schema is owned by Alembic (``graph_jobs/stores/migrations``): ``pharos db upgrade``,
+or on start-up when ``PHAROS_AUTO_MIGRATE`` is on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from graph_jobs.errors import MetadataStoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Repository(Base):
+    __tablename__ = "repositories"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    last_commit: Mapped[str | None] = mapped_column(String(64))
+    last_job_id: Mapped[str | None] = mapped_column(String(64))
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    edges: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IngestionJob(Base):
+    __tablename__ = "ingestion_jobs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    repo_url: Mapped[str] = mapped_column(String(2048), index=True)
+    ref: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32), index=True)  # pending running complete failed skipped cancelled
+    stage: Mapped[str | None] = mapped_column(String(32))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    commit: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    files_processed: Mapped[int] = mapped_column(Integer, default=0)
+    embeddings_generated: Mapped[int] = mapped_column(Integer, default=0)
+    edges: Mapped[int] = mapped_column(Integer, default=0)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    timings: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def to_dict(self) -> dict:
+        return {
+            "job_id": self.id, "repo_url": self.repo_url, "ref": self.ref,
+            "status": self.status, "stage": self.stage, "progress": self.progress,
+            "commit": self.commit, "worker": self.worker, "attempts": self.attempts,
+            "files_processed": self.files_processed,
+            "embeddings_generated": self.embeddings_generated, "edges": self.edges,
+            "duration_seconds": self.duration_seconds, "timings": self.timings,
+            "error": self.error,
+            "created_at": _iso(self.created_at), "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+
+class File(Base):
+    __tablename__ = "files"
+    __table_args__ = (UniqueConstraint("repository_id", "path"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"),
+                                               index=True)
+    path: Mapped[str] = mapped_column(String(4096))
+    language: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    degree: Mapped[int] = mapped_column(Integer, default=0)
+    isolated: Mapped[bool] = mapped_column(default=False)
+
+
+class Dependency(Base):
+    __tablename__ = "dependencies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"),
+                                               index=True)
+    source_path: Mapped[str] = mapped_column(String(4096))
+    target_path: Mapped[str] = mapped_column(String(4096))
+    kind: Mapped[str] = mapped_column(String(32))
+    line: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.isoformat()
+
+
+def normalize_db_url(url: str) -> str:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_db_url(url)
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(url)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn, _):  # pragma: no cover - trivial
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    # Neon scales to zero and drops idle connections: test each checkout, recycle often.
+    return create_engine(url, pool_pre_ping=True, pool_recycle=240, pool_size=5,
+                         max_overflow=5, connect_args={"connect_timeout": 10})
+
+
+def run_migrations(url: str, revision: str = "head") -> None:
+    """``alembic upgrade head`` against ``url`` (also what ``pharos db upgrade`` runs)."""
+    from alembic import command
+    from alembic.config import Config
+
+    url = normalize_db_url(url)
+    _ensure_sqlite_dir(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["url"] = url
+    try:
+        command.upgrade(cfg, revision)
+    except SQLAlchemyError as exc:
+        raise MetadataStoreError(f"migrations failed on {make_url(url).render_as_string()}: "
+                                 f"{exc.orig if hasattr(exc, 'orig') else exc}") from exc
+
+
+class MetadataStore:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = normalize_db_url(url)
+        if migrate:
+            run_migrations(self.url)
+        self.engine = make_engine(self.url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _session(self) -> Session:
+        return self.sessions()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- jobs ------------------------------------------------------------------------
+    def upsert_job(self, job_id: str, **fields) -> None:
+        try:
+            with self._session() as s, s.begin():
+                job = s.get(IngestionJob, job_id)
+                if job is None:
+                    job = IngestionJob(id=job_id, repo_url=fields.pop("repo_url", ""),
+                                       status=fields.pop("status", "pending"))
+                    s.add(job)
+                for k, v in fields.items():
+                    setattr(job, k, v)
+        except SQLAlchemyError as exc:
+            raise MetadataStoreError(f"could not record job {job_id}: {exc}") from exc
+
+    def get_job(self, job_id: str) -> dict | None:
+        with self._session() as s:
+            job = s.get(IngestionJob, job_id)
+            return job.to_dict() if job else None
+
+    def list_jobs(self, limit: int = 20) -> list[dict]:
+        with self._session() as s:
+            rows = s.scalars(select(IngestionJob).order_by(IngestionJob.created_at.desc())
+                             .limit(limit)).all()
+            return [r.to_dict() for r in rows]
+
+    # --- repository graph --------------------------------------------------------------
+    def replace_repository(self, repo_url: str, commit: str | None, job_id: str,
+                           files: Iterable[dict], edges: Iterable[dict]) -> None:
+        """Replace the stored files and dependencies of a repository in one transaction."""
+        files, edges = list(files), list(edges)
+        try:
+            with self._session() as s, s.begin():
+                repo = s.scalar(select(Repository).where(Repository.url == repo_url))
+                if repo is None:
+                    repo = Repository(url=repo_url)
+                    s.add(repo)
+                    s.flush()
+                repo.last_commit, repo.last_job_id = commit, job_id
+                repo.files, repo.edges, repo.updated_at = len(files), len(edges), utcnow()
+                s.execute(delete(Dependency).where(Dependency.repository_id == repo.id))
+                s.execute(delete(File).where(File.repository_id == repo.id))
+                if files:
+                    s.execute(File.__table__.insert(),
+                              [{"repository_id": repo.id, **f} for f in files])
+                if edges:
+                    s.execute(Dependency.__table__.insert(),
+                              [{"repository_id": repo.id, **e} for e in edges])
+        except SQLAlchemyError as exc:
+            raise MetadataStoreError(f"could not store {repo_url}: {exc}") from exc
+
+    def repository(self, repo_url: str) -> dict | None:
+        with self._session() as s:
+            repo = s.scalar(select(Repository).where(Repository.url == repo_url))
+            if repo is None:
+                return None
+            return {"url": repo.url, "last_commit": repo.last_commit, "files": repo.files,
+                    "edges": repo.edges, "last_job_id": repo.last_job_id,
+                    "updated_at": _iso(repo.updated_at)}
+
+    def repository_files(self, repo_url: str) -> list[dict]:
+        with self._session() as s:
+            rows = s.execute(select(File.path, File.language, File.size, File.degree,
+                                    File.isolated).join(Repository,
+                                                        Repository.id == File.repository_id)
+                             .where(Repository.url == repo_url).order_by(File.path)).all()
+            return [dict(r._mapping) for r in rows]
+
+    def repository_edges(self, repo_url: str) -> list[dict]:
+        with self._session() as s:
+            rows = s.execute(select(Dependency.source_path, Dependency.target_path,
+                                    Dependency.kind, Dependency.line)
+                             .join(Repository, Repository.id == Dependency.repository_id)
+                             .where(Repository.url == repo_url)).all()
+            return [dict(r._mapping) for r in rows]
+
+    def repositories(self) -> list[str]:
+        with self._session() as s:
+            return list(s.scalars(select(Repository.url).order_by(Repository.url)))
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, default=str)

@@ -1,0 +1,223 @@
+"""Qdrant vector store: one collection of per-file vectors, local directory or server.
+
+``QDRANT_URL`` unset → qdrant-client's local mode in ``PHAROS_DATA_DIR/qdrant``;
+set → that server or Qdrant Cloud (with ``QDRANT_API_KEY``). The code is the same.
+
+Point ids are UUID5 of (repository, file path), so re-ingesting a repository overwrites
+its points; points of files that disappeared are deleted after the new ones are in.
+Uploads go in batches (``PHAROS_QDRANT_BATCH_SIZE``, 100), each retried with exponential
+backoff (``PHAROS_QDRANT_RETRIES``, 3 attempts) before the job fails with the reason.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import threading
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
+
+from graph_jobs.errors import VectorStoreError
+from graph_jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+POINT_NAMESPACE = uuid.UUID("6f1d7c1e-5a5e-4f0e-9d7a-7068617230fe")
+_local_clients: dict[str, object] = {}
+_local_lock = threading.Lock()
+
+
+def point_id(repo_url: str, file_path: str) -> str:
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{repo_url}\0{file_path}"))
+
+
+@dataclass(slots=True)
+class FilePoint:
+    file_path: str
+    language: str
+    vector: Sequence[float]
+    degree: int
+    isolated: bool = False
+
+
+@dataclass(slots=True)
+class Neighbour:
+    repo_url: str
+    file_path: str
+    language: str
+    score: float
+    degree: int
+
+
+def _client(settings: Settings):
+    from qdrant_client import QdrantClient
+
+    if settings.qdrant_url:
+        return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None,
+                            timeout=30)
+    # local mode takes a file lock on its directory: one client per path per process
+    path = str(settings.qdrant_path)
+    with _local_lock:
+        client = _local_clients.get(path)
+        if client is None:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            client = QdrantClient(path=path)
+            if not _local_clients:
+                atexit.register(close_local_clients)
+            _local_clients[path] = client
+        return client
+
+
+def close_local_clients() -> None:
+    with _local_lock:
+        for c in _local_clients.values():
+            with contextlib.suppress(Exception):
+                c.close()
+        _local_clients.clear()
+
+
+class VectorStore:
+    def __init__(self, settings: Settings, client=None, dim: int = 64) -> None:
+        self.settings = settings
+        self.collection = settings.qdrant_collection
+        self.batch_size = settings.qdrant_batch_size
+        self.retries = settings.qdrant_retries
+        self.dim = dim
+        self.client = client if client is not None else _client(settings)
+        self._ready = False
+        self.retry_wait = wait_exponential(multiplier=0.5, min=0.5, max=8)
+
+    @property
+    def location(self) -> str:
+        return self.settings.qdrant_url or str(self.settings.qdrant_path)
+
+    # --- plumbing --------------------------------------------------------------------
+    def _retry(self, what: str, fn: Callable[[], object]):
+        try:
+            for attempt in Retrying(stop=stop_after_attempt(self.retries), wait=self.retry_wait,
+                                    reraise=False):
+                with attempt:
+                    return fn()
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise VectorStoreError(
+                f"Qdrant {what} failed after {self.retries} attempts at {self.location}: "
+                f"{type(last).__name__}: {last}"
+            ) from last
+
+    def ensure_collection(self) -> None:
+        if self._ready:
+            return
+        from qdrant_client import models
+
+        def make():
+            if not self.client.collection_exists(self.collection):
+                self.client.create_collection(
+                    self.collection,
+                    vectors_config=models.VectorParams(size=self.dim,
+                                                       distance=models.Distance.COSINE),
+                )
+            with warnings.catch_warnings():  # local mode: indexes are a no-op, it warns
+                warnings.simplefilter("ignore")
+                for field in ("repo_url", "file_path"):
+                    self.client.create_payload_index(self.collection, field,
+                                                     models.PayloadSchemaType.KEYWORD)
+
+        self._retry("create collection", make)
+        self._ready = True
+
+    def ping(self) -> None:
+        self.client.get_collections()
+
+    # --- writes ----------------------------------------------------------------------
+    def upsert_repository(self, repo_url: str, commit: str | None, job_id: str,
+                          points: Iterable[FilePoint],
+                          progress: Callable[[float], None] | None = None) -> int:
+        """Write every file's point in batches; then delete the repository's stale points."""
+        from qdrant_client import models
+
+        self.ensure_collection()
+        pts = [
+            models.PointStruct(
+                id=point_id(repo_url, p.file_path),
+                vector=[float(x) for x in p.vector],
+                payload={"repo_url": repo_url, "file_path": p.file_path,
+                         "language": p.language, "commit": commit, "job_id": job_id,
+                         "degree": int(p.degree), "isolated": bool(p.isolated)},
+            )
+            for p in points
+        ]
+        for start in range(0, len(pts), self.batch_size):
+            batch = pts[start:start + self.batch_size]
+            self._retry(f"upsert of batch {start // self.batch_size + 1}",
+                        lambda b=batch: self.client.upsert(self.collection, points=b, wait=True))
+            if progress:
+                progress(min(1.0, (start + len(batch)) / max(1, len(pts))))
+        # stale points: this repository's points not written by this job
+        flt = models.Filter(
+            must=[models.FieldCondition(key="repo_url", match=models.MatchValue(value=repo_url))],
+            must_not=[models.FieldCondition(key="job_id", match=models.MatchValue(value=job_id))],
+        )
+        self._retry("delete of stale points", lambda: self.client.delete(
+            self.collection, points_selector=models.FilterSelector(filter=flt), wait=True))
+        return len(pts)
+
+    def delete_repository(self, repo_url: str) -> None:
+        from qdrant_client import models
+
+        self.ensure_collection()
+        flt = models.Filter(must=[models.FieldCondition(
+            key="repo_url", match=models.MatchValue(value=repo_url))])
+        self._retry("delete", lambda: self.client.delete(
+            self.collection, points_selector=models.FilterSelector(filter=flt), wait=True))
+
+    # --- reads -----------------------------------------------------------------------
+    def repository_points(self, repo_url: str, with_vectors: bool = True) -> list:
+        from qdrant_client import models
+
+        self.ensure_collection()
+        flt = models.Filter(must=[models.FieldCondition(
+            key="repo_url", match=models.MatchValue(value=repo_url))])
+        out, offset = [], None
+        while True:
+            page, offset = self.client.scroll(self.collection, scroll_filter=flt, limit=1000,
+                                              offset=offset, with_vectors=with_vectors,
+                                              with_payload=True)
+            out.extend(page)
+            if offset is None:
+                return out
+
+    def similar(self, repo_url: str, file_path: str, k: int = 10,
+                scope: str = "repo") -> list[Neighbour]:
+        """The k files nearest (cosine) to ``file_path`` of ``repo_url``.
+
+        ``scope="repo"`` searches that repository only, ``"all"`` every repository.
+        Raises ``KeyError`` when the file has no vector.
+        """
+        from qdrant_client import models
+
+        self.ensure_collection()
+        pid = point_id(repo_url, file_path)
+        got = self.client.retrieve(self.collection, ids=[pid], with_vectors=True)
+        if not got:
+            raise KeyError(f"no vector for {file_path!r} in {repo_url!r}")
+        flt = None
+        if scope == "repo":
+            flt = models.Filter(must=[models.FieldCondition(
+                key="repo_url", match=models.MatchValue(value=repo_url))])
+        res = self.client.query_points(self.collection, query=got[0].vector, limit=k + 1,
+                                       query_filter=flt, with_payload=True).points
+        out = []
+        for hit in res:
+            if str(hit.id) == pid:
+                continue
+            pl = hit.payload or {}
+            out.append(Neighbour(pl.get("repo_url", ""), pl.get("file_path", ""),
+                                 pl.get("language", ""), float(hit.score),
+                                 int(pl.get("degree", 0))))
+        return out[:k]

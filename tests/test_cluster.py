@@ -1,0 +1,270 @@
+"""The edge pool on the real Ray runtime with logical GPUs, real Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from cluster.actor_pool import WorkerPool  # noqa: E402
+from cluster.job_queue import JobQueue  # noqa: E402
+from graph_jobs.settings import Settings  # noqa: E402
+from graph_jobs.stores.metadata_store import MetadataStore  # noqa: E402
+from tests.support.git_http import GitHTTPServer  # noqa: E402
+from tests.support.repos import repo_from_packages  # noqa: E402
+
+# one Ray cluster at a time: these tests share an xdist worker (--dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("pkgs")
+    return {name: repo_from_packages(base / name, [name])
+            for name in ("requests", "attr", "click", "idna")}
+
+
+def _env(tmp_path, redis_url, pg_url, **kw) -> dict[str, str]:
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": pg_url,
+           "PHAROS_DATA_DIR": str(tmp_path / "data"), "PHAROS_ALLOW_LOCAL_REPOS": "1",
+           "PHAROS_LEASE_SECONDS": "4", "PHAROS_IDLE_POLL_MAX_S": "0.5",
+           "PHAROS_REDIS_RETRY_S": "0.5", "PHAROS_ADMIN_TOKEN": "tok", "MAX_QUEUE_SIZE": "50"}
+    env.update(kw)
+    return env
+
+
+def _settings(env: dict) -> Settings:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return Settings(_env_file=None)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def ray_2gpu():
+    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, log_to_driver=False,
+             namespace=f"pharos-test-{os.getpid()}")
+    yield
+    ray.shutdown()
+
+
+def _wait(pred, timeout=120, every=0.2, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_actors_run_two_jobs_at_once_and_a_killed_actor_job_completes_once(
+        ray_2gpu, tmp_path, redis_url, pg_url, repos):
+    settings = _settings(_env(tmp_path, redis_url, pg_url))
+    q = JobQueue.from_settings(settings)
+    pool = WorkerPool(settings, pool_size=None, slots=1, grace_s=5)
+    assert pool.target_size() == 2  # follows the cluster's (logical) GPUs
+    pool.start()
+    _wait(lambda: len(q.status()["workers"]) == 2, what="two actors online")
+    t0 = time.time()
+    a = q.enqueue(str(repos["requests"]), source=str(repos["requests"])).job_id
+    b = q.enqueue(str(repos["click"]), source=str(repos["click"])).job_id
+    _wait(lambda: {h["job_id"] for h in q.history(10)} >= {a, b}, what="both jobs")
+    print("two jobs took", time.time() - t0, q.history(2))
+    meta = MetadataStore(settings.effective_database_url)
+    ja, jb = meta.get_job(a), meta.get_job(b)
+    assert ja["status"] == jb["status"] == "complete"
+    assert ja["worker"] != jb["worker"]
+    # they ran at the same time: each started before the other finished
+    assert ja["started_at"] < jb["finished_at"] and jb["started_at"] < ja["finished_at"]
+    infos = pool.info()
+    assert sorted(len(i["gpu_ids"]) for i in infos) == [1, 1]
+    assert {i["hardware"] for i in infos} <= {"CPU (logical GPU 0)", "CPU (logical GPU 1)"}
+
+    # kill the actor while it is cloning job c (the HTTP gate holds the clone, so the
+    # job cannot finish first): Ray restarts the actor, the lease brings the job back
+    with GitHTTPServer(tmp_path / "git-srv") as srv:
+        (tmp_path / "git-srv").mkdir(exist_ok=True)
+        url = srv.publish(repos["attr"], "attr.git")
+        srv.gate.clear()
+        c = q.enqueue(url, source=url).job_id
+        running = _wait(lambda: (j := q.job(c)) and j["status"] == "running" and j["worker"],
+                        what="job c running")
+        _wait(lambda: srv.requests >= 1, what="clone of job c in flight")
+        assert q.job(c)["status"] == "running"
+        victim = pool.actors[running.split(".")[0] if running in pool.actors else running]
+        ray.kill(victim, no_restart=False)
+        srv.gate.set()
+        _wait(lambda: any(h["job_id"] == c for h in q.history(20)), timeout=180,
+              what="killed job done")
+    pool.reconcile()
+    hist = [h for h in q.history(50) if h["job_id"] == c]
+    assert len(hist) == 1 and hist[0]["status"] == "complete", hist
+    assert q.job(c)["attempts"] >= 2
+    pool.drain()
+    meta.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sigterm_mid_job_loses_nothing(tmp_path, redis_url, pg_url, repos):
+    env = {**os.environ, **_env(tmp_path, redis_url, pg_url), "RAY_ADDRESS": ""}
+    env.pop("RAY_ADDRESS")
+    settings = _settings(_env(tmp_path, redis_url, pg_url))
+    q = JobQueue.from_settings(settings)
+    job = q.enqueue(str(repos["requests"]), source=str(repos["requests"])).job_id
+    proc = subprocess.Popen([sys.executable, "-m", "cluster.cli", "worker", "--num-gpus", "0",
+                             "--pool-size", "1", "--slots", "1", "--grace-s", "0",
+                             "--no-dashboard"], env=env, cwd=Path(__file__).parent.parent,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait(lambda: (j := q.job(job)) and j["status"] in ("running", "complete"),
+              timeout=120, what="job claimed")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode is not None
+    state = q.job(job)
+    done = [h for h in q.history(10) if h["job_id"] == job]
+    # either it finished before the signal landed, or it is back in the queue, unharmed
+    assert (state["status"] == "complete" and len(done) == 1) or \
+        (state["status"] == "pending" and state["queue_position"] == 1 and not done), \
+        (state, done, out[-2000:])
+    if state["status"] == "pending":
+        assert "released back to the queue" in out
+        from cluster.edge_worker import EdgeWorker
+
+        w = EdgeWorker(q, settings, worker_id="finisher")
+        assert w.poll_once().status == "complete"
+    assert [h["status"] for h in q.history(10) if h["job_id"] == job] == ["complete"]
+    assert "Edge Worker Online" in out and "Hardware: CPU" in out
+
+
+def test_end_to_end_http_to_similar_files(ray_2gpu, tmp_path, redis_url, pg_url, repos):
+    """POST repositories to the ingress over HTTP; the pool embeds them; find them."""
+    import httpx
+    import uvicorn
+
+    from cluster.store_actor import VectorStoreProxy
+    from serve_app.app import create_app
+    from serve_app.services import IngressServices
+
+    settings = _settings(_env(tmp_path, redis_url, pg_url))
+    pool = WorkerPool(settings, slots=2, grace_s=5)
+    pool.start()
+    services = IngressServices(settings, vectors=VectorStoreProxy(pool.store_handle))
+    app = create_app(settings, services)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    _wait(lambda: server.started, what="uvicorn")
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": "Bearer tok"}
+    try:
+        with httpx.Client(base_url=base, timeout=30) as c:
+            assert c.get("/health").json()["services"] == {
+                "redis": "connected", "database": "connected", "qdrant": "connected"}
+            ids = {}
+            for name, path in repos.items():
+                r = c.post(f"/api/v1/ingestion/ingest/file://{path}", headers=auth)
+                assert r.status_code == 200, r.text
+                assert r.json()["status"] == "dispatched"
+                ids[name] = r.json()["job_id"]
+            statuses = set()
+
+            def all_done():
+                statuses.add(c.get("/api/v1/ingestion/worker/status").json()["status"])
+                jobs = c.get("/api/v1/ingestion/jobs/history?limit=20").json()["jobs"]
+                return {j["job_id"] for j in jobs if j["status"] == "complete"} >= set(ids.values())
+
+            _wait(all_done, timeout=240, every=0.1, what="all repositories complete")
+            assert any(s.startswith("Training Graph on ") for s in statuses), statuses
+            assert c.get("/api/v1/ingestion/worker/status").json()["status"] == "Idle"
+            job = c.get(f"/api/v1/ingestion/jobs/{ids['requests']}").json()
+            assert job["status"] == "complete" and job["files_processed"] > 10
+            r = c.get("/api/v1/graph/similar", params={
+                "repo_url": str(repos["requests"]), "file_path": "requests/sessions.py",
+                "k": 5})
+            assert r.status_code == 200, r.text
+            hits = r.json()["results"]
+            assert len(hits) == 5 and all(h["file_path"].startswith("requests/") for h in hits)
+            r = c.get("/api/v1/graph/similar", params={
+                "repo_url": str(repos["requests"]), "file_path": "requests/sessions.py",
+                "k": 5, "scope": "all"})
+            assert r.status_code == 200
+    finally:
+        server.should_exit = True
+        th.join(10)
+        pool.drain()
+
+
+def test_a_second_ray_node_grows_the_pool(tmp_path, redis_url, pg_url):
+    port = _free_port()
+    # a private test cluster: no token auth (deployment docs cover RAY_AUTH_TOKEN)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    head = subprocess.Popen([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=2",
+                             "--num-gpus=1", "--include-dashboard=false", "--block",
+                             f"--temp-dir={tempfile.mkdtemp(prefix='rt', dir='/tmp')}"],
+                            env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    node = None
+    try:
+        _wait(lambda: _port_open(port), timeout=60, what="ray head")
+        ray.init(address=f"127.0.0.1:{port}", log_to_driver=False)
+        settings = _settings(_env(tmp_path, redis_url, pg_url))
+        pool = WorkerPool(settings, slots=1)
+        pool.start()
+        assert len(pool.actors) == 1
+        node = subprocess.Popen([ray_bin, "start", f"--address=127.0.0.1:{port}",
+                                 "--num-cpus=1", "--num-gpus=1", "--block"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait(lambda: ray.cluster_resources().get("GPU", 0) >= 2, timeout=60,
+              what="second node")
+        pool.reconcile()  # what the running pool does every few seconds
+        assert len(pool.actors) == 2
+        _wait(lambda: len(JobQueue.from_settings(settings).status()["workers"]) >= 2,
+              timeout=300, what="both actors heartbeating")
+        nodes = {i["node"] for i in pool.info()}
+        assert len(nodes) == 2
+        pool.drain()
+    finally:
+        ray.shutdown()
+        for p in (node, head):
+            if p is not None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+def _port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
