@@ -112,7 +112,7 @@ def memory_probe(n: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--synthetic", type=int, default=200_000)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--only-memory", action="store_true")

@@ -38,6 +38,13 @@ def serve(
 
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=20)
         return
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:  # the slim image: `ingress` extra, no Ray
+        err.print("[red]refusing to start:[/red] PHAROS_RUNTIME=serve needs Ray Serve, which "
+                  "is not installed here (pip install 'pharos\\[cloud]', or build Dockerfile.cloud "
+                  "with --build-arg PHAROS_INGRESS=serve); or set PHAROS_RUNTIME=uvicorn")
+        raise typer.Exit(2)
     from serve_app.ray_runtime import run_serve
 
     run_serve(host, port)

@@ -47,7 +47,7 @@ def parse_one(root: str, path: str, lang: str, max_bytes: int) -> ParseResult:
         return (why, False, [])
     try:
         imports, had_error = extract_imports(lang, data)
-    except (RecursionError, MemoryError, ValueError) as exc:  # never fail the job
+    except (RecursionError, MemoryError, ValueError, SystemError) as exc:  # never fail the job
         return (f"parser failed: {type(exc).__name__}", True, [])
     return (None, had_error, [i.to_tuple() for i in imports])
 

@@ -60,6 +60,9 @@ def test_invalid_utf8_and_other_encodings(tmp_path):
         "latin.py": "# -*- coding: latin-1 -*-\nimport pkg.mod\ns = 'caf\xe9'\n".encode("latin-1"),
         "garbage.py": b"import pkg\n\xff\xfe\xc3\x28 = 1\nfrom pkg import mod\n",
         "utf16.py": "import pkg.mod\n".encode("utf-16"),
+        # an invalid byte inside a string whose method is called (CPython's own
+        # test_source_encoding.py has one): once made tree-sitter's query predicate raise
+        "escape.py": b'import pkg.mod\nx = "\\\xf0".encode("utf-8")\nfrom pkg import mod\n',
         "pkg/__init__.py": "",
         "pkg/mod.py": "",
     })
@@ -68,6 +71,7 @@ def test_invalid_utf8_and_other_encodings(tmp_path):
     assert ("latin.py", "pkg/mod.py") in e
     assert ("garbage.py", "pkg/__init__.py") in e and ("garbage.py", "pkg/mod.py") in e
     assert ("utf16.py", "pkg/mod.py") in e
+    assert ("escape.py", "pkg/mod.py") in e and "escape.py" not in skipped(g)
 
 
 def test_deeply_nested_expression(tmp_path):

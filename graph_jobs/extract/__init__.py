@@ -21,7 +21,7 @@ from graph_jobs.languages import parser
 from graph_jobs.models import RawImport
 
 # Bump when extraction changes: cached results of older versions are not used.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -74,7 +74,7 @@ def extract_imports(language: str, data: bytes) -> tuple[list[RawImport], bool]:
     tree = parser(language).parse(data)
     root = tree.root_node
     if language == "python":
-        imports = python_imports.extract(root)
+        imports = python_imports.extract(root, data)
     elif language in ("javascript", "typescript", "tsx"):
         imports = js_imports.extract(language, root) + js_imports.references(data)
     elif language == "go":

@@ -4,6 +4,8 @@ Imports in the body of ``if TYPE_CHECKING:`` are flagged ``type_checking``."""
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from graph_jobs.extract._query import line, matches, string_value, text
@@ -37,16 +39,63 @@ def _dotted(node: Node) -> str:
     return text(node).replace(" ", "")
 
 
-def extract(root: Node) -> list[RawImport]:
+_DYNAMIC_FN = re.compile(r"^(importlib\.)?(import_module|__import__)$")
+_STATEMENTS = ("import_statement", "import_from_statement")
+
+
+def _import_nodes(root: Node, data: bytes) -> list[Node]:
+    """The import statements and dynamic-import calls of the tree, in source order.
+
+    Every one of them holds the bytes ``import`` (the keyword, or the called name), so
+    instead of a query walking every node of the tree we look only at the leaves under
+    each occurrence of those bytes: several times faster on real code, same result (a
+    test compares it with ``QUERY`` on a real package)."""
+    found: dict[int, Node] = {}
+    i = data.find(b"import")
+    while i >= 0:
+        leaf = root.descendant_for_byte_range(i, i + 6)
+        i = data.find(b"import", i + 6)
+        if leaf is None:
+            continue
+        if leaf.type == "import":  # the keyword
+            stmt = leaf.parent
+            if stmt is not None and stmt.type in _STATEMENTS:
+                found.setdefault(stmt.start_byte, stmt)
+            continue
+        if leaf.type != "identifier":  # strings, comments, other words
+            continue
+        fn, parent = leaf, leaf.parent
+        if parent is not None and parent.type == "attribute" and parent.child_by_field_name("attribute") == leaf:
+            fn, parent = parent, parent.parent
+        if (parent is not None and parent.type == "call"
+                and parent.child_by_field_name("function") == fn
+                and _DYNAMIC_FN.match(text(fn))):
+            found.setdefault(parent.start_byte, parent)
+    return [found[k] for k in sorted(found)]
+
+
+def _first_argument(call: Node) -> Node | None:
+    args = call.child_by_field_name("arguments")
+    if args is None or args.type != "argument_list":
+        return None
+    return args.named_children[0] if args.named_child_count else None
+
+
+def extract(root: Node, data: bytes | None = None) -> list[RawImport]:
+    if data is None:  # the query path (reference for tests)
+        nodes = []
+        for _pattern, caps in matches("python", QUERY, root):
+            nodes.append(caps.get("import", caps.get("from", [None]))[0]
+                         or caps["arg"][0].parent.parent)
+    else:
+        nodes = _import_nodes(root, data)
     out: list[RawImport] = []
-    for _pattern, caps in matches("python", QUERY, root):
-        if "import" in caps:
-            node = caps["import"][0]
+    for node in nodes:
+        if node.type == "import_statement":
             tc = _under_type_checking(node)
             for name in node.children_by_field_name("name"):
                 out.append(RawImport(_dotted(name), EdgeKind.IMPORT, line(node), type_checking=tc))
-        elif "from" in caps:
-            node = caps["from"][0]
+        elif node.type == "import_from_statement":
             mod = node.child_by_field_name("module_name")
             if mod is None:
                 continue
@@ -67,7 +116,9 @@ def extract(root: Node) -> list[RawImport]:
                           _under_type_checking(node))
             )
         else:
-            arg = caps["arg"][0]
+            arg = _first_argument(node)
+            if arg is None:
+                continue
             value = string_value(arg) if arg.type == "string" else None
             level = 0
             if value is not None and value.startswith("."):
