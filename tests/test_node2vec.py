@@ -14,7 +14,7 @@ from graph_jobs.embedding.edgelist_io import read_edg, read_emb
 from graph_jobs.embedding.engine import embed_graph
 from graph_jobs.embedding.node2vec import Node2Vec
 from graph_jobs.embedding.params import Node2VecParams
-from graph_jobs.embedding.walks import random_walks
+from graph_jobs.embedding.walks import random_walks, second_order_step
 from graph_jobs.errors import EmbeddingError
 from tests.support.import_graphs import (
     karate_graph,
@@ -78,6 +78,46 @@ def test_q_controls_outward_moves():
         return float(far.float().mean())
 
     assert outward(0.2) > outward(1.0) > outward(5.0)
+
+
+def _exact_next(edges, weights, prev, cur, p, q, directed=False, weighted=True):
+    """node2vec's transition distribution from (prev, cur), straight from the paper.
+    Repeated edges add their weights (unweighted: an edge is an edge)."""
+    w = {}
+    for (a, b), x in zip(edges, weights, strict=True):
+        for key in [(a, b)] + ([] if directed else [(b, a)]):
+            w[key] = w.get(key, 0) + x if weighted else 1.0
+    probs = {}
+    for (a, x), wt in w.items():
+        if a != cur:
+            continue
+        alpha = 1 / p if x == prev else (1.0 if (prev, x) in w else 1 / q)
+        probs[x] = wt * alpha
+    z = sum(probs.values())
+    return {x: v / z for x, v in probs.items()}
+
+
+@pytest.mark.parametrize("p, q", [(0.5, 2.0), (0.1, 1.0), (4.0, 0.25), (1.0, 3.0), (0.25, 0.5)])
+@pytest.mark.parametrize("kind", ["undirected", "weighted", "directed"])
+def test_second_order_step_matches_node2vec_exactly(p, q, kind):
+    # a small graph with a triangle, a tail and (weighted) uneven weights
+    edges = [(0, 1), (0, 2), (1, 2), (0, 3), (3, 4), (0, 5), (2, 5), (1, 0)]
+    if kind == "directed":
+        edges = edges[:-1]  # 0 -> 1 only: returning from 1 to 0 is impossible below
+    weights = [1.0, 3.0, 2.0, 0.5, 1.0, 4.0, 1.0, 2.0][:len(edges)] if kind == "weighted" \
+        else [1.0] * len(edges)
+    ei = torch.tensor(edges).T
+    csr = build_csr(ei, 6, torch.tensor(weights) if kind == "weighted" else None,
+                    directed=kind == "directed")
+    n = 60_000
+    for prev, cur in [(1, 0), (3, 0), (0, 2)]:
+        want = _exact_next(edges, weights, prev, cur, p, q, directed=kind == "directed",
+                           weighted=kind == "weighted")
+        nxt = second_order_step(csr, torch.full((n,), cur), torch.full((n,), prev), p, q,
+                                generator=torch.Generator().manual_seed(1))
+        got = torch.bincount(nxt, minlength=6).double() / n
+        tv = 0.5 * sum(abs(float(got[x]) - want.get(x, 0.0)) for x in range(6))
+        assert tv < 0.015, (prev, cur, dict(enumerate(got.tolist())), want)
 
 
 def test_weighted_walks_follow_weights():
