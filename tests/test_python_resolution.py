@@ -115,3 +115,16 @@ def test_byte_scan_finds_exactly_what_the_tree_sitter_query_finds(package):
         assert python_imports.extract(tree.root_node) == by_scan, f
         total += len(by_scan)
     assert total > 50
+
+
+def test_parse_prefix_ends_at_the_last_import_not_at_words_like_imports():
+    from graph_jobs.extract import extract_imports, python_import_prefix
+
+    src = (b"def f():\n    from pkg import a\n    m = importlib.import_module('pkg.b')\n"
+           b"    return __import__('pkg.c')\n"
+           b"# the imports above are important; importlib is not re-imported here\n"
+           + b"x = 1\n" * 1000)
+    prefix = python_import_prefix(src)
+    assert prefix.endswith(b"return __import__('pkg.c')\n")
+    specs = {i.spec for i in extract_imports("python", src)[0]}
+    assert specs == {"pkg", "pkg.b", "pkg.c"}

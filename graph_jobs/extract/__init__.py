@@ -38,12 +38,24 @@ def to_utf8_bytes(data: bytes) -> bytes:
     return data
 
 
+def _last_import_token(data: bytes) -> int:
+    """Offset of the last ``import`` that can start an import: the keyword, or the name
+    in ``import_module`` / ``__import__``; not words such as ``imports``, ``important``
+    or ``importlib`` (whose ``import_module`` call has its own match)."""
+    i = len(data)
+    while (i := data.rfind(b"import", 0, i)) >= 0:
+        after = data[i + 6:i + 7]
+        if not (after.isalnum() or after == b"_") or data.startswith((b"import_module", b"import__"), i):
+            return i
+    return -1
+
+
 def python_import_prefix(data: bytes) -> bytes:
     """The part of a Python file that can hold imports: up to the end of the statement
     holding the last ``import`` token (a parenthesised or backslash-continued list
     included), extended past a triple-quoted string left open at that point. Nothing
     after it can import anything, so the parser need not read it."""
-    i = data.rfind(b"import")
+    i = _last_import_token(data)
     if i < 0:
         return b""
     depth, j, n = 0, i, len(data)
