@@ -77,6 +77,7 @@ def second_order_step(g: CSRGraph, cur: torch.Tensor, prev: torch.Tensor, p: flo
     m = max(1.0, inv_q)
     extra = max(inv_p - m, 0.0)
     ret_alpha = min(inv_p, m)
+    lo_alpha, hi_alpha = min(1.0, inv_q), max(1.0, inv_q)
     dev = cur.device
     if extra > 0:
         start, end = g.rowptr[cur], g.rowptr[cur + 1]
@@ -89,11 +90,16 @@ def second_order_step(g: CSRGraph, cur: torch.Tensor, prev: torch.Tensor, p: flo
     for _ in range(max_rejection_rounds):
         c, pv = cur[todo], prev[todo]
         cand = _first_order(g, c, generator)
+        u = torch.rand(cand.numel(), generator=generator, device=dev) * m
+        is_ret = cand == pv
+        # The edge test (a binary search, the costly part) decides only when u falls
+        # between the two non-return alphas; elsewhere the outcome is the same either way.
+        need = (u >= lo_alpha) & (u < hi_alpha) & ~is_ret
         alpha = torch.full(cand.shape, inv_q, dtype=torch.float32, device=dev)
-        alpha[_is_edge(g, pv, cand)] = 1.0
-        alpha[cand == pv] = ret_alpha
-        u = torch.rand(cand.numel(), generator=generator, device=dev)
-        ok = u * m < alpha
+        sel = need.nonzero().squeeze(1)
+        alpha[sel[_is_edge(g, pv[sel], cand[sel])]] = 1.0
+        alpha[is_ret] = ret_alpha
+        ok = u < alpha
         if extra > 0:
             back = torch.rand(cand.numel(), generator=generator, device=dev,
                               dtype=torch.float64) < p_return[todo]
