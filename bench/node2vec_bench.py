@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--synthetic", type=int, default=200_000)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--only-memory", action="store_true")
+    ap.add_argument("--only-quality", action="store_true",
+                    help="the quality/speed table only (no cold start, synthetic, memory)")
     args = ap.parse_args()
     if args.only_memory:
         _memory_table()
@@ -139,6 +141,8 @@ def main() -> None:
     idx, y = g.labels()
     quality_row("`ray` imports, p=0.5 q=2", g, idx, y, args.seeds, tmp, p=0.5, q=2.0)
 
+    if args.only_quality:
+        return
     # PecanPy cold: a fresh process, so numba compiles (what a CLI user pays)
     edg = g.write_edg(tmp / "cold.edg")
     t = time.perf_counter()

@@ -176,6 +176,12 @@ def test_cuda_oom_is_reported_as_an_embedding_error(monkeypatch):
         eng.embed_graph(3, np.array([[0, 1], [1, 2]]), device="cpu")
 
 
+def test_diverging_training_is_an_error_not_nan_vectors():
+    g, _ = karate_graph()
+    with pytest.raises(EmbeddingError, match="diverged"):
+        embed_graph(g.num_nodes, g.edges, Node2VecParams(lr=1.0, update_cap=0.0), device="cpu")
+
+
 def test_pyg_backend_without_pyg_lib_says_what_to_install(monkeypatch):
     import graph_jobs.embedding.engine as eng
 

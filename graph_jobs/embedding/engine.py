@@ -80,8 +80,15 @@ def embed_graph(num_nodes: int, edges: np.ndarray, params: Node2VecParams | None
                                np.zeros(0, bool), device_name(dev), "pharos")
     try:
         if backend == "pyg":
-            return _embed_pyg(num_nodes, edges, params, dev, progress)
-        return _embed_pharos(num_nodes, edges, weights, params, dev, progress)
+            result = _embed_pyg(num_nodes, edges, params, dev, progress)
+        else:
+            result = _embed_pharos(num_nodes, edges, weights, params, dev, progress)
+        if not np.isfinite(result.vectors).all():
+            # never store NaN/inf vectors: say what to change instead
+            raise EmbeddingError(
+                f"training diverged (non-finite vectors) with lr={params.lr}, "
+                f"update_cap={params.update_cap}: lower lr or keep update_cap > 0")
+        return result
     except torch.cuda.OutOfMemoryError as exc:
         raise EmbeddingError(
             f"CUDA out of memory embedding {num_nodes} nodes / {len(edges)} edges on "
