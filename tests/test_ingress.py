@@ -260,3 +260,26 @@ def test_schemathesis_finds_no_server_error(tmp_path, redis_url):
             case.call_and_validate(headers=AUTH, excluded_checks=[positive_data_acceptance])
 
         check()
+
+
+def test_serve_runtime_without_ray_refuses_to_start_and_says_why(monkeypatch, tmp_path):
+    """The slim cloud image has no Ray: PHAROS_RUNTIME=serve must fail clearly."""
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from cluster.cli import app
+    from graph_jobs.settings import get_settings
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ray" else real(name, *a))
+    monkeypatch.setenv("PHAROS_ADMIN_TOKEN", "t")
+    monkeypatch.setenv("PHAROS_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        res = CliRunner().invoke(app, ["serve", "--runtime", "serve"])
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 2, res.output
+    assert "needs Ray Serve" in res.output and "PHAROS_INGRESS=serve" in res.output
