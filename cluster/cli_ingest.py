@@ -78,9 +78,10 @@ def ingest(
         _print_similar(stores, res.repo_url, similar_to, 5, "repo", False)
 
 
-def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bool) -> None:
+def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bool,
+                   include_isolated: bool = False) -> None:
     try:
-        hits = stores.vectors.similar(repo, file, k, scope)
+        hits = stores.vectors.similar(repo, file, k, scope, include_isolated)
     except KeyError as exc:
         err.print(f"[red]error:[/red] {exc.args[0]} (ingest it first; `pharos jobs` lists "
                   "what is stored)")
@@ -106,12 +107,16 @@ def similar(
     file: str = typer.Argument(..., help="File path inside the repository."),
     k: int = typer.Option(10, "-k", min=1, max=1000),
     across: bool = typer.Option(False, "--all", help="Search every stored repository."),
+    include_isolated: bool = typer.Option(
+        False, "--include-isolated",
+        help="Also answer with files that have no import edge (directory-mean vectors)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The k files nearest to FILE in embedding space."""
     from graph_jobs.pipeline import repo_key
 
-    _print_similar(_stores(), repo_key(repo), file, k, "all" if across else "repo", as_json)
+    _print_similar(_stores(), repo_key(repo), file, k, "all" if across else "repo", as_json,
+                   include_isolated)
 
 
 def jobs(

@@ -219,7 +219,8 @@ def create_app(settings: Settings | None = None, services: IngressServices | Non
     def similar(repo_url: Annotated[str, Query(min_length=1, max_length=2048)],
                 file_path: Annotated[str, Query(min_length=1, max_length=4096)],
                 k: Annotated[int, Query(ge=1, le=100)] = 10,
-                scope: Annotated[str, Query(pattern="^(repo|all)$")] = "repo"):
+                scope: Annotated[str, Query(pattern="^(repo|all)$")] = "repo",
+                include_isolated: bool = False):
         try:
             key = validate_repo_url(repo_url, allowed_hosts=allowed_hosts,
                                     allow_local=settings.allow_local_repos,
@@ -227,7 +228,7 @@ def create_app(settings: Settings | None = None, services: IngressServices | Non
         except InvalidRepoURL as exc:
             raise HTTPException(400, detail=f"invalid repository URL: {exc}") from None
         try:
-            hits = services.vectors.similar(key, file_path, k, scope)
+            hits = services.vectors.similar(key, file_path, k, scope, include_isolated)
         except KeyError:
             raise HTTPException(404, detail=f"no embedding for {file_path!r} in {key}") from None
         return Similar(repo_url=key, file_path=file_path,

@@ -272,6 +272,12 @@ def test_isolated_files_get_directory_vectors_not_random(settings, tmp_path):
     mean = (a / np.linalg.norm(a) + b / np.linalg.norm(b))
     cos = lonely @ mean / np.linalg.norm(lonely) / np.linalg.norm(mean)
     assert cos > 0.99  # the mean of its directory (Qdrant stores cosine-normalised vectors)
+    # files with no edge are not offered as "structurally alike" unless asked for
+    near = {h.file_path for h in stores.vectors.similar(res.repo_url, "pkg/a.py", k=10)}
+    assert near == {"pkg/b.py"}
+    near_all = {h.file_path for h in stores.vectors.similar(res.repo_url, "pkg/a.py", k=10,
+                                                            include_isolated=True)}
+    assert {"pkg/lonely.py", "tools/solo.py", "pkg/__init__.py"} <= near_all
     res2 = run_ingest(str(repo), settings, stores=stores)
     pts2 = {p.payload["file_path"]: p for p in stores.vectors.repository_points(res2.repo_url)}
     assert np.allclose(pts["tools/solo.py"].vector, pts2["tools/solo.py"].vector)

@@ -127,6 +127,8 @@ class VectorStore:
                 for field in ("repo_url", "file_path"):
                     self.client.create_payload_index(self.collection, field,
                                                      models.PayloadSchemaType.KEYWORD)
+                self.client.create_payload_index(self.collection, "isolated",
+                                                 models.PayloadSchemaType.BOOL)
 
         self._retry("create collection", make)
         self._ready = True
@@ -193,10 +195,12 @@ class VectorStore:
                 return out
 
     def similar(self, repo_url: str, file_path: str, k: int = 10,
-                scope: str = "repo") -> list[Neighbour]:
+                scope: str = "repo", include_isolated: bool = False) -> list[Neighbour]:
         """The k files nearest (cosine) to ``file_path`` of ``repo_url``.
 
         ``scope="repo"`` searches that repository only, ``"all"`` every repository.
+        Files with no edge (``isolated``: their vector is their directory's mean, not
+        learned structure) are left out of the answers unless ``include_isolated``.
         Raises ``KeyError`` when the file has no vector.
         """
         from qdrant_client import models
@@ -206,10 +210,15 @@ class VectorStore:
         got = self.client.retrieve(self.collection, ids=[pid], with_vectors=True)
         if not got:
             raise KeyError(f"no vector for {file_path!r} in {repo_url!r}")
-        flt = None
+        must, must_not = [], []
         if scope == "repo":
-            flt = models.Filter(must=[models.FieldCondition(
-                key="repo_url", match=models.MatchValue(value=repo_url))])
+            must.append(models.FieldCondition(key="repo_url",
+                                              match=models.MatchValue(value=repo_url)))
+        if not include_isolated:
+            must_not.append(models.FieldCondition(key="isolated",
+                                                  match=models.MatchValue(value=True)))
+        flt = models.Filter(must=must or None, must_not=must_not or None) \
+            if must or must_not else None
         res = self.client.query_points(self.collection, query=got[0].vector, limit=k + 1,
                                        query_filter=flt, with_payload=True).points
         out = []
