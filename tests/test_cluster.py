@@ -222,44 +222,38 @@ def test_end_to_end_http_to_similar_files(ray_2gpu, tmp_path, redis_url, pg_url,
 
 
 def test_a_second_ray_node_grows_the_pool(tmp_path, redis_url, pg_url):
+    """A node joins a running cluster: the pool grows to two actors, one per node.
+
+    The driver runs in a fresh process (as `pharos worker` does): one pytest process
+    re-initialising Ray against a second cluster keeps state from the first that made
+    the new node's raylet never start the actor's worker (seen only in that setting)."""
+    import json
+
     port = _free_port()
     # a private test cluster: no token auth (deployment docs cover RAY_AUTH_TOKEN)
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
+           **_env(tmp_path, redis_url, pg_url)}
     ray_bin = str(Path(sys.executable).with_name("ray"))
     head = subprocess.Popen([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=2",
                              "--num-gpus=1", "--include-dashboard=false", "--block",
                              f"--temp-dir={tempfile.mkdtemp(prefix='rt', dir='/tmp')}"],
                             env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    node = None
     try:
         _wait(lambda: _port_open(port), timeout=60, what="ray head")
-        ray.init(address=f"127.0.0.1:{port}", log_to_driver=False)
-        settings = _settings(_env(tmp_path, redis_url, pg_url))
-        pool = WorkerPool(settings, slots=1)
-        pool.start()
-        assert len(pool.actors) == 1
-        node = subprocess.Popen([ray_bin, "start", f"--address=127.0.0.1:{port}",
-                                 "--num-cpus=1", "--num-gpus=1", "--block"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait(lambda: ray.cluster_resources().get("GPU", 0) >= 2, timeout=60,
-              what="second node")
-        pool.reconcile()  # what the running pool does every few seconds
-        assert len(pool.actors) == 2
-        _wait(lambda: len(JobQueue.from_settings(settings).status()["workers"]) >= 2,
-              timeout=300, what="both actors heartbeating")
-        nodes = {i["node"] for i in pool.info()}
-        assert len(nodes) == 2
-        pool.drain()
+        out = subprocess.run([sys.executable, "-m", "tests.support.second_node_driver",
+                              str(port)], env=env, cwd=Path(__file__).resolve().parent.parent,
+                             capture_output=True, text=True, timeout=420)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+        got = json.loads(out.stdout.strip().splitlines()[-1])
+        assert got["actors_before"] == 1 and got["actors_after"] == 2
+        assert got["heartbeating"] >= 2 and len(got["nodes"]) == 2, got
     finally:
-        ray.shutdown()
-        for p in (node, head):
-            if p is not None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(30)
+        except subprocess.TimeoutExpired:
+            head.kill()
 
 
 def _port_open(port: int) -> bool:
