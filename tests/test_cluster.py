@@ -22,6 +22,7 @@ from graph_jobs.settings import Settings  # noqa: E402
 from graph_jobs.stores.metadata_store import MetadataStore  # noqa: E402
 from tests.support.git_http import GitHTTPServer  # noqa: E402
 from tests.support.repos import repo_from_packages  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
 
 # one Ray cluster at a time: these tests share an xdist worker (--dist loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
@@ -64,14 +65,7 @@ def ray_2gpu():
     ray.shutdown()
 
 
-def _wait(pred, timeout=120, every=0.2, what="condition"):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+_wait = wait_for
 
 
 def test_two_actors_run_two_jobs_at_once_and_a_killed_actor_job_completes_once(

@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import ray
@@ -24,15 +23,7 @@ import ray
 from cluster.actor_pool import WorkerPool
 from cluster.job_queue import JobQueue
 from graph_jobs.settings import Settings
-
-
-def _wait(pred, timeout: float, what: str):
-    end = time.time() + timeout
-    while time.time() < end:
-        if v := pred():
-            return v
-        time.sleep(0.5)
-    raise SystemExit(f"timed out waiting for {what}")
+from tests.support.waiting import wait_for
 
 
 def main() -> None:
@@ -47,11 +38,11 @@ def main() -> None:
                              "--num-gpus=1", "--block"], env=os.environ.copy(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: ray.cluster_resources().get("GPU", 0) >= 2, 60, "second node")
+        wait_for(lambda: ray.cluster_resources().get("GPU", 0) >= 2, 60, what="second node")
         pool.reconcile()  # what the running pool does every few seconds
         queue = JobQueue.from_settings(settings)
-        beating = _wait(lambda: len(queue.status()["workers"]) >= 2 and queue.status()["workers"],
-                        240, "both actors heartbeating")
+        beating = wait_for(lambda: len(queue.status()["workers"]) >= 2
+                           and queue.status()["workers"], 240, 0.5, "both actors heartbeating")
         nodes = sorted({i["node"] for i in pool.info()})
         print(json.dumps({"actors_before": before, "actors_after": len(pool.actors),
                           "heartbeating": len(beating), "nodes": nodes}), flush=True)

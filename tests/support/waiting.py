@@ -1,0 +1,15 @@
+"""Poll until a condition holds (tests and their helper processes)."""
+
+from __future__ import annotations
+
+import time
+
+
+def wait_for(pred, timeout: float = 120, every: float = 0.2, what: str = "condition"):
+    """Return ``pred()``'s first truthy value; AssertionError after ``timeout`` seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if v := pred():
+            return v
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
