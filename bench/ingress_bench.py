@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,53 +26,98 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from serve_app.ray_runtime import free_port  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pss_mb(pid: int) -> tuple[float, int]:
+def pss_mb(pid: int, breakdown: bool = False) -> tuple[float, int]:
+    """Total PSS (MB) of ``pid`` and its descendants; ``breakdown`` prints each process."""
     import psutil
 
     procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
     total = 0
     for p in procs:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += p.memory_full_info().pss
+            pss = p.memory_full_info().pss
+            total += pss
+            if breakdown:
+                print(f"|     {pss / 2**20:6.1f} MB | {' '.join(p.cmdline())[:90]} |", flush=True)
     return total / 2**20, len(procs)
+
+
+async def _request(pool: list, host: str, port: int, raw: bytes) -> int:
+    """One HTTP/1.1 request on a kept-alive connection from ``pool`` (or a new one).
+
+    A pooled connection the server has closed meanwhile is retried once on a new one;
+    any other failure counts as status 0 (reported in the codes, never dropped)."""
+    for attempt in (0, 1):
+        reused = bool(pool) and attempt == 0
+        try:
+            return await _exchange(pool, host, port, raw, reused)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            if not reused:
+                return 0
+    return 0
+
+
+async def _exchange(pool: list, host: str, port: int, raw: bytes, reused: bool) -> int:
+    reader, writer = pool.pop() if reused else await asyncio.open_connection(host, port)
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    pool.append((reader, writer))
+    return status
 
 
 async def _load(url: str, method: str, rate: float, seconds: float, paths: list[str],
                 token: str) -> dict:
-    import httpx
+    """Open-loop load: request i is sent at start + i/rate whatever the answers do.
 
+    A raw asyncio HTTP/1.1 client (kept-alive connections, opened as needed): on 2 cores
+    the load generator shares the CPU with the server, and httpx costs several times more
+    CPU per request than this.
+    """
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    host, port = u.hostname, u.port
     lat: list[float] = []
     codes: dict[int, int] = {}
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as c:
-        async def one(i: int):
-            t = time.perf_counter()
-            if method == "POST":
-                r = await c.post(f"/api/v1/ingestion/ingest/file://{paths[i % len(paths)]}",
-                                 headers={"Authorization": f"Bearer {token}"})
-            else:
-                r = await c.get("/api/v1/ingestion/worker/status")
-            lat.append(time.perf_counter() - t)
-            codes[r.status_code] = codes.get(r.status_code, 0) + 1
+    pool: list = []
 
-        n = int(rate * seconds)
-        start = time.perf_counter()
-        tasks = []
-        for i in range(n):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
-        wall = time.perf_counter() - start
+    def raw(i: int) -> bytes:
+        if method == "POST":
+            return (f"POST /api/v1/ingestion/ingest/file://{paths[i % len(paths)]} HTTP/1.1\r\n"
+                    f"Host: {host}\r\nAuthorization: Bearer {token}\r\n"
+                    f"Content-Length: 0\r\n\r\n").encode()
+        return (f"GET /api/v1/ingestion/worker/status HTTP/1.1\r\nHost: {host}\r\n\r\n"
+                ).encode()
+
+    async def one(i: int):
+        t = time.perf_counter()
+        code = await _request(pool, host, port, raw(i))
+        lat.append(time.perf_counter() - t)
+        codes[code] = codes.get(code, 0) + 1
+
+    n = int(rate * seconds)
+    start = time.perf_counter()
+    tasks = []
+    for i in range(n):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - start
+    for _, w in pool:
+        w.close()
     lat.sort()
     q = statistics.quantiles(lat, n=100)
     return {"n": n, "rps": n / wall, "p50_ms": q[49] * 1000, "p95_ms": q[94] * 1000,
@@ -114,15 +158,18 @@ def run(runtime: str, rate: float, seconds: float, paths_file: str) -> None:
                 raise SystemExit(f"{runtime}: ingress did not start")
             time.sleep(0.5)
         startup = time.time() - t0
+        time.sleep(5)  # let start-up helpers (Serve's deploy driver) exit before measuring
         idle_pss, nproc = pss_mb(proc.pid)
         for method, name in (("POST", "enqueue"), ("GET", "status")):
             out = subprocess.run([sys.executable, __file__, "--load", url, method, str(rate),
                                   str(seconds), paths_file, "bench"], capture_output=True,
-                                 text=True, check=True)
+                                 text=True)
+            if out.returncode != 0:
+                raise SystemExit(f"load generator failed:\n{out.stderr[-3000:]}")
             m = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"| {runtime} | {name} | {rate:.0f} | {m['rps']:.0f} | {m['p50_ms']:.1f} | "
                   f"{m['p95_ms']:.1f} | {m['p99_ms']:.1f} | {m['codes']} |", flush=True)
-        busy_pss, nproc2 = pss_mb(proc.pid)
+        busy_pss, nproc2 = pss_mb(proc.pid, breakdown=True)
         print(f"|   {runtime} memory | PSS idle {idle_pss:.0f} MB, after load {busy_pss:.0f} MB, "
               f"{nproc2} processes | start-up {startup:.1f} s | | | | |", flush=True)
     finally:

@@ -4,6 +4,13 @@ quoted in BENCHMARKS.md and docs/embedding.md.
     python bench/node2vec_variants.py variants [--graph torch] [--seeds 5]
     python bench/node2vec_variants.py centring           # link AUC, raw vs mean-centred
     python bench/node2vec_variants.py walks --rev 2f635f5 # biased walks, REV's code vs now
+    python bench/node2vec_variants.py cross [--graph torch] [--seeds 5]
+                                         # where the F1 gap is: walks or trainer
+
+``cross`` trains each trainer on each walk corpus, same seeds: gensim's Word2Vec with
+PecanPy's settings (the trainer PecanPy calls) on PecanPy's walks (= PecanPy) and on ours;
+our skip-gram on ours (= Pharos), on PecanPy's, and on ours with 1-walk batches (nearly
+sequential SGD, slow) — plus gensim with ``sample=0``, our default.
 
 ``walks`` loads ``graph_jobs/embedding/walks.py`` as it was at git revision REV and times
 it beside the current one on the same 50k-node synthetic graph, in one process.
@@ -88,15 +95,82 @@ def walks(rev: str) -> None:
               f"{start.numel() * 19 / s / 1e6:.2f} M steps/s", flush=True)
 
 
+def cross(graph: str, seeds: int) -> None:
+    import numpy as np
+    import torch
+    from gensim.models import Word2Vec
+    from pecanpy import pecanpy as pp
+
+    from graph_jobs.embedding.csr import build_csr
+    from graph_jobs.embedding.params import Node2VecParams
+    from graph_jobs.embedding.skipgram import init_tables, train_skipgram
+    from graph_jobs.embedding.walks import random_walks
+
+    g = package_import_graph(graph)
+    idx, y = g.labels()
+    n = g.num_nodes
+    edg = g.write_edg(Path(tempfile.mkdtemp()) / "g.edg")
+    csr = build_csr(torch.from_numpy(g.edges.T.copy()), n)
+
+    def our_walks(seed):  # as engine._embed_pharos draws them
+        gen = torch.Generator().manual_seed(seed)
+        starts = torch.arange(n).repeat(10)
+        starts = starts[torch.randperm(starts.numel(), generator=gen)]
+        return random_walks(csr, starts, 20, 1.0, 1.0, generator=gen)
+
+    def pecan_walks(seed):
+        p = pp.SparseOTF(p=1, q=1, workers=2, verbose=False, random_state=seed)
+        p.read_edg(str(edg), weighted=False, directed=False)
+        w = [[int(x) for x in walk] for walk in p.simulate_walks(10, 20)]
+        t = torch.full((len(w), max(map(len, w))), -1, dtype=torch.long)
+        for i, walk in enumerate(w):
+            t[i, :len(walk)] = torch.tensor(walk)
+        return t
+
+    def gensim(walks, seed, **kw):  # PecanPy.embed's call
+        m = Word2Vec([[str(x) for x in w if x >= 0] for w in walks.tolist()], vector_size=64,
+                     window=10, sg=1, min_count=0, workers=2, epochs=1, seed=seed, **kw)
+        out = np.zeros((n, 64), np.float32)
+        for k in m.wv.index_to_key:
+            out[int(k)] = m.wv[k]
+        return out
+
+    def pharos(walks, seed, batch=0):  # engine._embed_pharos's training call
+        gen = torch.Generator().manual_seed(seed)
+        emb, ctx = init_tables(n, 64, "cpu", gen)
+        bw = batch or max(4, min(128, walks.size(0) // 256))
+        train_skipgram(walks, emb, ctx, window=10, negative=5, lr=0.025, subsample=0.0,
+                       batch_walks=bw, shared=32, cap=Node2VecParams().update_cap, gen=gen)
+        return emb.numpy()
+
+    rows: dict[str, list[float]] = {}
+    for seed in range(seeds):
+        ow, pw = our_walks(seed), pecan_walks(seed)
+        runs = (("gensim on PecanPy's walks (= PecanPy)", gensim, pw, {}),
+                ("gensim on our walks", gensim, ow, {}),
+                ("gensim on our walks, sample=0", gensim, ow, {"sample": 0}),
+                ("ours on our walks (= Pharos)", pharos, ow, {}),
+                ("ours on PecanPy's walks", pharos, pw, {}),
+                ("ours on our walks, 1-walk batches", pharos, ow, {"batch": 1}))
+        for name, trainer, corpus, kw in runs:
+            rows.setdefault(name, []).append(macro_f1(trainer(corpus, seed, **kw), idx, y))
+    print(f"`{graph}` macro-F1, mean ± s.e. of {seeds} seeds")
+    for name, f in rows.items():
+        se = statistics.stdev(f) / len(f) ** 0.5 if len(f) > 1 else 0.0
+        print(f"{name}: {statistics.mean(f):.3f} ± {se:.3f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["variants", "centring", "walks"])
+    ap.add_argument("what", choices=["variants", "centring", "walks", "cross"])
     ap.add_argument("--graph", default="torch")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--rev", default="2f635f5")
     args = ap.parse_args()
     if args.what == "variants":
         variants(args.graph, args.seeds)
+    elif args.what == "cross":
+        cross(args.graph, args.seeds)
     elif args.what == "centring":
         centring(3 if args.seeds == 5 else args.seeds)
     else:

@@ -68,7 +68,7 @@ def main() -> None:
            "PHAROS_IDLE_POLL_MAX_S": "0.5", "PHAROS_PARSE_WORKERS": "1"}
     os.environ.update(env)
     settings = Settings(_env_file=None)
-    ray.init(num_gpus=args.actors, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_gpus=args.actors, include_dashboard=False, log_to_driver=False)
     pool = WorkerPool(settings, slots=args.slots, grace_s=10)
     pool.start()
     from cluster.job_queue import JobQueue

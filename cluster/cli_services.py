@@ -73,7 +73,9 @@ def worker(
         kw = {"include_dashboard": dashboard, "dashboard_host": "0.0.0.0"}
         if num_gpus is not None:
             kw["num_gpus"] = num_gpus
-        ray.init(**kw)
+        # "local": start our own Ray even if another one runs on this machine (a bare
+        # ray.init() would silently join it, and then refuses num_gpus)
+        ray.init(address="local", **kw)
     cpu_mode = num_gpus == 0 or not ray.cluster_resources().get("GPU")
     if cpu_mode and num_gpus != 0:
         err.print("[yellow]no GPU in the Ray cluster: running CPU actors[/yellow]")

@@ -75,3 +75,21 @@ def transport(request, redis_url):
         t = UpstashTransport(gw.url, gw.token)
         t.gateway = gw
         yield t
+
+
+_LOADGROUP_BROKEN = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Notice when `--dist loadgroup` no longer groups: pytest-xdist 3.8 under pytest 9.2 did so
+    silently, and the Ray tests then ran side by side and joined each other's clusters."""
+    config.stash[_LOADGROUP_BROKEN] = bool(getattr(config.option, "loadgroup", False)) and any(
+        i.get_closest_marker("xdist_group") and "@" not in i.nodeid for i in items)
+
+
+def pytest_runtest_setup(item):
+    if item.config.stash.get(_LOADGROUP_BROKEN, False) and item.get_closest_marker("xdist_group"):
+        pytest.fail("pytest-xdist's --dist loadgroup did not group this test (a pytest / "
+                    "pytest-xdist version mismatch; see the pytest pin in pyproject.toml)",
+                    pytrace=False)

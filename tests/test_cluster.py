@@ -59,8 +59,9 @@ def _settings(env: dict) -> Settings:
 
 @pytest.fixture
 def ray_2gpu():
-    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, log_to_driver=False,
-             namespace=f"pharos-test-{os.getpid()}")
+    # "local": a cluster of its own, never one another process left on this machine
+    ray.init(address="local", num_cpus=4, num_gpus=2, include_dashboard=False,
+             log_to_driver=False, namespace=f"pharos-test-{os.getpid()}")
     yield
     ray.shutdown()
 

@@ -228,6 +228,18 @@ def test_metrics_and_cors(tmp_path, redis_url):
         assert c.get("/docs").status_code == 200
 
 
+def test_request_id_is_echoed_or_replaced(client):
+    """The ASGI middleware echoes a sane X-Request-ID and replaces an unusable one."""
+    url = "/api/v1/ingestion/worker/status"
+    r = client.get(url, headers={"X-Request-ID": "req-123"})
+    assert r.status_code == 200 and r.headers["X-Request-ID"] == "req-123"
+    r = client.get(url, headers={"X-Request-ID": "x" * 200})
+    rid = r.headers["X-Request-ID"]
+    assert rid != "x" * 200 and len(rid) == 32 and int(rid, 16) >= 0
+    r = client.get("/no/such/route")
+    assert r.status_code == 404 and len(r.headers["X-Request-ID"]) == 32
+
+
 def test_importing_the_app_in_cloud_mode_never_imports_torch():
     code = ("import os, sys; os.environ.update(MODE='CLOUD', PHAROS_ADMIN_TOKEN='t', "
             "REDIS_URL='redis://127.0.0.1:6379/0'); import serve_app.app as a; "

@@ -261,7 +261,7 @@ def test_quality_matches_pecanpy_same_hyperparameters(graph):
     """Same hyper-parameters, same run: macro-F1 and link AUC no worse than PecanPy's.
 
     Mean of 2 seeds each; the tolerance (0.03) covers seed noise of both tools here, the
-    0.01 comparison over 3 seeds is in bench/node2vec_bench.py and BENCHMARKS.md.
+    0.01 comparison over 5 seeds is in bench/node2vec_bench.py and BENCHMARKS.md.
     """
     if graph == "karate":
         g, y = karate_graph()

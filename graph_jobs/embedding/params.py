@@ -44,7 +44,7 @@ class Node2VecParams:
     lr: float = 0.025
     batch_walks: int = 0
     shared_negatives: int = 32
-    update_cap: float = 3.0
+    update_cap: float = 5.0
     weighted: bool = False
     directed: bool = False
     seed: int | None = 0

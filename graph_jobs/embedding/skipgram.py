@@ -10,8 +10,9 @@ The choices that close PyG's known quality gap with word2vec-based Node2Vec
 
 - separate input (``emb``) and context (``ctx``) tables; the input table is the result;
 - negatives drawn from the walk-token distribution raised to the power 0.75;
-- word2vec's dynamic window (each centre node draws its window in ``1..window``) and its
-  frequent-token down-sampling (``subsample``), applied before windowing;
+- word2vec's dynamic window (each position draws its reach in ``1..window``, and the
+  rows trained against it follow that draw, as in gensim) and its frequent-token
+  down-sampling (``subsample``), applied before windowing;
 - plain SGD with word2vec's linearly decaying learning rate.
 
 Negatives are shared by the nodes of one walk: ``shared`` draws per walk, each weighted
@@ -86,7 +87,7 @@ def init_tables(num_nodes: int, dim: int, device: torch.device | str,
 def train_skipgram(walks: torch.Tensor, emb: torch.Tensor, ctx: torch.Tensor, *,
                    window: int, negative: int, lr: float, epochs: int = 1,
                    subsample: float = 1e-3, batch_walks: int = 128, shared: int = 32,
-                   cap: float = 3.0,
+                   cap: float = 5.0,
                    gen: torch.Generator | None = None,
                    progress: Callable[[float], None] | None = None) -> SkipGramStats:
     """Train ``emb``/``ctx`` in place on ``walks`` ([W, L] int64, -1 padded)."""
@@ -128,9 +129,12 @@ def _sgd_step(batch: torch.Tensor, emb: torch.Tensor, ctx: torch.Tensor, dist: t
     tok = batch.clamp(min=0)
     u = emb[tok]  # [b, L, D]
     v = ctx[tok]
-    # word2vec's dynamic window: every centre draws its own reach in 1..window
-    reach = torch.randint(1, window + 1, (b, length, 1), generator=gen, device=batch.device)
-    band = (dist > 0) & (dist <= reach)  # [b, L, L]
+    # word2vec's dynamic window, drawn as gensim draws it: position j's reach (1..window)
+    # decides which rows i train against it, so the pairs a row i trains on come from
+    # independent draws of its neighbours, not all-or-nothing from one draw of its own
+    # (same expectation; a row's summed update is far less variable, see docs/embedding.md)
+    reach = torch.randint(1, window + 1, (b, 1, length), generator=gen, device=batch.device)
+    band = (dist > 0) & (dist <= reach)  # [b, L, L]: row i (input), column j (context)
     band &= valid[:, :, None] & valid[:, None, :]
     mask = band.to(u.dtype)
     score = torch.bmm(u, v.transpose(1, 2))
