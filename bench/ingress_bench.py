@@ -8,6 +8,13 @@ to the enqueue endpoint (POST, distinct local repositories, PHAROS_ALLOW_LOCAL_R
 so no DNS is involved) and to the worker-status endpoint (GET). Prints p50/p95/p99
 latency and achieved requests/s, then the total PSS of every process of the running
 ingress (the server and all its descendants: Ray's GCS, raylet, workers, proxy...).
+
+The ingress runs with a cloud deployment's settings: PostgreSQL (the machine's server,
+database ``pharos_bench``) and a Qdrant URL. No Qdrant server exists here, so the URL is
+tests/support/qdrant_stub.py, which answers the one call ``/health`` makes. Memory is
+measured after ``/health`` has answered (Render calls it every few seconds), again after
+the load, and once more after a similar-file search, the one request that loads
+qdrant-client and SQLAlchemy (it fails against the stub, which is fine for memory).
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+QDRANT_KEY = "bench-qdrant-key"
 
 from serve_app.ray_runtime import free_port  # noqa: E402
+from tests.support.qdrant_stub import QdrantStub  # noqa: E402
 
 
 def pss_mb(pid: int, breakdown: bool = False) -> tuple[float, int]:
@@ -130,7 +139,20 @@ def load_main() -> None:
     print(json.dumps(asyncio.run(_load(url, method, float(rate), float(seconds), paths, token))))
 
 
-def run(runtime: str, rate: float, seconds: float, paths_file: str) -> None:
+def bench_database() -> str:
+    import psycopg2
+
+    admin = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    admin.autocommit = True
+    cur = admin.cursor()
+    cur.execute("SELECT 1 FROM pg_database WHERE datname = 'pharos_bench'")
+    if cur.fetchone() is None:
+        cur.execute("CREATE DATABASE pharos_bench")
+    admin.close()
+    return "postgresql://postgres@127.0.0.1:5432/pharos_bench"
+
+
+def run(runtime: str, rate: float, seconds: float, paths_file: str, qdrant_url: str) -> None:
     import redis
 
     redis.Redis(db=15).flushdb()
@@ -138,7 +160,8 @@ def run(runtime: str, rate: float, seconds: float, paths_file: str) -> None:
     env = {**os.environ, "PHAROS_ADMIN_TOKEN": "bench", "REDIS_URL": "redis://127.0.0.1:6379/15",
            "PHAROS_ALLOW_LOCAL_REPOS": "1", "MAX_QUEUE_SIZE": "1000000",
            "PHAROS_DATA_DIR": tempfile.mkdtemp(prefix="pharos-ingress-"), "PORT": str(port),
-           "RAY_USAGE_STATS_ENABLED": "0"}
+           "RAY_USAGE_STATS_ENABLED": "0", "DATABASE_URL": bench_database(),
+           "QDRANT_URL": qdrant_url, "QDRANT_API_KEY": QDRANT_KEY}
     proc = subprocess.Popen([sys.executable, "-m", "cluster.cli", "serve", "--runtime", runtime,
                              "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -158,6 +181,9 @@ def run(runtime: str, rate: float, seconds: float, paths_file: str) -> None:
                 raise SystemExit(f"{runtime}: ingress did not start")
             time.sleep(0.5)
         startup = time.time() - t0
+        health = httpx.get(url + "/health", timeout=10)
+        if health.status_code != 200:
+            raise SystemExit(f"{runtime}: /health answered {health.status_code}: {health.text}")
         time.sleep(5)  # let start-up helpers (Serve's deploy driver) exit before measuring
         idle_pss, nproc = pss_mb(proc.pid)
         for method, name in (("POST", "enqueue"), ("GET", "status")):
@@ -170,7 +196,13 @@ def run(runtime: str, rate: float, seconds: float, paths_file: str) -> None:
             print(f"| {runtime} | {name} | {rate:.0f} | {m['rps']:.0f} | {m['p50_ms']:.1f} | "
                   f"{m['p95_ms']:.1f} | {m['p99_ms']:.1f} | {m['codes']} |", flush=True)
         busy_pss, nproc2 = pss_mb(proc.pid, breakdown=True)
-        print(f"|   {runtime} memory | PSS idle {idle_pss:.0f} MB, after load {busy_pss:.0f} MB, "
+        similar = httpx.get(url + "/api/v1/graph/similar",
+                            params={"repo_url": "github.com/u/r", "file_path": "a.py", "k": 5},
+                            timeout=30).status_code
+        time.sleep(1)
+        search_pss, _ = pss_mb(proc.pid)
+        print(f"|   {runtime} memory | PSS after /health {idle_pss:.0f} MB, after load "
+              f"{busy_pss:.0f} MB, after a similar search ({similar}) {search_pss:.0f} MB, "
               f"{nproc2} processes | start-up {startup:.1f} s | | | | |", flush=True)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -198,8 +230,9 @@ def main() -> None:
     print("| runtime | endpoint | offered req/s | achieved req/s | p50 ms | p95 ms | p99 ms "
           "| status codes |")
     print("|---|---|---|---|---|---|---|---|")
-    for rt in args.runtimes.split(","):
-        run(rt, args.rate, args.seconds, str(pf))
+    with QdrantStub(QDRANT_KEY) as qdrant:
+        for rt in args.runtimes.split(","):
+            run(rt, args.rate, args.seconds, str(pf), qdrant.url)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import graph_jobs
 from cluster.job_queue import QueueFull, history_stats
 from cluster.redis_transport import QueueUnavailable
 from cluster.worker_status import combined_status
+from graph_jobs.errors import StoreError, VectorStoreError
 from graph_jobs.settings import RunMode, Settings, SettingsError
 from serve_app.auth import require_admin
 from serve_app.metrics import Metrics
@@ -142,6 +143,12 @@ def create_app(settings: Settings | None = None, services: IngressServices | Non
     @app.exception_handler(QueueUnavailable)
     async def queue_down(request: Request, exc: QueueUnavailable):
         return JSONResponse({"detail": f"job queue unavailable: {exc}"}, status_code=503,
+                            headers={"Retry-After": "10"})
+
+    @app.exception_handler(StoreError)
+    async def store_down(request: Request, exc: StoreError):
+        what = "vector store" if isinstance(exc, VectorStoreError) else "metadata database"
+        return JSONResponse({"detail": f"{what} unavailable: {exc}"}, status_code=503,
                             headers={"Retry-After": "10"})
 
     target_cache: list = [0.0, "edge-pool"]  # [monotonic expiry, name]

@@ -7,8 +7,11 @@ small. It makes itself a child subreaper (``PR_SET_CHILD_SUBREAPER``): the proce
 ``ray start`` daemonises stay its descendants, so it can stop exactly this ingress's Ray
 processes, and nothing else on the machine. It then
 
-1. runs ``ray start --head`` (which returns once the head is up), and stops the Ray Client
-   server that ``ray start`` always launches and the ingress never uses;
+1. runs ``ray start --head`` (which returns once the head is up), and stops two processes
+   ``ray start`` always launches and the ingress never uses: the Ray Client server, and
+   the dashboard's API server, which without the dashboard only hosts Ray's usage-stats
+   reporter (off here) and the state/job REST APIs (``PHAROS_SERVE_API_SERVER=1`` keeps it,
+   for about 78 MB);
 2. runs the deploy helper (``serve_app.ray_runtime deploy``), which ``serve.run``s the app
    and exits; a failed deploy stops everything (exit 1);
 3. waits: it reaps children, exits 1 if the GCS server dies, and on SIGTERM/SIGINT stops
@@ -86,6 +89,14 @@ def _find(pattern: str) -> list[int]:
     return [p for p in descendants(os.getpid()) if pattern in cmdline(p)]
 
 
+def unused_processes() -> tuple[str, ...]:
+    """Command-line fragments of the Ray head processes the ingress does not need."""
+    unused = ("ray.util.client.server",)
+    if os.environ.get("PHAROS_SERVE_API_SERVER", "0") != "1":
+        unused += ("ray/dashboard/dashboard.py",)
+    return unused
+
+
 def main(deploy_cmd: list[str], start_cmd: list[str]) -> int:
     # not Linux: no subreaper, and Ray's daemons may outlive a crash of this process
     with contextlib.suppress(OSError, AttributeError):
@@ -103,9 +114,10 @@ def main(deploy_cmd: list[str], start_cmd: list[str]) -> int:
         print(f"pharos serve: `ray start` failed (exit {rc})", file=sys.stderr, flush=True)
         stop_all()
         return 1
-    for pid in _find("ray.util.client.server"):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+    for pattern in unused_processes():
+        for pid in _find(pattern):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
     gcs = _find("gcs_server")
     deploy = subprocess.Popen(deploy_cmd)
     while not stopping:

@@ -5,7 +5,8 @@
 1. replaces itself (``exec``) with :mod:`serve_app.ray_head`, a stdlib-only process of a
    few MB that stays resident (PID 1 in the container);
 2. which runs ``ray start --head`` without the autoscaler monitor, the log monitor and the
-   dashboard UI, with one CPU and an 80 MB object store, and stops the Ray Client server;
+   dashboard UI, with one CPU and an 80 MB object store, and stops the Ray Client server
+   and the dashboard's API server (see :mod:`serve_app.ray_head`);
 3. then a helper (``python -m serve_app.ray_runtime deploy ...``) ``serve.run``s the
    deployment and exits — no driver stays resident. SIGTERM stops this ingress's Ray
    processes (and only those) within seconds.
@@ -13,9 +14,10 @@
 Requests take Serve's **direct ingress** path (Ray >= 2.60,
 ``RAY_SERVE_ENABLE_DIRECT_INGRESS``): the ingress replica itself listens on ``$PORT``,
 so a request costs no proxy → replica hop. On 2 cores that hop was the latency floor
-(p99 146 ms at 200 req/s for an empty app). Serve still starts one idle HTTP proxy on
-the head, bound to an internal port (``$PORT + 1``). ``PHAROS_SERVE_PROXY=1`` restores
-Ray's classic path (proxy on ``$PORT`` → replica). Ray's preset
+(p99 146 ms at 200 req/s for an empty app). Serve would still start one idle HTTP proxy
+on the head; a controller start-up callback (:mod:`serve_app.controller_callback`) stops
+it from doing so. ``PHAROS_SERVE_PROXY=1`` restores Ray's classic path (proxy on
+``$PORT`` → replica). Ray's preset
 ``RAY_SERVE_THROUGHPUT_OPTIMIZED=1`` is on unless the caller set it.
 
 Without the log monitor, Ray workers' output stays in the session's log directory
@@ -55,7 +57,10 @@ def serve_environment(port: int, *, direct: bool) -> dict[str, str]:
         # the single ingress replica gets exactly $PORT from Serve's port allocator
         env.update({"RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
                     "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(port),
-                    "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(port + 1)})
+                    "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(port + 1),
+                    # no idle head-node proxy (~95 MB): see serve_app.controller_callback
+                    "RAY_SERVE_CONTROLLER_CALLBACK_IMPORT_PATH":
+                        "serve_app.controller_callback.no_idle_proxy"})
     return env
 
 
@@ -118,7 +123,7 @@ def deploy(address: str, host: str, port: int, timeout_s: float = 180) -> int:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        # direct ingress: the replica takes $PORT and the (idle) proxy an internal port
+        # direct ingress: the replica takes $PORT; a proxy (none starts) would get $PORT + 1
         serve.start(http_options={"host": host, "port": port + 1 if direct else port},
                     proxy_location="HeadOnly")
         from serve_app.deployment import ingress

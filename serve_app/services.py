@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from graph_jobs.settings import Settings
 
@@ -12,6 +13,9 @@ class IngressServices:
         self.settings = settings
         self._queue, self._metadata, self._vectors = queue, metadata, vectors
         self._lock = threading.Lock()
+        self._probes: dict[str, Callable[[], None]] | None = None
+        # stores handed in (tests) are checked through themselves
+        self._given = {"database": metadata is not None, "qdrant": vectors is not None}
 
     @property
     def queue(self):
@@ -41,12 +45,28 @@ class IngressServices:
                 self._vectors = VectorStore(self.settings)
             return self._vectors
 
+    def probes(self) -> dict[str, Callable[[], None]]:
+        """One check per service; the light ones of serve_app.health_probes where they apply."""
+        with self._lock:
+            if self._probes is None:
+                from serve_app import health_probes as hp
+
+                s = self.settings
+                self._probes = {
+                    "redis": lambda: self.queue.t.ping(),
+                    "database": (lambda: self.metadata.ping()) if self._given["database"]
+                    else hp.database_probe(s.effective_database_url,
+                                           lambda: self.metadata.ping()),
+                    "qdrant": (lambda: self.vectors.ping()) if self._given["qdrant"]
+                    else hp.qdrant_probe(s.qdrant_url, s.qdrant_api_key,
+                                         lambda: self.vectors.ping()),
+                }
+            return self._probes
+
     def check(self) -> dict[str, str]:
         """Ping each service; 'connected' or 'error: ...'."""
         out = {}
-        for name, fn in (("redis", lambda: self.queue.t.ping()),
-                         ("database", lambda: self.metadata.ping()),
-                         ("qdrant", lambda: self.vectors.ping())):
+        for name, fn in self.probes().items():
             try:
                 fn()
                 out[name] = "connected"

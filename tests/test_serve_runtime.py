@@ -73,7 +73,8 @@ def test_serve_runtime_serves_on_port_with_auth_and_stops_cleanly(tmp_path, redi
         cmds = [_cmdline(p) for p in kids]
         assert any("gcs_server" in c for c in cmds) and any("raylet" in c for c in cmds)
         for trimmed in ("log_monitor", "autoscaler/_private/monitor", "ray.util.client.server",
-                        "serve_app.ray_runtime deploy"):
+                        "serve_app.ray_runtime deploy", "ray/dashboard/dashboard.py",
+                        "ray::ProxyActor"):
             assert not any(trimmed in c for c in cmds), (trimmed, cmds)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -87,3 +88,20 @@ def test_serve_runtime_serves_on_port_with_auth_and_stops_cleanly(tmp_path, redi
     time.sleep(1)
     left = [(p, _cmdline(p)) for p in kids if _alive(p)]
     assert not left, left
+
+
+def test_controller_callback_removes_only_the_proxy_placement(monkeypatch):
+    from ray.serve._private.proxy_state import ProxyStateManager
+
+    from serve_app.controller_callback import no_idle_proxy
+
+    monkeypatch.setattr(ProxyStateManager, "_get_target_nodes",
+                        ProxyStateManager._get_target_nodes)
+    location = ProxyStateManager._resolved_proxy_location
+    monkeypatch.delenv("RAY_SERVE_ENABLE_DIRECT_INGRESS", raising=False)
+    assert no_idle_proxy() is False  # classic proxy path: Serve untouched
+    monkeypatch.setenv("RAY_SERVE_ENABLE_DIRECT_INGRESS", "1")
+    assert no_idle_proxy() is True
+    assert ProxyStateManager._get_target_nodes(object(), {"node-a", "node-b"}) == []
+    # the location replicas read (to open their own HTTP server) is not touched
+    assert ProxyStateManager._resolved_proxy_location is location
