@@ -11,8 +11,8 @@ questions with what the ingress has loaded anyway:
   ``QdrantClient.get_collections()`` does (port 6333 when the URL names none, as there).
 
 Anything else (SQLite and Qdrant's local mode of the embedded default, another database
-driver) goes through the stores, as before. Searching for similar files still loads qdrant-client: only the health check is
-kept light.
+driver) goes through the stores, as before. Searching for similar files still loads
+qdrant-client: only the health check is kept light.
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ TIMEOUT_S = 5.0
 def postgres_dsn(url: str) -> str | None:
     """libpq URI for a SQLAlchemy PostgreSQL URL (``postgresql+psycopg2://`` too), else None."""
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.split("+", 1)[0] not in ("postgresql", "postgres"):
-        return None
-    if "+" in scheme and scheme.split("+", 1)[1] != "psycopg2":
-        return None  # another driver: let SQLAlchemy speak it
+    dialect, _, driver = scheme.partition("+")
+    if not sep or dialect not in ("postgresql", "postgres") or driver not in ("", "psycopg2"):
+        return None  # not PostgreSQL, or another driver: let SQLAlchemy speak it
     return f"postgresql://{rest}"
 
 
@@ -85,9 +84,6 @@ class QdrantProbe:
         r = self._client.get(self.url)
         if r.status_code != 200:
             raise RuntimeError(f"GET {self.url} answered {r.status_code}: {r.text[:120]}")
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def database_probe(url: str, fallback: Callable[[], None]) -> Callable[[], None]:
