@@ -1,4 +1,9 @@
-"""The graph stage as one call: open (or clone) a repository and build its graph."""
+"""The graph stage as one call: open (or clone) a repository and build its graph.
+
+``graph_and_history_for`` also runs the history stage on the same work tree, before a
+temporary clone is removed; the clone then carries ``history_max_commits`` commits
+(blobless) instead of one.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,22 @@ from graph_jobs.settings import Settings
 
 def graph_for(source: str, settings: Settings, ref: str | None = None, *, use_cache: bool = True,
               progress: Progress | None = None) -> DependencyGraph:
+    graph, _history = graph_and_history_for(source, settings, ref, use_cache=use_cache,
+                                            progress=progress, history=False)
+    return graph
+
+
+def graph_and_history_for(source: str, settings: Settings, ref: str | None = None, *,
+                          use_cache: bool = True, progress: Progress | None = None,
+                          history: bool | None = None, stored_history=None):
+    """``(graph, HistoryResult | None)``; history is mined when ``settings.history`` is on
+    (or ``history=True``), from ``stored_history`` onwards when it still applies."""
+    want_history = settings.history if history is None else history
     t0 = time.perf_counter()
     with open_repository(
         source, ref, timeout_s=settings.clone_timeout_s, max_bytes=settings.clone_max_bytes,
         allow_local_urls=True,
+        history_depth=settings.history_max_commits if want_history else 0,
     ) as repo:
         t_clone = time.perf_counter() - t0
         graph = build_dependency_graph(
@@ -26,4 +43,17 @@ def graph_for(source: str, settings: Settings, ref: str | None = None, *, use_ca
         )
         graph.timings = {"clone": t_clone, **graph.timings}
         graph.root = source if repo.is_clone else str(Path(repo.root))
-        return graph
+        mined = None
+        if want_history:
+            from graph_jobs.history.cochange import CoChangeParams
+            from graph_jobs.history.history_stage import mine_history
+
+            t = time.perf_counter()
+            mined = mine_history(
+                repo.root, {f.path for f in graph.files},
+                params=CoChangeParams(max_commit_files=settings.history_max_commit_files,
+                                      half_life_days=settings.history_half_life_days),
+                stored=stored_history, max_commits=settings.history_max_commits,
+                max_age_days=settings.history_max_days)
+            graph.timings["history"] = time.perf_counter() - t
+        return graph, mined

@@ -55,6 +55,8 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
     error: str | None = None
+    history: str = ""  # what the history stage did ("mined: 812 commits read", "none: ...")
+    relations: dict[str, int] = field(default_factory=dict)  # relation -> edges
 
     def to_dict(self) -> dict:
         return {
@@ -64,7 +66,8 @@ class IngestResult:
             "isolated_files": self.isolated, "skipped_files": self.skipped,
             "duration_seconds": round(self.duration_seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "device": self.device, "error": self.error,
+            "device": self.device, "error": self.error, "history": self.history,
+            "relations": self.relations,
         }
 
 
@@ -136,13 +139,14 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
                progress: StageProgress | None = None,
                should_stop: Callable[[], bool] | None = None,
                repo_url: str | None = None, worker: str | None = None,
-               params=None, embed_lock=None) -> IngestResult:
+               params=None, embed_lock=None, relations: str | None = None,
+               relation_weights=None) -> IngestResult:
     """Run the whole job; returns the result (status ``complete`` or ``failed``).
 
     Raises nothing for job failures (they are in the result, and in the metadata
     store); raises :class:`JobCancelled` when ``should_stop`` asks to stop.
     """
-    from graph_jobs.graph_job import graph_for
+    from graph_jobs.graph_job import graph_and_history_for
 
     job_id = job_id or uuid.uuid4().hex
     repo_url = repo_url or repo_key(source)
@@ -152,6 +156,8 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
     timings: dict[str, float] = {}
     result = IngestResult(job_id, repo_url, None, "running")
     meta = stores.metadata
+
+    relations = relations or settings.relations
 
     def check_stop() -> None:
         if should_stop is not None and should_stop():
@@ -172,31 +178,58 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
         def graph_progress(stage: str, frac: float) -> None:
             report("graph", frac)
 
-        graph = graph_for(source, settings, ref, progress=graph_progress)
-        timings["graph"] = time.perf_counter() - t
+        want_history = settings.history and relations == "all"
+        stored = None
+        if want_history and meta is not None:
+            stored = meta.load_history(repo_url)
+        graph, mined = graph_and_history_for(source, settings, ref, progress=graph_progress,
+                                             history=want_history, stored_history=stored)
+        timings["graph"] = time.perf_counter() - t - graph.timings.get("history", 0.0)
         for k in ("clone", "discover", "parse", "resolve"):
             if k in graph.timings:
                 timings[f"graph.{k}"] = graph.timings[k]
+        if "history" in graph.timings:
+            timings["history"] = graph.timings["history"]
         result.commit = graph.commit
         result.files_processed = len(graph.files)
         result.skipped = len(graph.skipped)
         edges, degree = graph_arrays(graph)
         result.edges = len(edges)
+        history = mined.cochange if mined is not None else None
+        result.history = (f"{mined.status}: {mined.note}" if mined is not None
+                          else "off: related files come from structure alone")
+        if mined is not None and mined.status == "none":
+            history = None
         check_stop()
         record(stage="embed", progress=0.4, commit=graph.commit)
 
         report("embed", 0.0)
         t = time.perf_counter()
         from graph_jobs.embedding.engine import embed_graph
-        from graph_jobs.embedding.params import Node2VecParams
+        from graph_jobs.relations.relation_graph import build_relation_graph
+        from graph_jobs.relations.walk_settings import relation_params
 
+        rg = build_relation_graph(graph, history, relation_weights, relations)
+        result.relations = {k: int(v) for k, v in rg.kinds.items()}
+        if relations == "all":
+            n2v = relation_params(rg.num_nodes, params)
+        else:  # today's import graph, today's settings
+            from graph_jobs.embedding.params import Node2VecParams
+
+            n2v = params or Node2VecParams()
+        backend = settings.embedding_backend
+        if n2v.weighted and backend == "pyg":  # PyG's Node2Vec walks ignore weights
+            log.warning("backend 'pyg' ignores edge weights; the relation graph uses 'pharos'")
+            backend = "pharos"
         # one job at a time on the device; clone/parse of other jobs overlap with it
         with embed_lock or contextlib.nullcontext():
             t_lock = time.perf_counter()
-            emb = embed_graph(len(graph.files), edges, params or Node2VecParams(),
-                              device=settings.device, backend=settings.embedding_backend,
+            emb = embed_graph(rg.num_nodes, rg.edges, n2v, weights=rg.weights,
+                              device=settings.device, backend=backend,
                               progress=lambda stage, f: report("embed", f))
         timings["embed.wait"] = t_lock - t
+        nf = len(graph.files)
+        emb.vectors, emb.trained = emb.vectors[:nf], emb.trained[:nf]  # folders: no vector
         vectors = file_vectors(graph, emb.vectors, emb.trained)
         result.device = emb.device
         result.isolated = int((~emb.trained).sum())
@@ -221,6 +254,7 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
                  for i, f in enumerate(graph.files)],
                 [{"source_path": e.source, "target_path": e.target, "kind": e.kind,
                   "line": e.line} for e in graph.edges],
+                history=history, history_status=result.history, tests=rg.tests,
             )
         timings["store"] = time.perf_counter() - t
         report("store", 1.0)

@@ -1,8 +1,11 @@
 """Open a repository: a local directory as it is, or a URL cloned shallowly.
 
 ``open_repository`` is a context manager; a temporary clone is always removed on exit,
-whatever happened inside. Clones are shallow, single-branch, without tags or
-submodules, refuse the ``ext::`` transport and option-like arguments, never prompt
+whatever happened inside. Clones are single-branch, without tags or submodules, and
+shallow: ``--depth 1`` for structure alone, or, when the history stage wants commits,
+a blobless partial clone (``--filter=blob:none --depth history_depth``) that brings the
+last ``history_depth`` commits and their trees but only the file contents of HEAD.
+They refuse the ``ext::`` transport and option-like arguments, never prompt
 for credentials, and are killed when they pass the time or size limit.
 """
 
@@ -134,10 +137,18 @@ def clone(
     timeout_s: float = 300.0,
     max_bytes: int = 1 << 30,
     allow_local: bool = False,
+    history_depth: int = 0,
 ) -> str:
-    """Shallow-clone ``url`` into the empty directory ``dest``; return the HEAD commit."""
+    """Shallow-clone ``url`` into the empty directory ``dest``; return the HEAD commit.
+
+    ``history_depth`` > 0: that many commits, blobless (commits and trees only, file
+    contents for HEAD alone).
+    """
     _check_clone_argument(url, allow_local)
-    common = ["--depth", "1", "--no-tags"]
+    if history_depth > 0:
+        common = ["--depth", str(int(history_depth)), "--filter=blob:none", "--no-tags"]
+    else:
+        common = ["--depth", "1", "--no-tags"]
     dest.mkdir(parents=True, exist_ok=True)
     if ref and _SHA_RE.match(ref):
         # A commit cannot be named by --branch: fetch exactly that commit instead.
@@ -181,6 +192,7 @@ def open_repository(
     max_bytes: int = 1 << 30,
     allow_local_urls: bool = True,
     workdir: Path | None = None,
+    history_depth: int = 0,
 ) -> Iterator[OpenedRepository]:
     """Yield the repository at ``source`` (a directory or a URL), cleaning up afterwards.
 
@@ -199,7 +211,8 @@ def open_repository(
     tmp = Path(tempfile.mkdtemp(prefix="pharos-clone-", dir=workdir))
     try:
         dest = tmp / "repo"
-        commit = clone(source, dest, ref, timeout_s, max_bytes, allow_local=allow_local_urls)
+        commit = clone(source, dest, ref, timeout_s, max_bytes, allow_local=allow_local_urls,
+                       history_depth=history_depth)
         yield OpenedRepository(dest.resolve(), commit, source, True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

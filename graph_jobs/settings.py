@@ -77,6 +77,16 @@ class Settings(BaseSettings):
     parse_workers: int = Field(0, ge=0, validation_alias="PHAROS_PARSE_WORKERS")
     parse_cache: bool = Field(True, validation_alias="PHAROS_PARSE_CACHE")
 
+    # --- history and relations (related files) ---------------------------------------
+    history: bool = Field(True, validation_alias="PHAROS_HISTORY")
+    history_max_commits: int = Field(2000, ge=1, validation_alias="PHAROS_HISTORY_MAX_COMMITS")
+    history_max_days: float = Field(0, ge=0, validation_alias="PHAROS_HISTORY_MAX_DAYS")
+    history_max_commit_files: int = Field(30, ge=2,
+                                          validation_alias="PHAROS_HISTORY_MAX_COMMIT_FILES")
+    history_half_life_days: float = Field(365.0, gt=0,
+                                          validation_alias="PHAROS_HISTORY_HALF_LIFE_DAYS")
+    relations: str = Field("all", pattern="^(all|imports)$", validation_alias="PHAROS_RELATIONS")
+
     @model_validator(mode="after")
     def _expand(self) -> Settings:
         self.data_dir = Path(self.data_dir).expanduser()

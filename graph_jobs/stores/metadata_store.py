@@ -1,4 +1,9 @@
-"""SQL metadata: repositories, ingestion jobs, files and dependencies (SQLAlchemy 2).
+"""SQL metadata: repositories, ingestion jobs, files, dependencies and history (SQLAlchemy 2).
+
+History: ``file_history`` (each file's commits, plain and age-decayed) and
+``cochange_pairs`` (files changed together), with the repository's ``history_head`` and
+``history_time``: the state the history stage merges new commits into, so a re-ingest
+only reads the commits after ``history_head``. ``test_pairs`` holds (test, source) pairs.
 
 SQLite file under ``PHAROS_DATA_DIR`` by default; Postgres (Neon) through
 ``DATABASE_URL`` / ``NEON_DATABASE_URL`` with psycopg2. ``postgres://`` URLs are
@@ -17,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -27,6 +33,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    or_,
     select,
     text,
 )
@@ -57,6 +64,10 @@ class Repository(Base):
     edges: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    history_head: Mapped[str | None] = mapped_column(String(64))
+    history_time: Mapped[int | None] = mapped_column(BigInteger)
+    history_commits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    history_status: Mapped[str | None] = mapped_column(String(255))
 
 
 class IngestionJob(Base):
@@ -116,6 +127,39 @@ class Dependency(Base):
     target_path: Mapped[str] = mapped_column(String(4096))
     kind: Mapped[str] = mapped_column(String(32))
     line: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FileHistory(Base):
+    __tablename__ = "file_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"),
+                                               index=True)
+    path: Mapped[str] = mapped_column(String(4096))
+    commits: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float)
+    last_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class CoChangePair(Base):
+    __tablename__ = "cochange_pairs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"),
+                                               index=True)
+    path_a: Mapped[str] = mapped_column(String(4096))  # path_a < path_b
+    path_b: Mapped[str] = mapped_column(String(4096))
+    commits: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float)
+    last_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class TestPair(Base):
+    __tablename__ = "test_pairs"
+    __test__ = False  # not a pytest class
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"),
+                                               index=True)
+    test_path: Mapped[str] = mapped_column(String(4096))
+    source_path: Mapped[str] = mapped_column(String(4096))
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -222,9 +266,12 @@ class MetadataStore:
 
     # --- repository graph --------------------------------------------------------------
     def replace_repository(self, repo_url: str, commit: str | None, job_id: str,
-                           files: Iterable[dict], edges: Iterable[dict]) -> None:
-        """Replace the stored files and dependencies of a repository in one transaction."""
-        files, edges = list(files), list(edges)
+                           files: Iterable[dict], edges: Iterable[dict], *,
+                           history=None, history_status: str | None = None,
+                           tests: Iterable[tuple[str, str]] = ()) -> None:
+        """Replace the stored files, dependencies, history (a ``CoChange``, or None to
+        leave the stored one) and test pairs of a repository in one transaction."""
+        files, edges, tests = list(files), list(edges), list(tests)
         try:
             with self._session() as s, s.begin():
                 repo = s.scalar(select(Repository).where(Repository.url == repo_url))
@@ -242,8 +289,93 @@ class MetadataStore:
                 if edges:
                     s.execute(Dependency.__table__.insert(),
                               [{"repository_id": repo.id, **e} for e in edges])
+                s.execute(delete(TestPair).where(TestPair.repository_id == repo.id))
+                if tests:
+                    s.execute(TestPair.__table__.insert(),
+                              [{"repository_id": repo.id, "test_path": t, "source_path": src}
+                               for t, src in tests])
+                repo.history_status = (history_status or "")[:255] or None
+                if history is not None:
+                    self._replace_history(s, repo, history)
         except SQLAlchemyError as exc:
             raise MetadataStoreError(f"could not store {repo_url}: {exc}") from exc
+
+    @staticmethod
+    def _replace_history(s: Session, repo: Repository, history) -> None:
+        s.execute(delete(FileHistory).where(FileHistory.repository_id == repo.id))
+        s.execute(delete(CoChangePair).where(CoChangePair.repository_id == repo.id))
+        repo.history_head, repo.history_time = history.head, history.reference_time
+        repo.history_commits = history.commits_read
+        if history.revisions:
+            s.execute(FileHistory.__table__.insert(), [
+                {"repository_id": repo.id, "path": p, "commits": t.commits,
+                 "weight": t.weight, "last_time": t.last_time}
+                for p, t in history.revisions.items()])
+        if history.pairs:
+            s.execute(CoChangePair.__table__.insert(), [
+                {"repository_id": repo.id, "path_a": a, "path_b": b, "commits": t.commits,
+                 "weight": t.weight, "last_time": t.last_time}
+                for (a, b), t in history.pairs.items()])
+
+    def load_history(self, repo_url: str, params=None):
+        """The stored ``CoChange`` of a repository, or None when it has none."""
+        from graph_jobs.history.cochange import CoChange, CoChangeParams, Tally
+
+        with self._session() as s:
+            repo = s.scalar(select(Repository).where(Repository.url == repo_url))
+            if repo is None or not repo.history_head:
+                return None
+            revs = {r.path: Tally(r.commits, r.weight, r.last_time) for r in s.execute(
+                select(FileHistory.path, FileHistory.commits, FileHistory.weight,
+                       FileHistory.last_time).where(FileHistory.repository_id == repo.id))}
+            pairs = {(r.path_a, r.path_b): Tally(r.commits, r.weight, r.last_time)
+                     for r in s.execute(select(CoChangePair.path_a, CoChangePair.path_b,
+                                               CoChangePair.commits, CoChangePair.weight,
+                                               CoChangePair.last_time)
+                                        .where(CoChangePair.repository_id == repo.id))}
+            return CoChange(params or CoChangeParams(), repo.history_head,
+                            repo.history_time or 0, revs, pairs, repo.history_commits or 0)
+
+    def file_signals(self, repo_url: str, path: str) -> dict:
+        """What the store knows of one file's ties: imports both ways, co-change
+        partners (with their own revision weights), its test or tested pair."""
+        with self._session() as s:
+            repo = s.scalar(select(Repository).where(Repository.url == repo_url))
+            if repo is None:
+                return {"imports": {}, "imported_by": {}, "cochange": {}, "revisions": {},
+                        "tests": set(), "history_time": None}
+            rid = repo.id
+            imports, imported_by = {}, {}
+            for r in s.execute(select(Dependency.source_path, Dependency.target_path,
+                                      Dependency.kind)
+                               .where(Dependency.repository_id == rid,
+                                      or_(Dependency.source_path == path,
+                                          Dependency.target_path == path))):
+                if r.source_path == path and r.target_path != path:
+                    imports.setdefault(r.target_path, r.kind)
+                elif r.target_path == path and r.source_path != path:
+                    imported_by.setdefault(r.source_path, r.kind)
+            cochange = {}
+            for r in s.execute(select(CoChangePair.path_a, CoChangePair.path_b,
+                                      CoChangePair.commits, CoChangePair.weight,
+                                      CoChangePair.last_time)
+                               .where(CoChangePair.repository_id == rid,
+                                      or_(CoChangePair.path_a == path,
+                                          CoChangePair.path_b == path))):
+                other = r.path_b if r.path_a == path else r.path_a
+                cochange[other] = (r.commits, r.weight, r.last_time)
+            wanted = [path, *cochange]
+            revisions = {r.path: (r.commits, r.weight) for r in s.execute(
+                select(FileHistory.path, FileHistory.commits, FileHistory.weight)
+                .where(FileHistory.repository_id == rid, FileHistory.path.in_(wanted)))}
+            tests = set()
+            for r in s.execute(select(TestPair.test_path, TestPair.source_path)
+                               .where(TestPair.repository_id == rid,
+                                      or_(TestPair.test_path == path,
+                                          TestPair.source_path == path))):
+                tests.add(r.source_path if r.test_path == path else r.test_path)
+            return {"imports": imports, "imported_by": imported_by, "cochange": cochange,
+                    "revisions": revisions, "tests": tests, "history_time": repo.history_time}
 
     def repository(self, repo_url: str) -> dict | None:
         with self._session() as s:

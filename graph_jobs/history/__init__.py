@@ -1,0 +1,1 @@
+"""The history stage: commits -> change coupling (git_log, cochange, history_stage)."""

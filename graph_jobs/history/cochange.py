@@ -1,0 +1,198 @@
+"""Change coupling mined from commits: which files change together, and how strongly.
+
+What change-coupling tools (code-maat, CodeScene) compute, with an age decay:
+
+- Merges are not read (see :mod:`.git_log`), nor root commits (the first import of a
+  project, or the edge of a shallow clone: "every file added"). A commit that touches more than
+  ``max_commit_files`` files (a reformat, a licence header, a vendored drop) says
+  nothing about which files belong together: it is left out whole.
+- Every commit counts with weight ``0.5 ** (age / half_life)``, its age measured from the
+  newest mined commit, so the last year weighs more than the decade before it.
+- A file's revisions ``revs(f)`` and a pair's shared commits ``shared(a, b)`` are kept both
+  as plain counts and as decayed sums. The coupling degree is code-maat's
+  ``shared(a, b) / mean(revs(a), revs(b))`` over the decayed sums, in [0, 1].
+- Renames are followed: commits are read newest first, and a rename ``old -> new``
+  makes every older commit's ``old`` count as today's name of ``new``.
+- Each file keeps its ``max_partners`` strongest partners; so the state stays linear in
+  the number of files, whatever the history.
+
+The state is incremental: :func:`merge` adds the commits mined since ``head`` to a stored
+state (rescaling its decayed sums to the new reference time, renaming its paths), so a
+re-ingest only reads new commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from graph_jobs.history.git_log import Commit
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class CoChangeParams:
+    """max_commit_files: commits touching more files are left out (code-maat: 30).
+    half_life_days:   a commit this old counts half as much as the newest one.
+    max_partners:     strongest partners kept per file.
+    """
+
+    max_commit_files: int = 30
+    half_life_days: float = 365.0
+    max_partners: int = 50
+
+    def decay(self, age_seconds: float) -> float:
+        return 0.5 ** (max(0.0, age_seconds) / (self.half_life_days * DAY))
+
+
+@dataclass(slots=True)
+class Tally:
+    commits: int = 0  # plain count
+    weight: float = 0.0  # decayed sum, at the state's reference time
+    last_time: int = 0  # newest commit, unix seconds
+
+    def add(self, weight: float, time: int) -> None:
+        self.commits += 1
+        self.weight += weight
+        self.last_time = max(self.last_time, time)
+
+
+@dataclass
+class CoChange:
+    """Mined history: per-file revisions, per-pair shared commits (paths ``a < b``)."""
+
+    params: CoChangeParams = field(default_factory=CoChangeParams)
+    head: str | None = None  # newest mined commit
+    reference_time: int = 0  # decayed weights are as of this time
+    revisions: dict[str, Tally] = field(default_factory=dict)
+    pairs: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    commits_read: int = 0
+    commits_large: int = 0  # left out: more than max_commit_files files
+    renames: dict[str, str] = field(default_factory=dict)  # older name -> today's name
+
+    # --- reading ---------------------------------------------------------------------
+    def degree(self, a: str, b: str) -> float:
+        t = self.pairs.get((a, b) if a < b else (b, a))
+        if t is None:
+            return 0.0
+        ra, rb = self.revisions.get(a), self.revisions.get(b)
+        mean = ((ra.weight if ra else 0.0) + (rb.weight if rb else 0.0)) / 2
+        return min(1.0, t.weight / mean) if mean > 0 else 0.0
+
+    def partners(self, path: str) -> dict[str, Tally]:
+        out = {}
+        for (a, b), t in self.pairs.items():
+            if a == path:
+                out[b] = t
+            elif b == path:
+                out[a] = t
+        return out
+
+    def restrict(self, keep: set[str]) -> CoChange:
+        """The same state over the files in ``keep`` only."""
+        return CoChange(self.params, self.head, self.reference_time,
+                        {p: t for p, t in self.revisions.items() if p in keep},
+                        {k: t for k, t in self.pairs.items() if k[0] in keep and k[1] in keep},
+                        self.commits_read, self.commits_large, dict(self.renames))
+
+
+def mine(commits: Iterable[Commit], params: CoChangeParams | None = None, *,
+         keep: set[str] | None = None) -> CoChange:
+    """Mine ``commits`` (newest first, as git log gives them).
+
+    ``keep``: today's paths to track (the files of the graph); others still count in a
+    commit's size. None tracks every path.
+    """
+    params = params or CoChangeParams()
+    state = CoChange(params)
+    alias: dict[str, str] = {}  # a name in older commits -> today's name
+    revisions: dict[str, Tally] = defaultdict(Tally)
+    pairs: dict[tuple[str, str], Tally] = defaultdict(Tally)
+    for c in commits:
+        if state.head is None:
+            state.head, state.reference_time = c.sha, c.time
+        state.commits_read += 1
+        names = {alias.get(path, path) for _s, path, _old in c.changes}
+        for status, path, old in c.changes:
+            if status == "R" and old and old != path:
+                alias[old] = alias.get(path, path)
+        if c.root:
+            continue
+        if len(names) > params.max_commit_files:
+            state.commits_large += 1
+            continue
+        tracked = sorted(n for n in names if keep is None or n in keep)
+        if not tracked:
+            continue
+        w = params.decay(state.reference_time - c.time)
+        for n in tracked:
+            revisions[n].add(w, c.time)
+        for a, b in combinations(tracked, 2):
+            pairs[(a, b)].add(w, c.time)
+    state.revisions = dict(revisions)
+    state.pairs = _prune(dict(pairs), params.max_partners)
+    state.renames = {old: new for old, new in alias.items() if old != new}
+    return state
+
+
+def _prune(pairs: dict[tuple[str, str], Tally], max_partners: int) -> dict:
+    """Keep a pair when it is among the ``max_partners`` strongest of either file."""
+    if max_partners <= 0:
+        return pairs
+    by_file: dict[str, list[tuple[float, tuple[str, str]]]] = defaultdict(list)
+    for key, t in pairs.items():
+        by_file[key[0]].append((t.weight, key))
+        by_file[key[1]].append((t.weight, key))
+    kept: set[tuple[str, str]] = set()
+    for lst in by_file.values():
+        if len(lst) > max_partners:
+            lst.sort(key=lambda x: (-x[0], x[1]))
+            lst = lst[:max_partners]
+        kept.update(k for _w, k in lst)
+    return {k: pairs[k] for k in kept}
+
+
+def merge(old: CoChange, new: CoChange) -> CoChange:
+    """``old`` (a stored state) plus ``new`` (mined from the commits after ``old.head``)."""
+    if not old.head or not old.revisions:
+        return new
+    if not new.head:
+        return old
+    params = new.params
+    scale = params.decay(new.reference_time - old.reference_time)
+
+    def rename(p: str) -> str:
+        return new.renames.get(p, p)
+
+    revisions: dict[str, Tally] = {}
+    for p, t in old.revisions.items():
+        r = revisions.setdefault(rename(p), Tally())
+        r.commits += t.commits
+        r.weight += t.weight * scale
+        r.last_time = max(r.last_time, t.last_time)
+    for p, t in new.revisions.items():
+        r = revisions.setdefault(p, Tally())
+        r.commits, r.weight = r.commits + t.commits, r.weight + t.weight
+        r.last_time = max(r.last_time, t.last_time)
+    pairs: dict[tuple[str, str], Tally] = {}
+    for (a, b), t in list(old.pairs.items()):
+        a, b = rename(a), rename(b)
+        if a == b:
+            continue
+        key = (a, b) if a < b else (b, a)
+        r = pairs.setdefault(key, Tally())
+        r.commits += t.commits
+        r.weight += t.weight * scale
+        r.last_time = max(r.last_time, t.last_time)
+    for key, t in new.pairs.items():
+        r = pairs.setdefault(key, Tally())
+        r.commits, r.weight = r.commits + t.commits, r.weight + t.weight
+        r.last_time = max(r.last_time, t.last_time)
+    renames = {**{o: rename(n) for o, n in old.renames.items()}, **new.renames}
+    return CoChange(params, new.head, new.reference_time, revisions,
+                    _prune(pairs, params.max_partners),
+                    old.commits_read + new.commits_read, old.commits_large + new.commits_large,
+                    renames)

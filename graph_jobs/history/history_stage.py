@@ -1,0 +1,68 @@
+"""The history stage of the job: co-change from the repository's commits.
+
+Runs on the work tree the graph stage just read (a local repository, or the blobless
+clone ``repo_source`` made), before that clone is removed. With a stored state whose
+head is an ancestor of today's HEAD, only the commits after it are read and merged in;
+otherwise the history is mined from scratch within its bounds.
+
+No history is not an error: a directory that is not a git repository, an empty one, or
+a clone with a single commit gives ``status = "none"`` with the reason, and the job goes
+on with structure alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from graph_jobs.history.cochange import CoChange, CoChangeParams, merge, mine
+from graph_jobs.history.git_log import (
+    HistoryUnavailable,
+    head_commit,
+    is_ancestor,
+    is_partial_clone,
+    read_commits,
+)
+
+
+@dataclass
+class HistoryResult:
+    cochange: CoChange | None
+    status: str  # "mined", "incremental", "unchanged" or "none"
+    note: str = ""
+    commits_read: int = 0  # in this run
+
+
+def mine_history(root: Path | str, files: set[str], *, params: CoChangeParams | None = None,
+                 stored: CoChange | None = None, max_commits: int = 2000,
+                 max_age_days: float = 0) -> HistoryResult:
+    root = Path(root)
+    params = params or CoChangeParams()
+    head = head_commit(root)
+    if not head:
+        return HistoryResult(None, "none", "not a git repository, or no commit yet: "
+                             "related files come from structure alone")
+    partial = is_partial_clone(root)
+    try:
+        if stored is not None and stored.head == head:
+            return HistoryResult(stored.restrict(files), "unchanged",
+                                 f"no commit since {head[:12]}")
+        if stored is not None and stored.head and is_ancestor(root, stored.head, head):
+            commits = read_commits(root, since=stored.head, max_commits=max_commits,
+                                   max_age_days=max_age_days, exact_renames_only=partial)
+            new = mine(commits, params, keep=files)
+            return HistoryResult(merge(stored, new).restrict(files), "incremental",
+                                 f"{len(commits)} new commits since {stored.head[:12]}",
+                                 len(commits))
+        commits = read_commits(root, max_commits=max_commits, max_age_days=max_age_days,
+                               exact_renames_only=partial)
+    except HistoryUnavailable as exc:
+        return HistoryResult(None, "none", f"history unavailable ({exc}): structure alone")
+    state = mine(commits, params, keep=files)
+    if len(commits) < 2:
+        return HistoryResult(state, "none", f"{len(commits)} commit in reach (a shallow or "
+                             "new repository): related files come from structure alone",
+                             len(commits))
+    return HistoryResult(state, "mined", f"{len(commits)} commits read"
+                         + (f", {state.commits_large} large ones left out"
+                            if state.commits_large else ""), len(commits))
