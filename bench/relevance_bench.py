@@ -71,7 +71,7 @@ def git(repo: Path, *args: str) -> str:
 # --- cutting a repository in time ---------------------------------------------------------
 def cut_commit(repo: Path, fraction: float) -> tuple[str, int]:
     shas = git(repo, "rev-list", "--no-merges", "--date-order", "--reverse", "HEAD").split()
-    if len(shas) < 10:
+    if len(shas) < 4:
         raise SystemExit(f"{repo}: only {len(shas)} non-merge commits; it needs history")
     i = min(len(shas) - 1, max(0, int(len(shas) * fraction) - 1))
     return shas[i], len(shas)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -15,6 +16,11 @@ from graph_jobs.settings import get_settings
 out = Console()
 err = Console(stderr=True)
 STAGES = ("clone", "graph", "embed", "store")
+
+
+class Relations(StrEnum):
+    all = "all"
+    imports = "imports"
 
 
 def _stores():
@@ -30,14 +36,19 @@ def ingest(
     similar_to: str | None = typer.Option(
         None, "--show-similar",
         help="After ingesting, list files like this one ('@top': the most connected file)."),
+    relations: Relations | None = typer.Option(
+        None, "--relations",
+        help="all: imports + folders + co-change + tests (default, PHAROS_RELATIONS); "
+             "imports: the import graph alone."),
 ) -> None:
-    """Clone/open, build the graph, train Node2Vec and store one vector per file."""
+    """Clone/open, build the graph, mine the history, train Node2Vec, store one vector per file."""
     from graph_jobs.pipeline import run_ingest
 
     settings = get_settings()
     stores = _stores()
+    rel = relations.value if relations else None
     if as_json or not sys.stderr.isatty():
-        res = run_ingest(source, settings, ref=ref, stores=stores)
+        res = run_ingest(source, settings, ref=ref, stores=stores, relations=rel)
     else:
         with Progress(TextColumn("{task.description:>6}"), BarColumn(), TaskProgressColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as bar:
@@ -49,7 +60,8 @@ def ingest(
                     bar.update(tasks[s], completed=1.0)
                 bar.update(tasks[stage], completed=frac)
 
-            res = run_ingest(source, settings, ref=ref, stores=stores, progress=progress)
+            res = run_ingest(source, settings, ref=ref, stores=stores, progress=progress,
+                             relations=rel)
     if as_json:
         json.dump(res.to_dict(), sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -62,6 +74,8 @@ def ingest(
                      ("embeddings_generated", res.embeddings_generated),
                      ("edges", res.edges), ("isolated files", res.isolated),
                      ("skipped files", res.skipped), ("device", res.device),
+                     ("history", res.history),
+                     ("relations", ", ".join(f"{k} {v}" for k, v in res.relations.items())),
                      ("duration_seconds", f"{res.duration_seconds:.2f}")]:
             t.add_row(k, str(v))
         for k, v in res.timings.items():
@@ -79,25 +93,37 @@ def ingest(
 
 
 def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bool,
-                   include_isolated: bool = False) -> None:
+                   include_isolated: bool = False, rerank: bool = True) -> None:
+    from graph_jobs.relations.related_files import related_files
+
     try:
-        hits = stores.vectors.similar(repo, file, k, scope, include_isolated)
+        if scope == "repo":
+            hits = related_files(stores.vectors, stores.metadata, repo, file, k,
+                                 include_isolated=include_isolated, rerank=rerank)
+        else:
+            hits = stores.vectors.similar(repo, file, k, scope, include_isolated)
     except KeyError as exc:
         err.print(f"[red]error:[/red] {exc.args[0]} (ingest it first; `pharos jobs` lists "
                   "what is stored)")
         raise typer.Exit(2) from exc
+    answered_by = ("vector+rerank" if rerank else "vector") if scope == "repo" else "vector"
     if as_json:
-        json.dump({"repo_url": repo, "file_path": file, "results": [
-            {"repo_url": h.repo_url, "file_path": h.file_path, "language": h.language,
-             "score": round(h.score, 4), "degree": h.degree} for h in hits]},
-            sys.stdout, indent=1)
+        json.dump({"repo_url": repo, "file_path": file, "answered_by": answered_by,
+                   "results": [
+                       {"repo_url": h.repo_url, "file_path": h.file_path, "language": h.language,
+                        "score": round(h.score, 4), "degree": h.degree,
+                        **({"vector_score": round(h.vector_score, 4), "why": h.why}
+                           if scope == "repo" else {})} for h in hits]},
+                  sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
-    t = Table(title=f"files structurally like {file}")
-    for c in ("score", "file", "language", "degree") + (("repository",) if scope == "all" else ()):
+    t = Table(title=f"files related to {file} ({answered_by})")
+    for c in ("score", "file", "why", "language", "degree") + (
+            ("repository",) if scope == "all" else ()):
         t.add_column(c)
     for h in hits:
-        row = [f"{h.score:.3f}", h.file_path, h.language, str(h.degree)]
+        why = "; ".join(getattr(h, "why", []) or [])
+        row = [f"{h.score:.3f}", h.file_path, why, h.language, str(h.degree)]
         t.add_row(*(row + ([h.repo_url] if scope == "all" else [])))
     out.print(t)
 
@@ -110,13 +136,15 @@ def similar(
     include_isolated: bool = typer.Option(
         False, "--include-isolated",
         help="Also answer with files that have no import edge (directory-mean vectors)."),
+    no_rerank: bool = typer.Option(
+        False, "--no-rerank", help="The vectors' order alone (no exact signals)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """The k files nearest to FILE in embedding space."""
+    """The k files most related to FILE: Qdrant neighbours reranked, each with why."""
     from graph_jobs.pipeline import repo_key
 
     _print_similar(_stores(), repo_key(repo), file, k, "all" if across else "repo", as_json,
-                   include_isolated)
+                   include_isolated, rerank=not no_rerank)
 
 
 def jobs(

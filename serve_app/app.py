@@ -91,11 +91,14 @@ class SimilarHit(BaseModel):
     language: str
     score: float
     degree: int
+    vector_score: float | None = None  # cosine of the Node2Vec vectors (scope=repo)
+    why: list[str] = []  # "imports it", "changed together 7 times (last ...)", ...
 
 
 class Similar(BaseModel):
     repo_url: str
     file_path: str
+    answered_by: str  # "vector+rerank", "vector"
     results: list[SimilarHit]
 
 
@@ -220,7 +223,9 @@ def create_app(settings: Settings | None = None, services: IngressServices | Non
                 file_path: Annotated[str, Query(min_length=1, max_length=4096)],
                 k: Annotated[int, Query(ge=1, le=100)] = 10,
                 scope: Annotated[str, Query(pattern="^(repo|all)$")] = "repo",
-                include_isolated: bool = False):
+                include_isolated: bool = False, rerank: bool = True):
+        """Within a repository: Qdrant's nearest neighbours, reranked with exact signals
+        (co-change, imports, tests, folder) unless ``rerank=false``; each hit says why."""
         try:
             key = validate_repo_url(repo_url, allowed_hosts=allowed_hosts,
                                     allow_local=settings.allow_local_repos,
@@ -228,13 +233,22 @@ def create_app(settings: Settings | None = None, services: IngressServices | Non
         except InvalidRepoURL as exc:
             raise HTTPException(400, detail=f"invalid repository URL: {exc}") from None
         try:
-            hits = services.vectors.similar(key, file_path, k, scope, include_isolated)
+            if scope == "repo":
+                from graph_jobs.relations.related_files import related_files
+
+                hits = related_files(services.vectors, services.metadata, key, file_path, k,
+                                     include_isolated=include_isolated, rerank=rerank)
+            else:
+                hits = services.vectors.similar(key, file_path, k, scope, include_isolated)
         except KeyError:
             raise HTTPException(404, detail=f"no embedding for {file_path!r} in {key}") from None
-        return Similar(repo_url=key, file_path=file_path,
+        by = ("vector+rerank" if rerank else "vector") if scope == "repo" else "vector"
+        return Similar(repo_url=key, file_path=file_path, answered_by=by,
                        results=[SimilarHit(repo_url=h.repo_url, file_path=h.file_path,
                                            language=h.language, score=h.score,
-                                           degree=h.degree) for h in hits])
+                                           degree=h.degree,
+                                           vector_score=getattr(h, "vector_score", None),
+                                           why=getattr(h, "why", [])) for h in hits])
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     def health():

@@ -57,7 +57,7 @@ class RelationGraph:
     folders: list[str]
     edges: np.ndarray  # int64 [E, 2], i < j
     weights: np.ndarray  # float64 [E]
-    kinds: dict[str, int] = field(default_factory=dict)  # relation -> edges contributed
+    kinds: dict[str, int] = field(default_factory=dict)  # relation -> pairs it ties
     tests: list[tuple[str, str]] = field(default_factory=list)  # (test, source)
 
     @property
@@ -89,8 +89,7 @@ def build_relation_graph(graph: DependencyGraph, history: CoChange | None = None
         if i == j or weight <= 0:
             return
         key = (i, j) if i < j else (j, i)
-        if key not in acc:
-            kinds[kind] += 1
+        kinds[kind] += 1
         acc[key] += weight
 
     seen_imports: dict[tuple[int, int], float] = {}

@@ -339,6 +339,12 @@ class MetadataStore:
     def file_signals(self, repo_url: str, path: str) -> dict:
         """What the store knows of one file's ties: imports both ways, co-change
         partners (with their own revision weights), its test or tested pair."""
+        try:
+            return self._file_signals(repo_url, path)
+        except SQLAlchemyError as exc:
+            raise MetadataStoreError(f"could not read the signals of {path!r}: {exc}") from exc
+
+    def _file_signals(self, repo_url: str, path: str) -> dict:
         with self._session() as s:
             repo = s.scalar(select(Repository).where(Repository.url == repo_url))
             if repo is None:
