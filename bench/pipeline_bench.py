@@ -1,17 +1,26 @@
 """The whole job end to end on the CPU, embedded default, per stage, with peak memory.
 
     python bench/pipeline_bench.py [--small rich] [--large ray]
+    python bench/pipeline_bench.py --history PATH [PATH ...]   # history's cost (issue 13)
 
 Each case runs in a fresh process (so peak RSS is that job's): a git repository made
 from an installed package is ingested with `run_ingest` into a temporary SQLite file and
 a local Qdrant directory; the parse cache is off (cold). Targets: ~100 files < 5 s,
 ~2,500 files < 20 s, peak < 2 GB. The old system took 2-3 minutes for 100 files on a GPU.
+
+``--history PATH...``: each real repository (a local clone with its history) is ingested
+through a ``file://`` URL, so the clone is part of the job, twice, each in a fresh
+process: as before the history stage (``PHAROS_HISTORY=0 PHAROS_RELATIONS=imports``, a
+``--depth 1`` clone, Node2Vec on the import graph with the library defaults) and as
+now (a blobless clone of ``PHAROS_HISTORY_MAX_COMMITS`` commits, co-change mining, the
+relation graph). Stage by stage, with the ratio (target: at most 1.5x).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,10 +35,11 @@ sys.path.insert(0, %(root)r)
 t0 = time.perf_counter()
 from graph_jobs.pipeline import run_ingest, Stores
 from graph_jobs.settings import Settings
-settings = Settings(_env_file=None, PHAROS_DATA_DIR=%(data)r, PHAROS_MAX_FILE_BYTES=1 << 20)
+settings = Settings(_env_file=None, PHAROS_DATA_DIR=%(data)r, PHAROS_MAX_FILE_BYTES=1 << 20,
+                    **%(extra)r)
 import graph_jobs.graph_job as gj
-orig = gj.graph_for
-gj.graph_for = lambda *a, **k: orig(*a, **{**k, "use_cache": False})
+orig = gj.graph_and_history_for
+gj.graph_and_history_for = lambda *a, **k: orig(*a, **{**k, "use_cache": False})
 stores = Stores.open(settings)
 t_import = time.perf_counter() - t0
 res = run_ingest(%(repo)r, settings, stores=stores)
@@ -40,18 +50,55 @@ print(json.dumps({"result": res.to_dict(), "import_s": t_import,
 """
 
 
+def run_child(repo: str, work: Path, extra: dict | None = None) -> dict:
+    code = CHILD % {"root": str(ROOT), "data": str(work / "data"), "repo": repo,
+                    "extra": extra or {}}
+    env = {**os.environ, "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "uploadpack.allowFilter",
+           "GIT_CONFIG_VALUE_0": "true"}  # let the local "server" honour --filter
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run_case(package: str) -> dict:
     from tests.support.repos import repo_from_packages
 
     work = Path(tempfile.mkdtemp(prefix="pharos-pipe-"))
     try:
         repo = repo_from_packages(work / "repo", [package])
-        code = CHILD % {"root": str(ROOT), "data": str(work / "data"), "repo": str(repo)}
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return run_child(str(repo), work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+BEFORE = {"PHAROS_HISTORY": False, "PHAROS_RELATIONS": "imports"}
+STAGES = ("graph.clone", "graph", "history", "embed", "store")
+
+
+def history_cost(paths: list[Path], repeat: int) -> None:
+    print("| repository | files | mode | job seconds | " + " | ".join(STAGES)
+          + " | history | ratio |")
+    print("|---|---|---|---|" + "---|" * len(STAGES) + "---|---|")
+    for path in paths:
+        best: dict[str, dict] = {}
+        for _ in range(repeat):
+            for mode, extra in (("before", BEFORE), ("with history", {})):
+                work = Path(tempfile.mkdtemp(prefix="pharos-hist-"))
+                try:
+                    r = run_child(f"file://{path.resolve()}", work, extra)["result"]
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+                assert r["status"] == "complete", r
+                if mode not in best or r["duration_seconds"] < best[mode]["duration_seconds"]:
+                    best[mode] = r
+        base = best["before"]["duration_seconds"]
+        for mode, r in best.items():
+            t = r["timings"]
+            print(f"| {path.name} | {r['files_processed']} | {mode} | "
+                  f"{r['duration_seconds']:.2f} | "
+                  + " | ".join(f"{t.get(k, 0.0):.2f}" for k in STAGES)
+                  + f" | {r['history'][:40]} | {r['duration_seconds'] / base:.2f}x |",
+                  flush=True)
 
 
 def main() -> None:
@@ -59,7 +106,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", default="rich")
     ap.add_argument("--large", default="ray")
+    ap.add_argument("--history", nargs="+", type=Path, metavar="PATH",
+                    help="measure the history stage's cost on these repositories instead")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per mode; the fastest counts")
     args = ap.parse_args()
+    if args.history:
+        history_cost(args.history, args.repeat)
+        return
     print("| repository | files | edges | job seconds | graph | embed | store | peak RSS MB "
           "(job process / largest child) | target |")
     print("|---|---|---|---|---|---|---|---|---|")

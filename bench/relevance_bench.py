@@ -50,7 +50,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from graph_jobs.history.cochange import CoChange, mine  # noqa: E402
 from graph_jobs.history.git_log import read_commits  # noqa: E402
+from graph_jobs.relations.related_files import tree_distance  # noqa: E402
 
 K = 10
 
@@ -126,16 +127,6 @@ class Case:
     truth: dict[str, set[str]]
     queries: list[str]
     info: dict = field(default_factory=dict)
-
-
-def tree_distance(a: str, b: str) -> int:
-    pa, pb = PurePosixPath(a).parts[:-1], PurePosixPath(b).parts[:-1]
-    common = 0
-    for x, y in zip(pa, pb, strict=False):
-        if x != y:
-            break
-        common += 1
-    return len(pa) + len(pb) - 2 * common
 
 
 class Baselines:
@@ -283,8 +274,14 @@ def main() -> None:
                     help="JSON overrides of RelationWeights")
     ap.add_argument("--n2v", type=json.loads, default=None,
                     help='JSON overrides of the Node2Vec settings, e.g. \'{"p": 0.5}\'')
+    ap.add_argument("--min-total-walks", type=int, default=None,
+                    help="walks a relation graph gets at least (walk_settings.MIN_TOTAL_WALKS)")
     ap.add_argument("--out", type=Path, help="write every figure as JSON here")
     args = ap.parse_args()
+    if args.min_total_walks is not None:
+        import graph_jobs.relations.walk_settings as ws
+
+        ws.MIN_TOTAL_WALKS = args.min_total_walks
 
     from graph_jobs.relations.related_files import RerankWeights
     from graph_jobs.relations.relation_graph import RelationWeights

@@ -5,7 +5,9 @@
 2. Each candidate's score adds to its cosine what the metadata store knows exactly
    about the pair (:class:`RerankWeights`): co-change (the share of the query's
    age-decayed commits that also changed the candidate), an import either way, a
-   test/source pair, and the same folder.
+   test/source pair, the same folder, minus a little per step of path distance in the
+   tree; plus the candidate's own recent activity (files that change often keep
+   changing, with whatever is being worked on).
 3. Each answer says why it is there (``why``): "imports it", "imported by it",
    "changed together 7 times (last 2025-03-02)", "its test", "same folder", or, when
    no exact tie holds, "near in the relation graph" (the vectors alone put it there).
@@ -16,16 +18,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 
 @dataclass(frozen=True, slots=True)
 class RerankWeights:
-    cochange: float = 1.0  # times the co-change confidence in [0, 1]
-    imports: float = 0.15
-    test: float = 0.15
-    folder: float = 0.05
+    """Added to the cosine (see the module docstring and docs/embedding.md)."""
+
+    cochange: float = 2.0  # times the co-change confidence in [0, 1]
+    imports: float = 0.05  # an import either way
+    test: float = 0.15  # a test/source pair
+    folder: float = 0.05  # the same folder
+    distance: float = 0.02  # subtracted per step of path distance in the tree
+    activity: float = 0.1  # times 1 - exp(-decayed commits / activity_scale)
+    activity_scale: float = 5.0
     prior: float = 1.0  # commits of doubt in the co-change confidence
 
 
@@ -63,6 +71,17 @@ def explain(query: str, other: str, signals: dict) -> list[str]:
     return why or ["near in the relation graph"]
 
 
+def tree_distance(a: str, b: str) -> int:
+    """Folder steps from ``a``'s folder to ``b``'s (0: same folder)."""
+    pa, pb = PurePosixPath(a).parts[:-1], PurePosixPath(b).parts[:-1]
+    common = 0
+    for x, y in zip(pa, pb, strict=False):
+        if x != y:
+            break
+        common += 1
+    return len(pa) + len(pb) - 2 * common
+
+
 def cochange_confidence(query: str, other: str, signals: dict, prior: float) -> float:
     got = signals["cochange"].get(other)
     if not got:
@@ -90,6 +109,9 @@ def rank_related(query: str, candidates: list[tuple[str, float, str, int]], sign
                 score += w.test
             if PurePosixPath(path).parent == qdir:
                 score += w.folder
+            score -= w.distance * tree_distance(query, path)
+            active = signals["revisions"].get(path, (0, 0.0))[1]
+            score += w.activity * (1.0 - math.exp(-active / w.activity_scale))
         out.append(Related(repo_url, path, lang, score, cos, degree,
                            explain(query, path, signals)))
     out.sort(key=lambda r: (-r.score, r.file_path))
@@ -105,7 +127,8 @@ def related_files(vectors, metadata, repo_url: str, file_path: str, k: int = 10,
     """
     hits = vectors.similar(repo_url, file_path, max(k, pool), "repo", include_isolated)
     cands = [(h.file_path, h.score, h.language, h.degree) for h in hits]
-    signals = metadata.file_signals(repo_url, file_path) if metadata is not None else {
+    signals = metadata.file_signals(repo_url, file_path, [c[0] for c in cands]) \
+        if metadata is not None else {
         "imports": {}, "imported_by": {}, "cochange": {}, "revisions": {}, "tests": set()}
     return rank_related(file_path, cands, signals, weights, rerank=rerank, repo_url=repo_url,
                         k=k)

@@ -21,11 +21,12 @@ MIN_TOTAL_WALKS = 20_000
 MAX_WALKS_PER_NODE = 100
 
 
-def walks_per_node(num_nodes: int, base: int = 10, min_total_walks: int = MIN_TOTAL_WALKS,
+def walks_per_node(num_nodes: int, base: int = 10, min_total_walks: int | None = None,
                    max_walks_per_node: int = MAX_WALKS_PER_NODE) -> int:
     if num_nodes <= 0:
         return base
-    return max(base, min(max_walks_per_node, math.ceil(min_total_walks / num_nodes)))
+    total = MIN_TOTAL_WALKS if min_total_walks is None else min_total_walks
+    return max(base, min(max_walks_per_node, math.ceil(total / num_nodes)))
 
 
 def relation_params(num_nodes: int, base: Node2VecParams | None = None, *,

@@ -336,15 +336,16 @@ class MetadataStore:
             return CoChange(params or CoChangeParams(), repo.history_head,
                             repo.history_time or 0, revs, pairs, repo.history_commits or 0)
 
-    def file_signals(self, repo_url: str, path: str) -> dict:
+    def file_signals(self, repo_url: str, path: str, candidates: Iterable[str] = ()) -> dict:
         """What the store knows of one file's ties: imports both ways, co-change
-        partners (with their own revision weights), its test or tested pair."""
+        partners, its test or tested pair; and the revisions (plain and decayed commit
+        counts) of the file, its partners and ``candidates``."""
         try:
-            return self._file_signals(repo_url, path)
+            return self._file_signals(repo_url, path, list(candidates))
         except SQLAlchemyError as exc:
             raise MetadataStoreError(f"could not read the signals of {path!r}: {exc}") from exc
 
-    def _file_signals(self, repo_url: str, path: str) -> dict:
+    def _file_signals(self, repo_url: str, path: str, candidates: list[str]) -> dict:
         with self._session() as s:
             repo = s.scalar(select(Repository).where(Repository.url == repo_url))
             if repo is None:
@@ -370,10 +371,13 @@ class MetadataStore:
                                           CoChangePair.path_b == path))):
                 other = r.path_b if r.path_a == path else r.path_a
                 cochange[other] = (r.commits, r.weight, r.last_time)
-            wanted = [path, *cochange]
-            revisions = {r.path: (r.commits, r.weight) for r in s.execute(
-                select(FileHistory.path, FileHistory.commits, FileHistory.weight)
-                .where(FileHistory.repository_id == rid, FileHistory.path.in_(wanted)))}
+            wanted = list({path, *cochange, *candidates})
+            revisions = {}
+            for i in range(0, len(wanted), 500):  # within SQLite's bound-parameter limit
+                revisions.update((r.path, (r.commits, r.weight)) for r in s.execute(
+                    select(FileHistory.path, FileHistory.commits, FileHistory.weight)
+                    .where(FileHistory.repository_id == rid,
+                           FileHistory.path.in_(wanted[i:i + 500]))))
             tests = set()
             for r in s.execute(select(TestPair.test_path, TestPair.source_path)
                                .where(TestPair.repository_id == rid,
