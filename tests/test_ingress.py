@@ -208,6 +208,12 @@ def test_similar_endpoint(client, tmp_path):
     assert r.status_code == 200, r.text
     assert [h["file_path"] for h in r.json()["results"]] == ["f0.py", "f2.py"] or \
         len(r.json()["results"]) == 2
+    assert r.json()["answered_by"] == "vector+rerank"
+    assert all("same folder" in h["why"] for h in r.json()["results"])
+    r = client.get("/api/v1/graph/similar", params={"repo_url": "github.com/u/r",
+                                                     "file_path": "f1.py", "rerank": "false"})
+    assert r.json()["answered_by"] == "vector"
+    assert all(h["score"] == h["vector_score"] for h in r.json()["results"])
     assert client.get("/api/v1/graph/similar", params={"repo_url": "github.com/u/r",
                                                         "file_path": "nope.py"}).status_code == 404
 

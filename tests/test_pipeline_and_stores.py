@@ -193,8 +193,33 @@ def test_migrations_run_with_one_command_on_postgres(pg_url, monkeypatch, tmp_pa
         tables = set(sqlalchemy.inspect(c).get_table_names())
         version = c.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
     eng.dispose()
-    assert {"repositories", "ingestion_jobs", "files", "dependencies"} <= tables
-    assert version == "0001"
+    assert {"repositories", "ingestion_jobs", "files", "dependencies", "file_history",
+            "cochange_pairs", "test_pairs"} <= tables
+    assert version == "0002"
+
+
+def test_history_migration_keeps_existing_repositories(pg_url, tmp_path):
+    """0001 -> 0002 on PostgreSQL with data in it: rows stay, history starts empty and the
+    next ingest mines it whole."""
+    import sqlalchemy
+
+    from graph_jobs.stores.metadata_store import MetadataStore, run_migrations
+
+    run_migrations(pg_url, "0001")
+    eng = sqlalchemy.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg2://"))
+    with eng.begin() as c:
+        c.execute(sqlalchemy.text(
+            "INSERT INTO repositories (url, files, edges, created_at, updated_at) "
+            "VALUES ('github.com/o/r', 3, 2, now(), now())"))
+    run_migrations(pg_url)
+    with eng.connect() as c:
+        row = c.execute(sqlalchemy.text(
+            "SELECT files, history_head, history_commits FROM repositories")).one()
+    eng.dispose()
+    assert tuple(row) == (3, None, 0)
+    store = MetadataStore(pg_url, migrate=False)
+    assert store.load_history("github.com/o/r") is None  # mined whole on the next ingest
+    store.dispose()
 
 
 def test_concurrent_migrations_on_one_fresh_postgres_database_all_succeed(pg_url):
@@ -231,9 +256,13 @@ def test_cli_ingest_similar_jobs_map(monkeypatch, tmp_path, requests_repo):
         assert out["duration_seconds"] > 0 and {"graph", "embed", "store"} <= set(out["timings"])
         res = run(app, ["similar", str(requests_repo), "requests/api.py", "-k", "3", "--json"])
         assert res.exit_code == 0, res.output
-        assert len(json.loads(res.stdout)["results"]) == 3
+        got = json.loads(res.stdout)
+        assert len(got["results"]) == 3 and got["answered_by"] == "vector+rerank"
+        assert all(h["why"] for h in got["results"])
+        res = run(app, ["similar", str(requests_repo), "requests/api.py"])
+        assert res.exit_code == 0 and "why" in res.stdout and "files related to" in res.stdout
         res = run(app, ["similar", str(requests_repo), "requests/api.py", "--all"])
-        assert res.exit_code == 0 and "structurally like" in res.stdout
+        assert res.exit_code == 0 and "files related to" in res.stdout
         res = run(app, ["similar", str(requests_repo), "missing.py"])
         assert res.exit_code == 2
         res = run(app, ["jobs", "--json"])
@@ -264,7 +293,12 @@ def test_isolated_files_get_directory_vectors_not_random(settings, tmp_path):
     })
     git(repo, "log", "-1")
     stores = _stores(settings)
+    # the relation graph ties every file to its folder: nothing is isolated there
     res = run_ingest(str(repo), settings, stores=stores)
+    pts = {p.payload["file_path"]: p for p in stores.vectors.repository_points(res.repo_url)}
+    assert not any(p.payload["isolated"] for p in pts.values())
+    # the import graph alone (--relations imports) leaves files with no import isolated
+    res = run_ingest(str(repo), settings, stores=stores, relations="imports")
     pts = {p.payload["file_path"]: p for p in stores.vectors.repository_points(res.repo_url)}
     assert pts["pkg/lonely.py"].payload["isolated"] is True
     assert pts["pkg/a.py"].payload["isolated"] is False
@@ -278,6 +312,6 @@ def test_isolated_files_get_directory_vectors_not_random(settings, tmp_path):
     near_all = {h.file_path for h in stores.vectors.similar(res.repo_url, "pkg/a.py", k=10,
                                                             include_isolated=True)}
     assert {"pkg/lonely.py", "tools/solo.py", "pkg/__init__.py"} <= near_all
-    res2 = run_ingest(str(repo), settings, stores=stores)
+    res2 = run_ingest(str(repo), settings, stores=stores, relations="imports")
     pts2 = {p.payload["file_path"]: p for p in stores.vectors.repository_points(res2.repo_url)}
     assert np.allclose(pts["tools/solo.py"].vector, pts2["tools/solo.py"].vector)

@@ -45,7 +45,7 @@ class RelationWeights:
     imports: float = 1.0
     weak_import: float = 0.5
     folder: float = 1.0
-    cochange: float = 4.0
+    cochange: float = 8.0
     test: float = 1.0
     cochange_prior: float = 1.0  # commits of doubt in the co-change strength
     min_strength: float = 0.05  # weaker co-change pairs are not edges
