@@ -6,8 +6,8 @@
    about the pair (:class:`RerankWeights`): co-change (the share of the query's
    age-decayed commits that also changed the candidate), an import either way, a
    test/source pair, the same folder, minus a little per step of path distance in the
-   tree; plus the candidate's own recent activity (files that change often keep
-   changing, with whatever is being worked on).
+   tree; plus the candidate's own recent activity, relative to the busiest file of the
+   repository (files that change often keep changing, with whatever is being worked on).
 3. Each answer says why it is there (``why``): "imports it", "imported by it",
    "changed together 7 times (last 2025-03-02)", "its test", "same folder", or, when
    no exact tie holds, "near in the relation graph" (the vectors alone put it there).
@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -31,9 +30,8 @@ class RerankWeights:
     imports: float = 0.05  # an import either way
     test: float = 0.15  # a test/source pair
     folder: float = 0.05  # the same folder
-    distance: float = 0.02  # subtracted per step of path distance in the tree
-    activity: float = 0.1  # times 1 - exp(-decayed commits / activity_scale)
-    activity_scale: float = 5.0
+    distance: float = 0.03  # subtracted per step of path distance in the tree
+    activity: float = 0.2  # times the candidate's decayed commits / the busiest file's
     prior: float = 1.0  # commits of doubt in the co-change confidence
 
 
@@ -110,8 +108,9 @@ def rank_related(query: str, candidates: list[tuple[str, float, str, int]], sign
             if PurePosixPath(path).parent == qdir:
                 score += w.folder
             score -= w.distance * tree_distance(query, path)
-            active = signals["revisions"].get(path, (0, 0.0))[1]
-            score += w.activity * (1.0 - math.exp(-active / w.activity_scale))
+            busiest = signals.get("max_revision_weight") or 0.0
+            if busiest > 0:
+                score += w.activity * signals["revisions"].get(path, (0, 0.0))[1] / busiest
         out.append(Related(repo_url, path, lang, score, cos, degree,
                            explain(query, path, signals)))
     out.sort(key=lambda r: (-r.score, r.file_path))

@@ -33,6 +33,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     or_,
     select,
     text,
@@ -384,8 +385,11 @@ class MetadataStore:
                                       or_(TestPair.test_path == path,
                                           TestPair.source_path == path))):
                 tests.add(r.source_path if r.test_path == path else r.test_path)
+            busiest = s.scalar(select(func.max(FileHistory.weight))
+                               .where(FileHistory.repository_id == rid))
             return {"imports": imports, "imported_by": imported_by, "cochange": cochange,
-                    "revisions": revisions, "tests": tests, "history_time": repo.history_time}
+                    "revisions": revisions, "tests": tests, "history_time": repo.history_time,
+                    "max_revision_weight": float(busiest or 0.0)}
 
     def repository(self, repo_url: str) -> dict | None:
         with self._session() as s:
