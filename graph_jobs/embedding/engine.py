@@ -161,6 +161,8 @@ def _embed_pharos(num_nodes, edges, weights, params: Node2VecParams, dev: str,
         trained = (csr.degree() > 0) | touched
     else:
         trained = csr.degree() > 0
+    if params.output == "input+context":
+        emb += ctx
     emb[~trained] = 0.0
     vectors = emb.cpu().numpy()
     mask = trained.cpu().numpy()

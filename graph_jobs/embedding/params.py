@@ -30,6 +30,11 @@ class Node2VecParams:
                      min(1, cap / c) (see ``skipgram._scatter``).
     weighted, directed: how to read the edges.
     seed:            makes CPU runs bit-for-bit reproducible.
+    output:          "input": the skip-gram input vectors (word2vec, PecanPy, PyG);
+                     "input+context": input plus context vectors, which adds first-order
+                     proximity (how often two nodes share a walk window) to the
+                     second-order kind (sharing neighbours): what related files want
+                     (Levy, Goldberg & Dagan 2015 found w+c helps similarity tasks).
     """
 
     dimensions: int = 64
@@ -48,6 +53,7 @@ class Node2VecParams:
     weighted: bool = False
     directed: bool = False
     seed: int | None = 0
+    output: str = "input"
 
     def __post_init__(self) -> None:
         for name in ("dimensions", "walk_length", "num_walks", "window_size", "epochs"):
@@ -61,6 +67,8 @@ class Node2VecParams:
             raise ValueError("negative must be >= 0")
         if not (0 < self.lr < 10):
             raise ValueError(f"lr out of range: {self.lr}")
+        if self.output not in ("input", "input+context"):
+            raise ValueError(f"output must be 'input' or 'input+context', got {self.output!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -26,12 +26,12 @@ from pathlib import PurePosixPath
 class RerankWeights:
     """Added to the cosine (see the module docstring and docs/embedding.md)."""
 
-    cochange: float = 2.0  # times the co-change confidence in [0, 1]
-    imports: float = 0.05  # an import either way
-    test: float = 0.15  # a test/source pair
-    folder: float = 0.05  # the same folder
-    distance: float = 0.03  # subtracted per step of path distance in the tree
-    activity: float = 0.2  # times the candidate's decayed commits / the busiest file's
+    cochange: float = 8.0  # times the co-change confidence in [0, 1]
+    imports: float = 0.2  # an import either way
+    test: float = 0.6  # a test/source pair
+    folder: float = 0.2  # the same folder
+    distance: float = 0.15  # subtracted per step of path distance in the tree
+    activity: float = 1.0  # times the candidate's decayed commits / the busiest file's
     prior: float = 1.0  # commits of doubt in the co-change confidence
 
 

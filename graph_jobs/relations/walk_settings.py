@@ -16,7 +16,7 @@ import math
 from graph_jobs.embedding.params import Node2VecParams
 
 RELATION_DEFAULTS = Node2VecParams(p=1.0, q=1.0, weighted=True, num_walks=10,
-                                   walk_length=20, window_size=5)
+                                   walk_length=20, window_size=5, output="input+context")
 MIN_TOTAL_WALKS = 5_000
 MAX_WALKS_PER_NODE = 100
 
