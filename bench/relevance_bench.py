@@ -298,7 +298,12 @@ def main() -> None:
         work = Path(tmp)
         for path in args.repos:
             t0 = time.perf_counter()
-            case = prepare(path, work, args.cut, args.max_future_files)
+            try:
+                case = prepare(path, work, args.cut, args.max_future_files)
+            except subprocess.CalledProcessError as exc:
+                print(f"{path.name}: SKIPPED, git failed: {' '.join(exc.cmd[3:6])}...: "
+                      f"{exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}")
+                continue
             if not case.queries:
                 print(f"{case.name}: no query (no file with 2 future partners); skipped")
                 continue

@@ -284,3 +284,26 @@ def test_quality_matches_pecanpy_same_hyperparameters(graph):
                                               seed=seed), held, neg))
     assert np.mean(ours_f1) >= np.mean(pec_f1) - 0.03, (ours_f1, pec_f1)
     assert np.mean(ours_auc) >= np.mean(pec_auc) - 0.03, (ours_auc, pec_auc)
+
+
+def test_input_plus_context_output_adds_the_context_table(monkeypatch):
+    """output="input+context" returns input + context rows of the same training run."""
+    import graph_jobs.embedding.skipgram as sg
+
+    g, _ = karate_graph()
+    tables = {}
+    orig = sg.train_skipgram
+
+    def keep(walks, emb, ctx, **kw):
+        stats = orig(walks, emb, ctx, **kw)
+        tables["emb"], tables["ctx"] = emb.clone(), ctx.clone()
+        return stats
+
+    monkeypatch.setattr(sg, "train_skipgram", keep)
+    both = embed_graph(g.num_nodes, g.edges, Node2VecParams(seed=3, output="input+context"),
+                       device="cpu").vectors
+    assert np.allclose(both, (tables["emb"] + tables["ctx"]).numpy(), atol=1e-6)
+    plain = embed_graph(g.num_nodes, g.edges, Node2VecParams(seed=3), device="cpu").vectors
+    assert np.allclose(plain, tables["emb"].numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="output"):
+        Node2VecParams(output="context")

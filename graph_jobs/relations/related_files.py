@@ -5,8 +5,8 @@
 2. Each candidate's score adds to its cosine what the metadata store knows exactly
    about the pair (:class:`RerankWeights`): co-change (the share of the query's
    age-decayed commits that also changed the candidate), an import either way, a
-   test/source pair, the same folder, minus a little per step of path distance in the
-   tree; plus the candidate's own recent activity, relative to the busiest file of the
+   test/source pair, the same folder, minus a little per step of distance between the
+   two files' packages (folders without layout folders such as ``src/main/java``); plus the candidate's own recent activity, relative to the busiest file of the
    repository (files that change often keep changing, with whatever is being worked on).
 3. Each answer says why it is there (``why``): "imports it", "imported by it",
    "changed together 7 times (last 2025-03-02)", "its test", "same folder", or, when
@@ -71,7 +71,19 @@ def explain(query: str, other: str, signals: dict) -> list[str]:
 
 def tree_distance(a: str, b: str) -> int:
     """Folder steps from ``a``'s folder to ``b``'s (0: same folder)."""
-    pa, pb = PurePosixPath(a).parts[:-1], PurePosixPath(b).parts[:-1]
+    return _steps(PurePosixPath(a).parts[:-1], PurePosixPath(b).parts[:-1])
+
+
+def package_distance(a: str, b: str) -> int:
+    """Like :func:`tree_distance` between logical folders: layout folders (``src/main/java``,
+    ``src/test/java``, ``tests``, ``lib`` ...) left out, so a test and the code it tests in
+    a mirrored tree are near."""
+    from graph_jobs.relations.tests_and_sources import logical_folder
+
+    return _steps(logical_folder(a), logical_folder(b))
+
+
+def _steps(pa: tuple[str, ...], pb: tuple[str, ...]) -> int:
     common = 0
     for x, y in zip(pa, pb, strict=False):
         if x != y:
@@ -107,7 +119,7 @@ def rank_related(query: str, candidates: list[tuple[str, float, str, int]], sign
                 score += w.test
             if PurePosixPath(path).parent == qdir:
                 score += w.folder
-            score -= w.distance * tree_distance(query, path)
+            score -= w.distance * package_distance(query, path)
             busiest = signals.get("max_revision_weight") or 0.0
             if busiest > 0:
                 score += w.activity * signals["revisions"].get(path, (0, 0.0))[1] / busiest

@@ -10,6 +10,8 @@ relation        weight
 ==============  ==================================================================
 imports         ``imports`` per pair (``weak_import`` for type-only and dynamic)
 folder          file - its folder, folder - its parent: ``folder``
+mirror          folders that are one package in a mirrored tree (``src/main/java/x``
+                and ``src/test/java/x``; ``tests/x`` and ``src/x``): ``folder``
 co-change       ``cochange * strength(a, b)``; strength is the coupling degree
                 shrunk toward 0 for pairs seen in few commits (see below)
 test - source   ``test`` (see :mod:`.tests_and_sources`)
@@ -32,7 +34,7 @@ import numpy as np
 
 from graph_jobs.history.cochange import CoChange
 from graph_jobs.models import DependencyGraph, EdgeKind
-from graph_jobs.relations.tests_and_sources import pair_tests
+from graph_jobs.relations.tests_and_sources import logical_folder, pair_tests
 
 RELATION_SETS = ("all", "imports")
 WEAK_IMPORTS = {EdgeKind.TYPE_ONLY.value, EdgeKind.DYNAMIC.value, EdgeKind.REFERENCE.value}
@@ -48,6 +50,7 @@ class RelationWeights:
     cochange: float = 8.0
     test: float = 1.0
     cochange_prior: float = 1.0  # commits of doubt in the co-change strength
+    folder_size: float = 0.0  # folders with n > folder_size children: folder * sqrt(folder_size / n)
     min_strength: float = 0.05  # weaker co-change pairs are not edges
 
 
@@ -117,8 +120,37 @@ def build_relation_graph(graph: DependencyGraph, history: CoChange | None = None
                     add(fidx[path], folder(parent), w.folder, "folder")
             return fidx[path]
 
+        children: dict[str, int] = defaultdict(int)
+        for p in files:
+            parent = PurePosixPath(p).parent
+            children[str(parent)] += 1
+            for up in parent.parents:
+                children[str(up)] += 0  # known folders
+        for p in list(children):
+            if p != ".":
+                children[str(PurePosixPath(p).parent)] += 1
+
+        def fw(path: str) -> float:
+            n = children.get(path, 1)
+            if w.folder_size > 0 and n > w.folder_size:
+                return w.folder * (w.folder_size / n) ** 0.5
+            return w.folder
+
         for i, p in enumerate(files):
-            add(i, folder(str(PurePosixPath(p).parent)), w.folder, "folder")
+            parent = str(PurePosixPath(p).parent)
+            add(i, folder(parent), fw(parent), "folder")
+        # mirrored trees: src/main/java/x and src/test/java/x (tests/ and src/, ...) are
+        # one package; their folders are tied as a folder is to its parent
+        first_of: dict[tuple[str, ...], int] = {}
+        for path in list(folders):
+            logical = logical_folder(path + "/_")
+            if not logical:
+                continue
+            node = fidx[path]
+            if logical in first_of:
+                add(node, first_of[logical], w.folder, "mirror")
+            else:
+                first_of[logical] = node
         if history is not None:
             for (a, b) in history.pairs:
                 i, j = idx.get(a), idx.get(b)

@@ -51,6 +51,17 @@ def tested_stem(path: str) -> str | None:
                                                             "mod", "lib", "main") else None
 
 
+# Folders that say how a project is laid out, not what a file is about: a test under
+# src/test/java/com/x/ and its source under src/main/java/com/x/ live in one package.
+LAYOUT_FOLDERS = {"src", "main", "test", "tests", "java", "kotlin", "scala", "groovy",
+                  "testing", "__tests__", "spec", "specs", "lib", "source", "sources"}
+
+
+def logical_folder(path: str) -> tuple[str, ...]:
+    """The folder of ``path`` without layout folders (``src/main/java`` ...)."""
+    return tuple(p for p in PurePosixPath(path).parts[:-1] if p.lower() not in LAYOUT_FOLDERS)
+
+
 def _distance(a: str, b: str) -> int:
     pa, pb = PurePosixPath(a).parts[:-1], PurePosixPath(b).parts[:-1]
     common = 0
