@@ -52,7 +52,8 @@ def graph_and_history_for(source: str, settings: Settings, ref: str | None = Non
             mined = mine_history(
                 repo.root, {f.path for f in graph.files},
                 params=CoChangeParams(max_commit_files=settings.history_max_commit_files,
-                                      half_life_days=settings.history_half_life_days),
+                                      half_life_days=settings.history_half_life_days,
+                                      session_hours=settings.history_session_hours),
                 stored=stored_history, max_commits=settings.history_max_commits,
                 max_age_days=settings.history_max_days)
             graph.timings["history"] = time.perf_counter() - t

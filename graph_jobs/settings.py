@@ -85,6 +85,8 @@ class Settings(BaseSettings):
                                           validation_alias="PHAROS_HISTORY_MAX_COMMIT_FILES")
     history_half_life_days: float = Field(365.0, gt=0,
                                           validation_alias="PHAROS_HISTORY_HALF_LIFE_DAYS")
+    history_session_hours: float = Field(0.0, ge=0,
+                                         validation_alias="PHAROS_HISTORY_SESSION_HOURS")
     relations: str = Field("all", pattern="^(all|imports)$", validation_alias="PHAROS_RELATIONS")
 
     @model_validator(mode="after")

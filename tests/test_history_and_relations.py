@@ -151,3 +151,24 @@ def test_tests_pair_with_their_sources():
     assert pairs["lib/fmt.test.ts"] == "lib/fmt.ts"
     assert "tests/conftest.py" not in pairs
     assert is_test("tests/conftest.py") and not is_test("src/pkg/api.py")
+
+
+def test_sessions_group_one_authors_consecutive_commits(tmp_path):
+    repo = tmp_path / "s"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, {"a.py": "", "b.py": "", "c.py": ""}, 0)
+    commit(repo, {"a.py": "1"}, 10)
+    commit(repo, {"b.py": "1"}, 10 + 1 / 24)  # an hour later, same author
+    commit(repo, {"a.py": "2"}, 10 + 2 / 24)  # and again
+    commit(repo, {"c.py": "1"}, 20)  # ten days later
+    commits = read_commits(repo)
+    assert ("a.py", "b.py") not in mine(commits).pairs
+    grouped = mine(commits, CoChangeParams(session_hours=2))
+    assert grouped.pairs[("a.py", "b.py")].commits == 1
+    assert ("b.py", "c.py") not in grouped.pairs
+    assert grouped.revisions["a.py"].commits == 1  # the session counts once per file
+    assert mine(commits).revisions["a.py"].commits == 2
+    for c in commits:  # another author breaks the session
+        c.author = c.sha
+    assert ("a.py", "b.py") not in mine(commits, CoChangeParams(session_hours=2)).pairs

@@ -38,11 +38,15 @@ class CoChangeParams:
     """max_commit_files: commits touching more files are left out (code-maat: 30).
     half_life_days:   a commit this old counts half as much as the newest one.
     max_partners:     strongest partners kept per file.
+    session_hours:    > 0 groups one author's consecutive commits, each within this many
+                      hours of the previous, into one change (a change split over a few
+                      commits); a group larger than max_commit_files counts commit by commit.
     """
 
     max_commit_files: int = 30
     half_life_days: float = 365.0
     max_partners: int = 50
+    session_hours: float = 0.0  # > 0: an author's commits this close in time are one change
 
     def decay(self, age_seconds: float) -> float:
         return 0.5 ** (max(0.0, age_seconds) / (self.half_life_days * DAY))
@@ -111,6 +115,31 @@ def mine(commits: Iterable[Commit], params: CoChangeParams | None = None, *,
     alias: dict[str, str] = {}  # a name in older commits -> today's name
     revisions: dict[str, Tally] = defaultdict(Tally)
     pairs: dict[tuple[str, str], Tally] = defaultdict(Tally)
+
+    def count(names: set[str], time: int) -> None:
+        tracked = sorted(n for n in names if keep is None or n in keep)
+        if not tracked:
+            return
+        w = params.decay(state.reference_time - time)
+        for n in tracked:
+            revisions[n].add(w, time)
+        for a, b in combinations(tracked, 2):
+            pairs[(a, b)].add(w, time)
+
+    group: list[tuple[Commit, set[str]]] = []  # one author's session, newest first
+
+    def flush() -> None:
+        if not group:
+            return
+        union = set().union(*(names for _c, names in group))
+        if len(union) <= params.max_commit_files:
+            count(union, group[0][0].time)
+        else:  # too large as one change: its commits count one by one
+            for c, names in group:
+                count(names, c.time)
+        group.clear()
+
+    window = params.session_hours * 3600
     for c in commits:
         if state.head is None:
             state.head, state.reference_time = c.sha, c.time
@@ -124,14 +153,11 @@ def mine(commits: Iterable[Commit], params: CoChangeParams | None = None, *,
         if len(names) > params.max_commit_files:
             state.commits_large += 1
             continue
-        tracked = sorted(n for n in names if keep is None or n in keep)
-        if not tracked:
-            continue
-        w = params.decay(state.reference_time - c.time)
-        for n in tracked:
-            revisions[n].add(w, c.time)
-        for a, b in combinations(tracked, 2):
-            pairs[(a, b)].add(w, c.time)
+        if group and not (window > 0 and c.author == group[-1][0].author
+                          and group[-1][0].time - c.time <= window):
+            flush()
+        group.append((c, names))
+    flush()
     state.revisions = dict(revisions)
     state.pairs = _prune(dict(pairs), params.max_partners)
     state.renames = {old: new for old, new in alias.items() if old != new}

@@ -31,6 +31,7 @@ class Commit:
     time: int  # committer time, unix seconds
     changes: list[Change] = field(default_factory=list)
     root: bool = False  # no parent: the first commit, or the edge of a shallow clone
+    author: str = ""  # author e-mail
 
     @property
     def paths(self) -> list[str]:
@@ -71,12 +72,14 @@ def is_shallow(root: Path) -> bool:
 
 
 def parse_log(raw: bytes) -> list[Commit]:
-    """Parse ``git log -z --name-status --format=%x01%H %ct %P`` output, newest first."""
+    """Parse ``git log -z --name-status --format=%x01%H %ct %P%x02%ae`` output, newest first."""
     commits: list[Commit] = []
     for chunk in raw.split(b"\x01")[1:]:
         header, _, body = chunk.partition(b"\0")
-        sha, *rest = header.decode("ascii", "replace").split()
-        commit = Commit(sha, int(rest[0]) if rest else 0, root=len(rest) < 2)
+        head, _, author = header.decode("utf-8", "replace").partition("\x02")
+        sha, *rest = head.split()
+        commit = Commit(sha, int(rest[0]) if rest else 0, root=len(rest) < 2,
+                        author=author.strip().lower())
         toks = body.lstrip(b"\n").split(b"\0")
         i = 0
         while i < len(toks):
@@ -111,7 +114,7 @@ def read_commits(root: Path | str, *, since: str | None = None, max_commits: int
     root = Path(root)
     if exact_renames_only is None:
         exact_renames_only = is_partial_clone(root)
-    args = ["log", "--no-merges", "-z", "--name-status", "--format=%x01%H %ct %P",
+    args = ["log", "--no-merges", "-z", "--name-status", "--format=%x01%H %ct %P%x02%ae",
             "--find-renames=100%" if exact_renames_only else "-M", "--no-color", "--no-ext-diff",
             "--no-textconv"]
     if max_commits:
