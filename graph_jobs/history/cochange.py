@@ -193,30 +193,24 @@ def merge(old: CoChange, new: CoChange) -> CoChange:
     def rename(p: str) -> str:
         return new.renames.get(p, p)
 
+    def fold(into: dict, key, t: Tally, factor: float) -> None:
+        r = into.setdefault(key, Tally())
+        r.commits += t.commits
+        r.weight += t.weight * factor
+        r.last_time = max(r.last_time, t.last_time)
+
     revisions: dict[str, Tally] = {}
     for p, t in old.revisions.items():
-        r = revisions.setdefault(rename(p), Tally())
-        r.commits += t.commits
-        r.weight += t.weight * scale
-        r.last_time = max(r.last_time, t.last_time)
+        fold(revisions, rename(p), t, scale)
     for p, t in new.revisions.items():
-        r = revisions.setdefault(p, Tally())
-        r.commits, r.weight = r.commits + t.commits, r.weight + t.weight
-        r.last_time = max(r.last_time, t.last_time)
+        fold(revisions, p, t, 1.0)
     pairs: dict[tuple[str, str], Tally] = {}
-    for (a, b), t in list(old.pairs.items()):
+    for (a, b), t in old.pairs.items():
         a, b = rename(a), rename(b)
-        if a == b:
-            continue
-        key = (a, b) if a < b else (b, a)
-        r = pairs.setdefault(key, Tally())
-        r.commits += t.commits
-        r.weight += t.weight * scale
-        r.last_time = max(r.last_time, t.last_time)
+        if a != b:
+            fold(pairs, (a, b) if a < b else (b, a), t, scale)
     for key, t in new.pairs.items():
-        r = pairs.setdefault(key, Tally())
-        r.commits, r.weight = r.commits + t.commits, r.weight + t.weight
-        r.last_time = max(r.last_time, t.last_time)
+        fold(pairs, key, t, 1.0)
     renames = {**{o: rename(n) for o, n in old.renames.items()}, **new.renames}
     return CoChange(params, new.head, new.reference_time, revisions,
                     _prune(pairs, params.max_partners),
