@@ -26,7 +26,7 @@ changed once, together, do not outweigh a pair seen together fifty times.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -120,15 +120,10 @@ def build_relation_graph(graph: DependencyGraph, history: CoChange | None = None
                     add(fidx[path], folder(parent), w.folder, "folder")
             return fidx[path]
 
-        children: dict[str, int] = defaultdict(int)
-        for p in files:
-            parent = PurePosixPath(p).parent
-            children[str(parent)] += 1
-            for up in parent.parents:
-                children[str(up)] += 0  # known folders
-        for p in list(children):
-            if p != ".":
-                children[str(PurePosixPath(p).parent)] += 1
+        # direct children of each folder: its files and its subfolders
+        children = Counter(str(PurePosixPath(p).parent) for p in files)
+        for sub in {str(up) for p in files for up in PurePosixPath(p).parents} - {"."}:
+            children[str(PurePosixPath(sub).parent)] += 1
 
         def fw(path: str) -> float:
             n = children.get(path, 1)
