@@ -3,7 +3,8 @@
     python bench/rerank_variants.py PATH [PATH ...] [--loro]
 
 Each repository is cut and ingested as ``relevance_bench.py`` does (same cut, same truth,
-same stores). For every query the 100 Qdrant candidates and the store's signals are read
+same stores). For every query the candidates (100 from Qdrant, and the tied files) and the
+store's signals are read
 once; then each named variant reorders them in memory and is scored (recall@10, the
 bench's definition). ``--loro`` also runs the over-fitting check: for each repository,
 coordinate ascent on the weights over the other repositories, scored on the one left out.
@@ -45,6 +46,7 @@ VARIANTS = {
 
 def collect(path: Path, work: Path) -> dict:
     from graph_jobs.pipeline import Stores, run_ingest
+    from graph_jobs.relations.related_files import candidates
     from graph_jobs.settings import Settings
     from graph_jobs.stores.vector_store import close_local_clients
 
@@ -55,9 +57,8 @@ def collect(path: Path, work: Path) -> dict:
     hist = stores.metadata.load_history(res.repo_url)
     per_q = {}
     for q in case.queries:
-        hits = stores.vectors.similar(res.repo_url, q, 100, "repo", False)
-        per_q[q] = ([(h.file_path, h.score) for h in hits],
-                    stores.metadata.file_signals(res.repo_url, q, [h.file_path for h in hits]))
+        cands, signals = candidates(stores.vectors, stores.metadata, res.repo_url, q, 100)
+        per_q[q] = ([(c[0], c[1]) for c in cands], signals)
     close_local_clients()
     stores.metadata.dispose()
     return {"files": case.files, "edges": case.import_edges, "truth": case.truth,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from graph_jobs.pipeline import Stores, run_ingest
-from graph_jobs.relations.related_files import related_files
+from graph_jobs.relations.related_files import candidates, related_files
 from tests.support.repos import git
 from tests.test_history_and_relations import commit
 
@@ -79,6 +79,26 @@ def test_related_files_say_why(project, settings):
                           rerank=False)
     assert [h.score for h in plain] == sorted((h.score for h in plain), reverse=True)
     assert all(h.score == h.vector_score for h in plain)
+
+
+def test_tied_files_are_candidates_beyond_the_vector_pool(project, settings):
+    """A pool of one nearest neighbour: every file with an exact tie to app/core.py
+    (co-change, imports both ways, its test) is still a candidate, with its real cosine."""
+    stores = _stores(settings)
+    res = run_ingest(str(project), settings, stores=stores)
+    assert res.status == "complete", res.error
+    cands, sig = candidates(stores.vectors, stores.metadata, res.repo_url, "app/core.py", 1)
+    tied = {*sig["cochange"], *sig["imports"], *sig["imported_by"], *sig["tests"]}
+    assert {"lib/schema.py", "app/util.py", "app/cli.py", "tests/test_core.py"} <= tied
+    nearest = stores.vectors.similar(res.repo_url, "app/core.py", 1)[0].file_path
+    assert {c[0] for c in cands} == tied | {nearest}  # nothing untied was added
+    assert len(cands) == len(tied | {nearest})  # and nothing twice
+    full = {h.file_path: h.score for h in stores.vectors.similar(res.repo_url, "app/core.py", 20)}
+    for path, cos, _lang, _deg in cands:
+        assert cos == pytest.approx(full[path], abs=1e-4)
+    plain, _ = candidates(stores.vectors, stores.metadata, res.repo_url, "app/core.py", 1,
+                          tied=False)
+    assert [c[0] for c in plain] == [nearest]
 
 
 def test_folder_nodes_never_appear_in_answers(project, settings):

@@ -1,7 +1,9 @@
 """Related files: nearest neighbours in Qdrant, reranked with exact signals, explained.
 
 1. Candidates: the ``pool`` files nearest to the query's Node2Vec vector (cosine) in
-   its repository, from Qdrant.
+   its repository, from Qdrant, and every file with an exact tie to it (co-change
+   partner, import either way, test pair) that the search did not return, with its
+   cosine: in a large repository a strong partner can lie beyond the pool.
 2. Each candidate's score adds to its cosine what the metadata store knows exactly
    about the pair (:class:`RerankWeights`): co-change (the share of the query's
    age-decayed commits that also changed the candidate), an import either way, a
@@ -129,6 +131,30 @@ def rank_related(query: str, candidates: list[tuple[str, float, str, int]], sign
     return out[:k]
 
 
+def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
+               include_isolated: bool = False, tied: bool = True
+               ) -> tuple[list[tuple[str, float, str, int]], dict]:
+    """The ``pool`` nearest files and, with ``tied``, every file with an exact tie to
+    ``file_path`` that the search did not return; and the store's signals.
+
+    Raises ``KeyError`` when the file has no vector.
+    """
+    hits = vectors.similar(repo_url, file_path, pool, "repo", include_isolated)
+    cands = [(h.file_path, h.score, h.language, h.degree) for h in hits]
+    if metadata is None:
+        return cands, {"imports": {}, "imported_by": {}, "cochange": {}, "revisions": {},
+                       "tests": set()}
+    signals = metadata.file_signals(repo_url, file_path, [c[0] for c in cands])
+    if tied:
+        seen = {c[0] for c in cands}
+        missing = [p for p in (*signals["cochange"], *signals["imports"],
+                               *signals["imported_by"], *sorted(signals["tests"]))
+                   if p not in seen]
+        cands += [(h.file_path, h.score, h.language, h.degree)
+                  for h in vectors.scores(repo_url, file_path, missing, include_isolated)]
+    return cands, signals
+
+
 def related_files(vectors, metadata, repo_url: str, file_path: str, k: int = 10, *,
                   pool: int = 100, include_isolated: bool = False, rerank: bool = True,
                   weights: RerankWeights | None = None) -> list[Related]:
@@ -136,10 +162,7 @@ def related_files(vectors, metadata, repo_url: str, file_path: str, k: int = 10,
 
     Raises ``KeyError`` when the file has no vector.
     """
-    hits = vectors.similar(repo_url, file_path, max(k, pool), "repo", include_isolated)
-    cands = [(h.file_path, h.score, h.language, h.degree) for h in hits]
-    signals = metadata.file_signals(repo_url, file_path, [c[0] for c in cands]) \
-        if metadata is not None else {
-        "imports": {}, "imported_by": {}, "cochange": {}, "revisions": {}, "tests": set()}
+    cands, signals = candidates(vectors, metadata, repo_url, file_path, max(k, pool),
+                                include_isolated=include_isolated, tied=rerank)
     return rank_related(file_path, cands, signals, weights, rerank=rerank, repo_url=repo_url,
                         k=k)

@@ -372,19 +372,19 @@ class MetadataStore:
                                           CoChangePair.path_b == path))):
                 other = r.path_b if r.path_a == path else r.path_a
                 cochange[other] = (r.commits, r.weight, r.last_time)
-            wanted = list({path, *cochange, *candidates})
-            revisions = {}
-            for i in range(0, len(wanted), 500):  # within SQLite's bound-parameter limit
-                revisions.update((r.path, (r.commits, r.weight)) for r in s.execute(
-                    select(FileHistory.path, FileHistory.commits, FileHistory.weight)
-                    .where(FileHistory.repository_id == rid,
-                           FileHistory.path.in_(wanted[i:i + 500]))))
             tests = set()
             for r in s.execute(select(TestPair.test_path, TestPair.source_path)
                                .where(TestPair.repository_id == rid,
                                       or_(TestPair.test_path == path,
                                           TestPair.source_path == path))):
                 tests.add(r.source_path if r.test_path == path else r.test_path)
+            wanted = list({path, *cochange, *imports, *imported_by, *tests, *candidates})
+            revisions = {}
+            for i in range(0, len(wanted), 500):  # within SQLite's bound-parameter limit
+                revisions.update((r.path, (r.commits, r.weight)) for r in s.execute(
+                    select(FileHistory.path, FileHistory.commits, FileHistory.weight)
+                    .where(FileHistory.repository_id == rid,
+                           FileHistory.path.in_(wanted[i:i + 500]))))
             busiest = s.scalar(select(func.max(FileHistory.weight))
                                .where(FileHistory.repository_id == rid))
             return {"imports": imports, "imported_by": imported_by, "cochange": cochange,

@@ -230,3 +230,33 @@ class VectorStore:
                                  pl.get("language", ""), float(hit.score),
                                  int(pl.get("degree", 0))))
         return out[:k]
+
+    def scores(self, repo_url: str, file_path: str, others: Iterable[str],
+               include_isolated: bool = False) -> list[Neighbour]:
+        """The cosine of ``file_path``'s vector with each of ``others`` (same repository):
+        the files an exact tie names that the nearest-neighbour search did not return."""
+        import numpy as np
+
+        others = [o for o in dict.fromkeys(others) if o != file_path]
+        if not others:
+            return []
+        self.ensure_collection()
+        got = self.client.retrieve(self.collection, ids=[point_id(repo_url, file_path)],
+                                   with_vectors=True)
+        if not got:
+            raise KeyError(f"no vector for {file_path!r} in {repo_url!r}")
+        q = np.asarray(got[0].vector, dtype=np.float64)
+        q /= np.linalg.norm(q) or 1.0
+        pts = self.client.retrieve(self.collection, ids=[point_id(repo_url, o) for o in others],
+                                   with_vectors=True, with_payload=True)
+        out = []
+        for pt in pts:
+            pl = pt.payload or {}
+            if pl.get("isolated") and not include_isolated:
+                continue
+            v = np.asarray(pt.vector, dtype=np.float64)
+            out.append(Neighbour(pl.get("repo_url", ""), pl.get("file_path", ""),
+                                 pl.get("language", ""),
+                                 float(q @ v / (np.linalg.norm(v) or 1.0)),
+                                 int(pl.get("degree", 0))))
+        return out
