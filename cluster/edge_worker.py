@@ -10,8 +10,12 @@ tested and run on its own. Rules:
 - While the job runs, a thread renews the lease every ``lease_s / 3`` and publishes the
   stage and progress; a cancel flag stops the job between stages; a lost lease (the
   task was given to another worker) stops it without recording anything.
-- Permanent failures (unsafe URL, repository too large) are recorded ``failed`` at
-  once; others are retried by the queue and dead-lettered after ``max_attempts``.
+- The outcome is decided in one place (``_settle``), whatever left the job: a result,
+  a cancel, or any exception. The lease keeper is stopped in a ``finally`` first, so no
+  lease outlives its job. Permanent failures (the error's class says ``retryable =
+  False``: unsafe URL, repository too large) are recorded ``failed`` at once; others
+  (a store away, a clone that failed, a bug) are retried by the queue and
+  dead-lettered after ``max_attempts``.
 - Redis unreachable: every call is retried every ``redis_retry_s`` (5 s, as the old
   worker did) with the job in hand kept; nothing crashes.
 """
@@ -29,10 +33,11 @@ from dataclasses import dataclass
 from cluster.job_queue import JobQueue, Task, WorkerBeat
 from cluster.redis_transport import QueueUnavailable
 from graph_jobs.errors import JobCancelled
+from graph_jobs.faults import FaultHook, JobStep, no_faults
+from graph_jobs.pipeline import IngestResult
 from graph_jobs.settings import Settings
 
 log = logging.getLogger(__name__)
-PERMANENT_ERRORS = ("UnsafeRepositoryURL", "RepositoryTooLarge")
 
 
 def hardware_name() -> str:
@@ -61,7 +66,8 @@ class JobOutcome:
 class EdgeWorker:
     def __init__(self, queue: JobQueue, settings: Settings, *, worker_id: str | None = None,
                  stores=None, idle_poll_min_s: float = 1.0, idle_poll_max_s: float = 60.0,
-                 redis_retry_s: float = 5.0, run_job: Callable | None = None) -> None:
+                 redis_retry_s: float = 5.0, run_job: Callable | None = None,
+                 faults: FaultHook = no_faults) -> None:
         self.queue = queue
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
@@ -72,6 +78,7 @@ class EdgeWorker:
         self.redis_retry_s = redis_retry_s
         self._stores = stores
         self._run_job = run_job
+        self.faults = faults
         self.draining = threading.Event()
         self.current: Task | None = None
         self._idle_wait = idle_poll_min_s
@@ -165,8 +172,7 @@ class EdgeWorker:
             reason = (f"task exceeded TTL: submitted {task.age_s() / 3600:.1f} h ago, limit "
                       f"{self.queue.task_ttl_s / 3600:.1f} h")
             self._set_idle()
-            self._retrying("ack", lambda: self.queue.ack(task, self.beat, "skipped",
-                                                         error=reason))
+            self._tell_queue(lambda: self.queue.ack(task, self.beat, "skipped", error=reason))
             return JobOutcome(task.job_id, "skipped", reason)
         self.beat.status = f"Training Graph on {task.repo_url}"
         self.beat.job_id, self.beat.repo_url = task.job_id, task.repo_url
@@ -175,28 +181,40 @@ class EdgeWorker:
         self._lease = lease
         lease.start()
         t0 = time.perf_counter()
+        result, cancelled = None, False
         try:
             result = self._run(task, lease)
         except JobCancelled:
-            lease.stop()
-            if lease.released:
-                return JobOutcome(task.job_id, "released", "handed back to the queue")
-            if lease.lost:
-                return JobOutcome(task.job_id, "lost", "lease lost")
-            self._set_idle()
-            self._retrying("ack", lambda: self.queue.ack(
-                task, self.beat, "cancelled", duration_s=time.perf_counter() - t0,
-                error="cancelled while running"))
-            return JobOutcome(task.job_id, "cancelled", duration_s=time.perf_counter() - t0)
-        lease.stop()
+            cancelled = True
+        except Exception as exc:  # noqa: BLE001 - whatever escapes the job is a failed attempt
+            log.exception("job %s: %s escaped the pipeline", task.job_id, type(exc).__name__)
+            result = IngestResult(task.job_id, task.repo_url, None, "failed",
+                                  error=f"{type(exc).__name__}: {exc}",
+                                  retryable=getattr(exc, "retryable", True),
+                                  duration_seconds=time.perf_counter() - t0)
+        finally:
+            lease.stop()  # in every case, so that no lease outlives its job
+        return self._settle(task, lease, result, cancelled, time.perf_counter() - t0)
+
+    def _settle(self, task: Task, lease: _LeaseKeeper, result: IngestResult | None,
+                cancelled: bool, elapsed: float) -> JobOutcome:
+        """The one place a job's outcome is decided: handed back (draining), lost (its
+        lease went to another worker), cancelled, complete, failed for good (a permanent
+        error), or failed for now (retried by the queue, dead-lettered after its
+        attempts)."""
         if lease.released:
             return JobOutcome(task.job_id, "released", "handed back to the queue")
         if lease.lost:
             return JobOutcome(task.job_id, "lost", "lease lost while running")
+        if cancelled or result is None:
+            self._set_idle()
+            self._tell_queue(lambda: self.queue.ack(
+                task, self.beat, "cancelled", duration_s=elapsed, error="cancelled while running"))
+            return JobOutcome(task.job_id, "cancelled", duration_s=elapsed)
         dur = result.duration_seconds
         if result.status == "complete":
             self._set_idle()
-            ok = self._retrying("ack", lambda: self.queue.ack(
+            ok = self._tell_queue(lambda: self.queue.ack(
                 task, self.beat, "complete", duration_s=dur, files=result.files_processed,
                 embeddings=result.embeddings_generated,
                 extra={"timings": {k: round(v, 3) for k, v in result.timings.items()},
@@ -205,13 +223,24 @@ class EdgeWorker:
                               result.files_processed, result.embeddings_generated,
                               result.timings)
         err = result.error or "unknown error"
-        self.beat.status = f"Error: {err[:200]}"
-        if err.split(":", 1)[0] in PERMANENT_ERRORS:
-            self._retrying("ack", lambda: self.queue.ack(task, self.beat, "failed",
-                                                         duration_s=dur, error=err))
+        self._set_idle()
+        self.beat.status = f"Error: {err[:200]}"  # until the next job
+        if not result.retryable:
+            self._tell_queue(lambda: self.queue.ack(task, self.beat, "failed", duration_s=dur,
+                                                    error=err))
             return JobOutcome(task.job_id, "failed", err, dur)
-        verdict = self._retrying("fail", lambda: self.queue.fail(task, self.beat, err, dur))
+        verdict = self._tell_queue(lambda: self.queue.fail(task, self.beat, err, dur))
         return JobOutcome(task.job_id, "failed" if verdict == "dead" else "retry", err, dur)
+
+    def _tell_queue(self, call: Callable):
+        """The outcome reaches the queue: retried while Redis is away (the job in hand is
+        kept); a fault hook can fault it (``JobStep.ACK``)."""
+
+        def once():
+            self.faults(JobStep.ACK)
+            return call()
+
+        return self._retrying("ack", once)
 
     def _set_idle(self) -> None:
         self.beat.status, self.beat.job_id, self.beat.repo_url = "Idle", None, None
@@ -225,7 +254,8 @@ class EdgeWorker:
         return run_ingest(task.source, self.settings, ref=task.ref, job_id=task.job_id,
                           repo_url=task.repo_url, stores=self.stores(),
                           progress=lease.progress, should_stop=lease.should_stop,
-                          worker=self.worker_id, embed_lock=self.embed_lock)
+                          worker=self.worker_id, embed_lock=self.embed_lock,
+                          faults=self.faults)
 
 
 class _LeaseKeeper:

@@ -45,6 +45,9 @@ class VectorStoreProxy:
     def similar(self, *args, **kwargs):
         return self._call("similar", *args, **kwargs)
 
+    def scores(self, *args, **kwargs):
+        return self._call("scores", *args, **kwargs)
+
     def repository_points(self, *args, **kwargs):
         return self._call("repository_points", *args, **kwargs)
 

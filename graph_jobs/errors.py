@@ -14,11 +14,17 @@
 
 Per-file problems (binary, too large, syntax errors) are never exceptions: they are
 recorded in the graph's ``skipped`` list and the job goes on.
+
+Each class says whether trying again can help (``retryable``): a refused URL or a
+repository over the size limit fails at once; a clone, a store or anything unexpected is
+retried by the queue and dead-lettered after its attempts.
 """
 
 
 class PharosJobError(Exception):
     """Base of every error the graph job raises on purpose."""
+
+    retryable: bool = True  # may another attempt succeed?
 
 
 class RepositoryError(PharosJobError):
@@ -26,7 +32,7 @@ class RepositoryError(PharosJobError):
 
 
 class UnsafeRepositoryURL(RepositoryError):
-    pass
+    retryable = False
 
 
 class CloneFailed(RepositoryError):
@@ -38,7 +44,7 @@ class CloneTimeout(RepositoryError):
 
 
 class RepositoryTooLarge(RepositoryError):
-    pass
+    retryable = False
 
 
 class EmbeddingError(PharosJobError):
@@ -46,7 +52,8 @@ class EmbeddingError(PharosJobError):
 
 
 class StoreError(PharosJobError):
-    """A store (Qdrant, the SQL database) failed after its retries; the job fails with it."""
+    """A store (Qdrant, the SQL database) failed after its retries; the job fails with it,
+    and the queue tries it again (the store may be back by then)."""
 
 
 class VectorStoreError(StoreError):

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from graph_jobs.dependency_graph import Progress, build_dependency_graph
+from graph_jobs.faults import FaultHook, JobStep, no_faults
 from graph_jobs.models import DependencyGraph
 from graph_jobs.repo_source import open_repository
 from graph_jobs.settings import Settings
@@ -25,17 +26,20 @@ def graph_for(source: str, settings: Settings, ref: str | None = None, *, use_ca
 
 def graph_and_history_for(source: str, settings: Settings, ref: str | None = None, *,
                           use_cache: bool = True, progress: Progress | None = None,
-                          history: bool | None = None, stored_history=None):
+                          history: bool | None = None, stored_history=None,
+                          faults: FaultHook = no_faults):
     """``(graph, HistoryResult | None)``; history is mined when ``settings.history`` is on
     (or ``history=True``), from ``stored_history`` onwards when it still applies."""
     want_history = settings.history if history is None else history
     t0 = time.perf_counter()
+    faults(JobStep.CLONE)
     with open_repository(
         source, ref, timeout_s=settings.clone_timeout_s, max_bytes=settings.clone_max_bytes,
         allow_local_urls=True,
         history_depth=settings.history_max_commits if want_history else 0,
     ) as repo:
         t_clone = time.perf_counter() - t0
+        faults(JobStep.PARSE)
         graph = build_dependency_graph(
             repo.root, repo.commit, max_file_bytes=settings.max_file_bytes,
             cache_path=settings.parse_cache_path if use_cache and settings.parse_cache else None,

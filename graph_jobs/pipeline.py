@@ -16,6 +16,10 @@ runs for a task from the queue (edge mode): the same function.
   where they live. This choice is documented in docs/embedding.md.
 - The job is ``complete`` only after every batch reached Qdrant and the SQL metadata
   committed; any store failure (after its retries) fails the job with the reason.
+- Whatever goes wrong, the start record included, ends in the result (``failed``, with
+  ``retryable`` from the error's class) or in :class:`JobCancelled`: nothing else leaves
+  ``run_ingest``. ``faults`` is called at each :class:`~graph_jobs.faults.JobStep`
+  (tests fault every step through it).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from graph_jobs.errors import JobCancelled, PharosJobError
+from graph_jobs.faults import FaultHook, JobStep, no_faults
 from graph_jobs.models import DependencyGraph
 from graph_jobs.settings import Settings
 
@@ -55,6 +60,7 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
     error: str | None = None
+    retryable: bool = True  # for a failed job: may another attempt succeed?
     history: str = ""  # what the history stage did ("mined: 812 commits read", "none: ...")
     relations: dict[str, int] = field(default_factory=dict)  # relation -> edges
 
@@ -140,7 +146,7 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
                should_stop: Callable[[], bool] | None = None,
                repo_url: str | None = None, worker: str | None = None,
                params=None, embed_lock=None, relations: str | None = None,
-               relation_weights=None) -> IngestResult:
+               relation_weights=None, faults: FaultHook = no_faults) -> IngestResult:
     """Run the whole job; returns the result (status ``complete`` or ``failed``).
 
     Raises nothing for job failures (they are in the result, and in the metadata
@@ -169,9 +175,10 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
 
     from graph_jobs.stores.metadata_store import utcnow
 
-    record(repo_url=repo_url, status="running", stage="clone", progress=0.0, ref=ref,
-           started_at=utcnow(), worker=worker)
     try:
+        faults(JobStep.START)
+        record(repo_url=repo_url, status="running", stage="clone", progress=0.0, ref=ref,
+               started_at=utcnow(), worker=worker)
         report("clone", 0.0)
         t = time.perf_counter()
 
@@ -183,7 +190,8 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
         if want_history and meta is not None:
             stored = meta.load_history(repo_url)
         graph, mined = graph_and_history_for(source, settings, ref, progress=graph_progress,
-                                             history=want_history, stored_history=stored)
+                                             history=want_history, stored_history=stored,
+                                             faults=faults)
         timings["graph"] = time.perf_counter() - t - graph.timings.get("history", 0.0)
         for k in ("clone", "discover", "parse", "resolve"):
             if k in graph.timings:
@@ -204,6 +212,7 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
         record(stage="embed", progress=0.4, commit=graph.commit)
 
         report("embed", 0.0)
+        faults(JobStep.EMBED)
         t = time.perf_counter()
         from graph_jobs.embedding.engine import embed_graph
         from graph_jobs.relations.relation_graph import build_relation_graph
@@ -241,11 +250,13 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
         t = time.perf_counter()
         from graph_jobs.stores.vector_store import FilePoint
 
+        faults(JobStep.VECTOR_UPSERT)
         points = [FilePoint(f.path, f.language, vectors[i], int(degree[i]),
                             not bool(emb.trained[i])) for i, f in enumerate(graph.files)]
         result.embeddings_generated = stores.vectors.upsert_repository(
             repo_url, graph.commit, job_id, points,
             progress=lambda f: report("store", 0.9 * f))
+        faults(JobStep.METADATA_WRITE)
         if meta is not None:
             meta.replace_repository(
                 repo_url, graph.commit, job_id,
@@ -262,32 +273,39 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
     except JobCancelled:
         result.status = "cancelled"
         result.error = "cancelled"
-        _finish(record, result, timings, t_start)
+        _finish(record, result, timings, t_start, faults)
         raise
     except PharosJobError as exc:
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"
+        result.retryable = exc.retryable
     except Exception as exc:  # a bug or an unexpected library error: fail this job only
         log.exception("job %s failed", job_id)
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"
-    _finish(record, result, timings, t_start)
+    _finish(record, result, timings, t_start, faults)
     return result
 
 
-def _finish(record, result: IngestResult, timings: dict, t_start: float) -> None:
+def _finish(record, result: IngestResult, timings: dict, t_start: float,
+            faults: FaultHook) -> None:
+    """Record the outcome. If that fails, a complete job becomes a retryable failure (its
+    data is in the stores; another attempt rewrites the same rows and points)."""
     from graph_jobs.stores.metadata_store import utcnow
 
     result.duration_seconds = time.perf_counter() - t_start
     result.timings = timings
     extra = {"progress": 1.0} if result.status == "complete" else {}
     try:
-        record(status=result.status, stage=None, **extra, finished_at=utcnow(), duration_seconds=result.duration_seconds,
+        faults(JobStep.FINISH)
+        record(status=result.status, stage=None, **extra, finished_at=utcnow(),
+               duration_seconds=result.duration_seconds,
                files_processed=result.files_processed,
                embeddings_generated=result.embeddings_generated, edges=result.edges,
                timings={k: round(v, 4) for k, v in timings.items()}, error=result.error,
                commit=result.commit)
-    except PharosJobError as exc:
+    except Exception as exc:  # noqa: BLE001 - the outcome decides; it must not escape
         log.error("job %s: could not record its outcome: %s", result.job_id, exc)
         if result.status == "complete":
-            result.status, result.error = "failed", str(exc)
+            result.status, result.retryable = "failed", True
+            result.error = f"{type(exc).__name__}: {exc}"

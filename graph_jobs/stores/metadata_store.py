@@ -8,7 +8,10 @@ only reads the commits after ``history_head``. ``test_pairs`` holds (test, sourc
 SQLite file under ``PHAROS_DATA_DIR`` by default; Postgres (Neon) through
 ``DATABASE_URL`` / ``NEON_DATABASE_URL`` with psycopg2. ``postgres://`` URLs are
 accepted; query parameters such as ``sslmode=require`` pass through to libpq.
-``pool_pre_ping`` + ``pool_recycle`` let connections survive Neon scaling to zero.
+``pool_pre_ping`` + ``pool_recycle`` let connections survive Neon scaling to zero and a
+server restart. An operation that meets a connection error (the server away, restarting
+or shutting down) is tried again with exponential backoff (``retries`` attempts, like
+the vector store), then raises :class:`MetadataStoreError`, which the queue retries.
 The schema is owned by Alembic (``graph_jobs/stores/migrations``): ``pharos db upgrade``,
 or on start-up when ``PHAROS_AUTO_MIGRATE`` is on.
 """
@@ -39,8 +42,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from graph_jobs.errors import MetadataStoreError
 
@@ -222,13 +226,46 @@ def run_migrations(url: str, revision: str = "head") -> None:
                                  f"{exc.orig if hasattr(exc, 'orig') else exc}") from exc
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A connection-level error that another attempt may not meet (server away,
+    restarting, shutting down, a dropped connection); not a constraint or a bad query."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 class MetadataStore:
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, retries: int = 5,
+                 retry_wait=None) -> None:
         self.url = normalize_db_url(url)
+        self.retries = max(1, retries)
+        self.retry_wait = retry_wait or wait_exponential(multiplier=0.5, min=0.5, max=8)
         if migrate:
-            run_migrations(self.url)
+            self._retry("migrate", lambda: run_migrations(self.url))
         self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _retry(self, what: str, fn):
+        """``fn()``, tried again on transient errors; any failure as MetadataStoreError."""
+
+        def transient(exc: BaseException) -> bool:
+            if isinstance(exc, MetadataStoreError):  # from run_migrations
+                exc = exc.__cause__ or exc
+            return is_transient(exc)
+
+        try:
+            for attempt in Retrying(stop=stop_after_attempt(self.retries), wait=self.retry_wait,
+                                    retry=retry_if_exception(transient), reraise=True):
+                with attempt:
+                    return fn()
+        except RetryError as exc:  # pragma: no cover - reraise=True raises the error itself
+            raise MetadataStoreError(f"{what}: {exc}") from exc
+        except MetadataStoreError:
+            raise
+        except SQLAlchemyError as exc:
+            where = make_url(self.url).render_as_string()
+            raise MetadataStoreError(f"{what} failed at {where}: {type(exc).__name__}: "
+                                     f"{getattr(exc, 'orig', None) or exc}") from exc
 
     def _session(self) -> Session:
         return self.sessions()
@@ -242,17 +279,18 @@ class MetadataStore:
 
     # --- jobs ------------------------------------------------------------------------
     def upsert_job(self, job_id: str, **fields) -> None:
-        try:
+        def write() -> None:
             with self._session() as s, s.begin():
                 job = s.get(IngestionJob, job_id)
+                rest = dict(fields)
                 if job is None:
-                    job = IngestionJob(id=job_id, repo_url=fields.pop("repo_url", ""),
-                                       status=fields.pop("status", "pending"))
+                    job = IngestionJob(id=job_id, repo_url=rest.pop("repo_url", ""),
+                                       status=rest.pop("status", "pending"))
                     s.add(job)
-                for k, v in fields.items():
+                for k, v in rest.items():
                     setattr(job, k, v)
-        except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"could not record job {job_id}: {exc}") from exc
+
+        self._retry(f"could not record job {job_id}", write)
 
     def get_job(self, job_id: str) -> dict | None:
         with self._session() as s:
@@ -273,33 +311,35 @@ class MetadataStore:
         """Replace the stored files, dependencies, history (a ``CoChange``, or None to
         leave the stored one) and test pairs of a repository in one transaction."""
         files, edges, tests = list(files), list(edges), list(tests)
-        try:
-            with self._session() as s, s.begin():
-                repo = s.scalar(select(Repository).where(Repository.url == repo_url))
-                if repo is None:
-                    repo = Repository(url=repo_url)
-                    s.add(repo)
-                    s.flush()
-                repo.last_commit, repo.last_job_id = commit, job_id
-                repo.files, repo.edges, repo.updated_at = len(files), len(edges), utcnow()
-                s.execute(delete(Dependency).where(Dependency.repository_id == repo.id))
-                s.execute(delete(File).where(File.repository_id == repo.id))
-                if files:
-                    s.execute(File.__table__.insert(),
-                              [{"repository_id": repo.id, **f} for f in files])
-                if edges:
-                    s.execute(Dependency.__table__.insert(),
-                              [{"repository_id": repo.id, **e} for e in edges])
-                s.execute(delete(TestPair).where(TestPair.repository_id == repo.id))
-                if tests:
-                    s.execute(TestPair.__table__.insert(),
-                              [{"repository_id": repo.id, "test_path": t, "source_path": src}
-                               for t, src in tests])
-                repo.history_status = (history_status or "")[:255] or None
-                if history is not None:
-                    self._replace_history(s, repo, history)
-        except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"could not store {repo_url}: {exc}") from exc
+        self._retry(f"could not store {repo_url}", lambda: self._replace_repository(
+            repo_url, commit, job_id, files, edges, history, history_status, tests))
+
+    def _replace_repository(self, repo_url, commit, job_id, files, edges, history,
+                            history_status, tests) -> None:
+        with self._session() as s, s.begin():
+            repo = s.scalar(select(Repository).where(Repository.url == repo_url))
+            if repo is None:
+                repo = Repository(url=repo_url)
+                s.add(repo)
+                s.flush()
+            repo.last_commit, repo.last_job_id = commit, job_id
+            repo.files, repo.edges, repo.updated_at = len(files), len(edges), utcnow()
+            s.execute(delete(Dependency).where(Dependency.repository_id == repo.id))
+            s.execute(delete(File).where(File.repository_id == repo.id))
+            if files:
+                s.execute(File.__table__.insert(),
+                          [{"repository_id": repo.id, **f} for f in files])
+            if edges:
+                s.execute(Dependency.__table__.insert(),
+                          [{"repository_id": repo.id, **e} for e in edges])
+            s.execute(delete(TestPair).where(TestPair.repository_id == repo.id))
+            if tests:
+                s.execute(TestPair.__table__.insert(),
+                          [{"repository_id": repo.id, "test_path": t, "source_path": src}
+                           for t, src in tests])
+            repo.history_status = (history_status or "")[:255] or None
+            if history is not None:
+                self._replace_history(s, repo, history)
 
     @staticmethod
     def _replace_history(s: Session, repo: Repository, history) -> None:
@@ -320,6 +360,10 @@ class MetadataStore:
 
     def load_history(self, repo_url: str, params=None):
         """The stored ``CoChange`` of a repository, or None when it has none."""
+        return self._retry(f"could not read the history of {repo_url}",
+                           lambda: self._load_history(repo_url, params))
+
+    def _load_history(self, repo_url: str, params=None):
         from graph_jobs.history.cochange import CoChange, CoChangeParams, Tally
 
         with self._session() as s:
@@ -341,10 +385,9 @@ class MetadataStore:
         """What the store knows of one file's ties: imports both ways, co-change
         partners, its test or tested pair; and the revisions (plain and decayed commit
         counts) of the file, its partners and ``candidates``."""
-        try:
-            return self._file_signals(repo_url, path, list(candidates))
-        except SQLAlchemyError as exc:
-            raise MetadataStoreError(f"could not read the signals of {path!r}: {exc}") from exc
+        candidates = list(candidates)
+        return self._retry(f"could not read the signals of {path!r}",
+                           lambda: self._file_signals(repo_url, path, candidates))
 
     def _file_signals(self, repo_url: str, path: str, candidates: list[str]) -> dict:
         with self._session() as s:
