@@ -291,3 +291,22 @@ def test_redis_stopped_for_10s_then_back_everything_recovers(kind, tmp_path, set
             if p is not None and p.poll() is None:
                 p.terminate()
                 p.wait()
+
+
+def test_an_exception_escaping_the_job_is_a_retry_and_stops_the_lease(transport, settings):
+    """Whatever leaves the job (here a bug in it) is a failed attempt: retried, then
+    dead-lettered; the lease keeper stops each time and the heartbeat is not left Idle
+    with a live lease."""
+    q = JobQueue(transport, lease_s=0.3, max_attempts=2)
+
+    def broken(task, lease):
+        raise RuntimeError("a bug in the job")
+
+    w = EdgeWorker(q, settings, worker_id="w", idle_poll_min_s=0.01, run_job=broken)
+    job = q.enqueue("https://github.com/o/a").job_id
+    assert w.poll_once().status == "retry"
+    assert not [t for t in threading.enumerate() if t.name.startswith("lease-") and t.is_alive()]
+    assert combined_status(q.status()["workers"]) == "Error: RuntimeError: a bug in the job"
+    assert w.poll_once().status == "failed"
+    assert q.dead_letters()[0]["job_id"] == job
+    assert q.status()["in_flight"] == 0
