@@ -7,6 +7,9 @@ Behaviour, the same over both transports:
 - ``claim`` moves a task into the in-flight set with a lease; the worker ``renew``s it
   while it works. Expired leases are requeued (front of the queue) by the next claim;
   after ``max_attempts`` the task goes to the dead-letter list with the last error.
+- ``fail`` (a failed attempt that may succeed later) backs off: the job waits
+  ``retrying`` for ``retry_backoff_s``, doubling per attempt, then the next claim puts
+  it back in the queue.
 - ``ack`` records the outcome in ``job_history`` (last 100) exactly once: a worker whose
   lease lapsed (and whose job went to someone else) cannot ack it any more.
 - ``cancel`` removes a pending task, or flags a running one (the worker sees the flag on
@@ -99,13 +102,16 @@ def repo_dedupe_key(repo_url: str, ref: str | None) -> str:
 class JobQueue:
     def __init__(self, transport: Transport, *, max_size: int = 10, task_ttl_s: int = 86400,
                  lease_s: float = 60.0, max_attempts: int = 3,
-                 heartbeat_ttl_s: int = 300) -> None:
+                 heartbeat_ttl_s: int = 300, retry_backoff_s: float = 0.0,
+                 retry_backoff_max_s: float = 600.0) -> None:
         self.t = transport
         self.max_size = max_size
         self.task_ttl_s = task_ttl_s
         self.lease_ms = int(lease_s * 1000)
         self.max_attempts = max_attempts
         self.heartbeat_ttl_s = heartbeat_ttl_s
+        self.retry_backoff_s = retry_backoff_s
+        self.retry_backoff_max_s = retry_backoff_max_s
 
     @classmethod
     def from_settings(cls, settings, **kw) -> JobQueue:
@@ -113,6 +119,7 @@ class JobQueue:
 
         kw.setdefault("lease_s", settings.lease_seconds)
         kw.setdefault("max_attempts", settings.max_attempts)
+        kw.setdefault("retry_backoff_s", settings.retry_backoff_seconds)
         return cls(transport_from_settings(settings), max_size=settings.max_queue_size,
                    task_ttl_s=settings.task_ttl_seconds, **kw)
 
@@ -134,7 +141,7 @@ class JobQueue:
         """'cancelled' (was pending), 'cancelling' (running: the worker will stop),
         'unknown', or the job's final status when it already finished."""
         rec = self._record(job_id, "cancelled", error="cancelled before it ran")
-        return self.t.eval(lua.CANCEL, [QUEUE_KEY, PENDING_KEY, HISTORY_KEY],
+        return self.t.eval(lua.CANCEL, [QUEUE_KEY, PENDING_KEY, HISTORY_KEY, INFLIGHT_KEY],
                            [job_id, now_ms(), rec])
 
     def job(self, job_id: str) -> dict | None:
@@ -222,14 +229,24 @@ class JobQueue:
                                  beat.to_json(), self.heartbeat_ttl_s, beat.status,
                                  error or "", files, embeddings, round(duration_s, 3)]))
 
+    def backoff_s(self, attempts: int) -> float:
+        """How long a task waits after its ``attempts``-th failed attempt: doubling from
+        ``retry_backoff_s``, at most ``retry_backoff_max_s`` (0: requeued at once)."""
+        if self.retry_backoff_s <= 0:
+            return 0.0
+        return min(self.retry_backoff_max_s, self.retry_backoff_s * 2 ** max(0, attempts - 1))
+
     def fail(self, task: Task, beat: WorkerBeat, error: str, duration_s: float = 0.0) -> str:
-        """A failed attempt: 'retry' (requeued), 'dead' (dead-lettered) or 'lost'."""
+        """A failed attempt: 'retry' (requeued after its backoff), 'dead' (dead-lettered)
+        or 'lost'. While it waits, the job's status is ``retrying``; the first claim after
+        the backoff puts it back at the end of the queue."""
         rec = self._record(task.job_id, "failed", task=task, duration_s=duration_s,
                            error=error, worker=beat.worker_id)
         return self.t.eval(lua.FAIL, [INFLIGHT_KEY, HISTORY_KEY, QUEUE_KEY, PENDING_KEY,
                                       DEAD_KEY],
                            [task.job_id, beat.worker_id, error, self.max_attempts, now_ms(),
-                            rec, beat.to_json(), self.heartbeat_ttl_s, beat.status])
+                            rec, beat.to_json(), self.heartbeat_ttl_s, beat.status,
+                            int(self.backoff_s(task.attempts) * 1000)])
 
     def release(self, task: Task, beat: WorkerBeat) -> bool:
         """Hand a running job back to the front of the queue (draining worker)."""

@@ -4,7 +4,9 @@ Keys (standalone Redis / one Upstash database; job keys are built inside the scr
 
   ingest_queue            LIST  pending task JSON, FIFO (RPUSH in, LPOP out)
   pharos:pending_repos    HASH  repo key -> job id of its pending task (de-duplication)
-  pharos:inflight         ZSET  job id -> lease deadline (ms since epoch)
+  pharos:inflight         ZSET  job id -> lease deadline (ms since epoch); a failed attempt
+                                waiting out its backoff (status 'retrying') is here too,
+                                with the time it goes back to the queue
   pharos:job:{id}         HASH  task, status, attempts, stage, progress, worker, error...
   pharos:dead_letter      LIST  tasks that failed max_attempts times, with the last error
   job_history             LIST  last 100 finished jobs (JSON), newest first
@@ -33,7 +35,11 @@ end
 ENQUEUE = """
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then
-  if redis.call('HGET', 'pharos:job:' .. existing, 'status') == 'pending' then
+  local st = redis.call('HGET', 'pharos:job:' .. existing, 'status')
+  if st == 'retrying' then
+    return {'existing', existing, 0, redis.call('LLEN', KEYS[1])}
+  end
+  if st == 'pending' then
     local items = redis.call('LRANGE', KEYS[1], 0, -1)
     for i, t in ipairs(items) do
       if string.find(t, existing, 1, true) then
@@ -66,7 +72,11 @@ for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[2], id)
   local jk = 'pharos:job:' .. id
   local task = redis.call('HGET', jk, 'task')
-  if task then
+  if task and redis.call('HGET', jk, 'status') == 'retrying' then
+    redis.call('HSET', jk, 'status', 'pending')
+    redis.call('RPUSH', KEYS[1], task)
+    redis.call('HSET', KEYS[3], redis.call('HGET', jk, 'repo_key'), id)
+  elseif task then
     local attempts = tonumber(redis.call('HGET', jk, 'attempts') or '0')
     local err = 'worker lost: lease expired (worker ' .. (redis.call('HGET', jk, 'worker') or '?') .. ')'
     if attempts >= tonumber(ARGV[4]) then
@@ -128,7 +138,8 @@ return 1
 """
 
 # KEYS: inflight, history, queue, pending, dead
-# ARGV: job_id, worker, error, max_attempts, now, failed_record_json, worker_json, ttl, line
+# ARGV: job_id, worker, error, max_attempts, now, failed_record_json, worker_json, ttl, line,
+#       backoff_ms (0: requeue at once)
 FAIL = _HEARTBEAT + """
 local jk = 'pharos:job:' .. ARGV[1]
 heartbeat(ARGV[2], ARGV[7], ARGV[8], ARGV[9])
@@ -143,13 +154,21 @@ if attempts >= tonumber(ARGV[4]) then
   finish(jk, KEYS[2], 'failed', ARGV[6], ARGV[5])
   return 'dead'
 end
+redis.call('HSET', KEYS[4], redis.call('HGET', jk, 'repo_key'), ARGV[1])
+local backoff = tonumber(ARGV[10] or '0')
+if backoff > 0 then
+  -- back off: wait in the in-flight set, owned by no worker, until a claim requeues it
+  redis.call('HSET', jk, 'status', 'retrying', 'stage', '', 'worker', '',
+             'retry_at', tonumber(ARGV[5]) + backoff)
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[5]) + backoff, ARGV[1])
+  return 'retry'
+end
 redis.call('HSET', jk, 'status', 'pending', 'stage', '')
 redis.call('RPUSH', KEYS[3], redis.call('HGET', jk, 'task'))
-redis.call('HSET', KEYS[4], redis.call('HGET', jk, 'repo_key'), ARGV[1])
 return 'retry'
 """
 
-# KEYS: queue, pending, history   ARGV: job_id, now, cancelled_record_json
+# KEYS: queue, pending, history, inflight   ARGV: job_id, now, cancelled_record_json
 CANCEL = _HEARTBEAT + """
 local jk = 'pharos:job:' .. ARGV[1]
 local status = redis.call('HGET', jk, 'status')
@@ -157,6 +176,16 @@ if not status then return 'unknown' end
 if status == 'pending' then
   local task = redis.call('HGET', jk, 'task')
   redis.call('LREM', KEYS[1], 1, task)
+  local rec = cjson.decode(ARGV[3])
+  rec.repo_url = cjson.decode(task).repo_url
+  local rk = redis.call('HGET', jk, 'repo_key')
+  if rk and redis.call('HGET', KEYS[2], rk) == ARGV[1] then redis.call('HDEL', KEYS[2], rk) end
+  finish(jk, KEYS[3], 'cancelled', cjson.encode(rec), ARGV[2])
+  return 'cancelled'
+end
+if status == 'retrying' then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  local task = redis.call('HGET', jk, 'task')
   local rec = cjson.decode(ARGV[3])
   rec.repo_url = cjson.decode(task).repo_url
   local rk = redis.call('HGET', jk, 'repo_key')

@@ -310,3 +310,31 @@ def test_an_exception_escaping_the_job_is_a_retry_and_stops_the_lease(transport,
     assert w.poll_once().status == "failed"
     assert q.dead_letters()[0]["job_id"] == job
     assert q.status()["in_flight"] == 0
+
+
+def test_a_failed_attempt_backs_off_before_it_is_retried(transport):
+    q = JobQueue(transport, max_attempts=3, retry_backoff_s=0.4)
+    assert [q.backoff_s(a) for a in (1, 2, 3)] == [0.4, 0.8, 1.6]
+    beat = WorkerBeat("w")
+    job = q.enqueue("https://github.com/o/a").job_id
+    task = q.claim(beat)
+    assert q.fail(task, beat, "CloneFailed: network") == "retry"
+    state = q.job(job)
+    assert (state["status"], state["error"]) == ("retrying", "CloneFailed: network")
+    # the same repository submitted while it waits is the same job
+    again = q.enqueue("https://github.com/o/a")
+    assert again.existing and again.job_id == job
+    assert q.claim(beat) is None  # not before its backoff
+    assert not q.ack(task, beat, "complete")  # the failed attempt's worker owns it no more
+    time.sleep(0.5)
+    retried = q.claim(beat)
+    assert retried is not None and (retried.job_id, retried.attempts) == (job, 2)
+    assert q.fail(retried, beat, "CloneFailed: network") == "retry"
+    time.sleep(0.3)
+    assert q.claim(beat) is None  # the second wait is twice as long
+    # a job waiting to retry can be cancelled, and is then gone for good
+    assert q.cancel(job) == "cancelled"
+    assert q.job(job)["status"] == "cancelled"
+    time.sleep(0.6)
+    assert q.claim(beat) is None
+    assert q.status()["in_flight"] == 0
