@@ -5,7 +5,7 @@ against a PostgreSQL cluster and a Redis server of the test's own, which the fau
 really stop and start. At each step of the job (:class:`JobStep`):
 
 - ``raise``: the step raises a store error once (Redis's ``QueueUnavailable`` at the
-  ack, the metadata store's error elsewhere);
+  ack, Qdrant's at the vector upsert, the metadata store's elsewhere);
 - ``postgres``: PostgreSQL is stopped there and started again a second later;
 - ``redis``: Redis is stopped there for longer than a lease, then started again.
 
@@ -27,7 +27,7 @@ from tenacity import wait_fixed
 from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import INFLIGHT_KEY, JobQueue
 from cluster.redis_transport import QueueUnavailable, RedisTransport
-from graph_jobs.errors import MetadataStoreError
+from graph_jobs.errors import MetadataStoreError, VectorStoreError
 from graph_jobs.faults import JobStep
 from graph_jobs.pipeline import Stores
 from graph_jobs.settings import Settings
@@ -100,6 +100,8 @@ class Fault:
         if self.kind == "raise":
             if at is JobStep.ACK:
                 raise QueueUnavailable("injected: Redis refused the ack")
+            if at is JobStep.VECTOR_UPSERT:
+                raise VectorStoreError(f"injected at {at}")
             raise MetadataStoreError(f"injected at {at}")
         if self.kind == "postgres":
             self.pg.stop()
