@@ -36,6 +36,7 @@ from graph_jobs.errors import JobCancelled
 from graph_jobs.faults import FaultHook, JobStep, no_faults
 from graph_jobs.pipeline import IngestResult
 from graph_jobs.settings import Settings
+from graph_jobs.url_policy import UrlPolicy
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class EdgeWorker:
     def __init__(self, queue: JobQueue, settings: Settings, *, worker_id: str | None = None,
                  stores=None, idle_poll_min_s: float = 1.0, idle_poll_max_s: float = 60.0,
                  redis_retry_s: float = 5.0, run_job: Callable | None = None,
-                 faults: FaultHook = no_faults) -> None:
+                 faults: FaultHook = no_faults, url_policy: UrlPolicy | None = None) -> None:
         self.queue = queue
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
@@ -79,6 +80,8 @@ class EdgeWorker:
         self._stores = stores
         self._run_job = run_job
         self.faults = faults
+        # every task's URL is checked at clone time with the ingress's rules, and pinned
+        self.url_policy = url_policy or UrlPolicy.from_settings(settings)
         self.draining = threading.Event()
         self.current: Task | None = None
         self._idle_wait = idle_poll_min_s
@@ -255,7 +258,7 @@ class EdgeWorker:
                           repo_url=task.repo_url, stores=self.stores(),
                           progress=lease.progress, should_stop=lease.should_stop,
                           worker=self.worker_id, embed_lock=self.embed_lock,
-                          faults=self.faults)
+                          faults=self.faults, url_policy=self.url_policy)
 
 
 class _LeaseKeeper:

@@ -126,8 +126,12 @@ class JobQueue:
     # --- ingress side ----------------------------------------------------------------
     def enqueue(self, repo_url: str, *, source: str | None = None, ref: str | None = None,
                 submitted_at: float | None = None) -> Enqueued:
+        from graph_jobs.repository_ref import repo_name
+
+        source = source or repo_url
+        repo_url = repo_name(repo_url)  # one name, whatever the spelling: one pending job
         job_id = uuid.uuid4().hex
-        task = json.dumps({"job_id": job_id, "repo_url": repo_url, "source": source or repo_url,
+        task = json.dumps({"job_id": job_id, "repo_url": repo_url, "source": source,
                            "ref": ref, "submitted_at": submitted_at or time.time(),
                            "timestamp": iso_now()})
         kind, jid, pos, size = self.t.eval(

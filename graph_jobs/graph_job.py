@@ -27,16 +27,26 @@ def graph_for(source: str, settings: Settings, ref: str | None = None, *, use_ca
 def graph_and_history_for(source: str, settings: Settings, ref: str | None = None, *,
                           use_cache: bool = True, progress: Progress | None = None,
                           history: bool | None = None, stored_history=None,
-                          faults: FaultHook = no_faults):
+                          faults: FaultHook = no_faults, url_policy=None):
     """``(graph, HistoryResult | None)``; history is mined when ``settings.history`` is on
-    (or ``history=True``), from ``stored_history`` onwards when it still applies."""
+    (or ``history=True``), from ``stored_history`` onwards when it still applies.
+
+    ``url_policy`` (a :class:`~graph_jobs.url_policy.UrlPolicy`; the edge worker always
+    gives one): ``source`` is checked right before the clone, and git is held to what
+    was checked (pinned address, no redirects, https only)."""
     want_history = settings.history if history is None else history
     t0 = time.perf_counter()
     faults(JobStep.CLONE)
+    git_config: tuple[str, ...] = ()
+    if url_policy is not None:
+        checked = url_policy.check(source)
+        source = checked.ref.name if checked.ref.in_place else checked.ref.clone_url
+        git_config = checked.git_config
     with open_repository(
         source, ref, timeout_s=settings.clone_timeout_s, max_bytes=settings.clone_max_bytes,
         allow_local_urls=True,
         history_depth=settings.history_max_commits if want_history else 0,
+        git_config=git_config,
     ) as repo:
         t_clone = time.perf_counter() - t0
         faults(JobStep.PARSE)

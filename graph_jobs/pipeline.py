@@ -32,7 +32,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import numpy as np
 
@@ -78,12 +78,11 @@ class IngestResult:
 
 
 def repo_key(source: str) -> str:
-    """The name a repository is stored under: URL without ``.git``/slash, or absolute path."""
-    s = source.strip()
-    if "://" in s or s.startswith("git@"):
-        s = s.rstrip("/")
-        return s[:-4] if s.endswith(".git") else s
-    return str(Path(s).expanduser().resolve())
+    """The name a repository is stored under (:class:`~graph_jobs.repository_ref.RepoRef`):
+    ``host/owner/repo`` for a URL in any spelling, the absolute path for a directory."""
+    from graph_jobs.repository_ref import repo_name
+
+    return repo_name(source)
 
 
 @dataclass
@@ -146,11 +145,16 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
                should_stop: Callable[[], bool] | None = None,
                repo_url: str | None = None, worker: str | None = None,
                params=None, embed_lock=None, relations: str | None = None,
-               relation_weights=None, faults: FaultHook = no_faults) -> IngestResult:
+               relation_weights=None, faults: FaultHook = no_faults,
+               url_policy=None) -> IngestResult:
     """Run the whole job; returns the result (status ``complete`` or ``failed``).
 
     Raises nothing for job failures (they are in the result, and in the metadata
     store); raises :class:`JobCancelled` when ``should_stop`` asks to stop.
+
+    ``url_policy`` (the edge worker's): ``source`` must pass it, and must name
+    ``repo_url``; git is held to what was checked. Without one (the CLI on the user's
+    own machine) any source the user typed is opened.
     """
     from graph_jobs.graph_job import graph_and_history_for
 
@@ -176,6 +180,13 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
     from graph_jobs.stores.metadata_store import utcnow
 
     try:
+        if url_policy is not None:
+            from graph_jobs.errors import UnsafeRepositoryURL
+
+            named = url_policy.check(source, resolve=False).ref.name
+            if named != repo_url:
+                raise UnsafeRepositoryURL(f"the task names {repo_url!r} but its source is "
+                                          f"{named!r}")
         faults(JobStep.START)
         record(repo_url=repo_url, status="running", stage="clone", progress=0.0, ref=ref,
                started_at=utcnow(), worker=worker)
@@ -191,7 +202,7 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
             stored = meta.load_history(repo_url)
         graph, mined = graph_and_history_for(source, settings, ref, progress=graph_progress,
                                              history=want_history, stored_history=stored,
-                                             faults=faults)
+                                             faults=faults, url_policy=url_policy)
         timings["graph"] = time.perf_counter() - t - graph.timings.get("history", 0.0)
         for k in ("clone", "discover", "parse", "resolve"):
             if k in graph.timings:
@@ -267,6 +278,7 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
                   "line": e.line} for e in graph.edges],
                 history=history, history_status=result.history, tests=rg.tests,
             )
+        _drop_legacy_names(stores, repo_url, source)
         timings["store"] = time.perf_counter() - t
         report("store", 1.0)
         result.status = "complete"
@@ -285,6 +297,24 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
         result.error = f"{type(exc).__name__}: {exc}"
     _finish(record, result, timings, t_start, faults)
     return result
+
+
+def _drop_legacy_names(stores: Stores, repo_url: str, source: str) -> None:
+    """Re-key on ingest: earlier versions stored a repository under the URL as typed
+    (``https://github.com/o/r``); now that it is stored under its one name, data left
+    under those spellings is removed."""
+    from graph_jobs.repository_ref import RepoRef
+
+    try:
+        legacy = RepoRef.parse(source).legacy_names
+    except PharosJobError:
+        return
+    for old in legacy:
+        if old == repo_url:
+            continue
+        if stores.metadata is not None and stores.metadata.delete_repository(old):
+            log.info("re-keyed %s: removed what was stored as %s", repo_url, old)
+        stores.vectors.delete_repository(old)
 
 
 def _finish(record, result: IngestResult, timings: dict, t_start: float,

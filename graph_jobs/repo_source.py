@@ -77,8 +77,12 @@ def _dir_size(path: Path) -> int:
     return total
 
 
-def _run_git_watched(args: list[str], cwd: Path, watch: Path, timeout_s: float, max_bytes: int):
-    """Run one git command through GitPython, killing it past the time or size limit."""
+def _run_git_watched(args: list[str], cwd: Path, watch: Path, timeout_s: float, max_bytes: int,
+                     config: tuple[str, ...] = ()):
+    """Run one git command through GitPython, killing it past the time or size limit.
+
+    ``config``: ``key=value`` settings given to git as ``-c`` (the URL policy's pinned
+    address, no redirects, https only)."""
     env = {
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "/bin/false",
@@ -87,7 +91,8 @@ def _run_git_watched(args: list[str], cwd: Path, watch: Path, timeout_s: float, 
         "GIT_CONFIG_NOSYSTEM": "1",
     }
     proc = git.Git(str(cwd)).execute(
-        ["git", "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null", *args],
+        ["git", "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null",
+         *[x for kv in config for x in ("-c", kv)], *args],
         as_process=True,
         env=env,
         stdout_as_string=False,
@@ -138,11 +143,12 @@ def clone(
     max_bytes: int = 1 << 30,
     allow_local: bool = False,
     history_depth: int = 0,
+    git_config: tuple[str, ...] = (),
 ) -> str:
     """Shallow-clone ``url`` into the empty directory ``dest``; return the HEAD commit.
 
     ``history_depth`` > 0: that many commits, blobless (commits and trees only, file
-    contents for HEAD alone).
+    contents for HEAD alone). ``git_config``: see :func:`_run_git_watched`.
     """
     _check_clone_argument(url, allow_local)
     if history_depth > 0:
@@ -156,16 +162,17 @@ def clone(
         _run_git_watched(["-C", str(dest), "remote", "add", "origin", "--", url], dest, dest,
                          timeout_s, max_bytes)
         _run_git_watched(["-C", str(dest), "fetch", "-q", *common, "origin", ref], dest, dest,
-                         timeout_s, max_bytes)
+                         timeout_s, max_bytes, git_config)
         _run_git_watched(["-C", str(dest), "checkout", "-q", "FETCH_HEAD"], dest, dest,
-                         timeout_s, max_bytes)
+                         timeout_s, max_bytes, git_config)
     else:
         args = ["clone", "-q", *common, "--single-branch", "--no-recurse-submodules"]
         if ref:
             if ref.startswith("-"):
                 raise UnsafeRepositoryURL(f"ref looks like a git option: {ref!r}")
             args += ["--branch", ref]
-        _run_git_watched([*args, "--", url, str(dest)], dest.parent, dest, timeout_s, max_bytes)
+        _run_git_watched([*args, "--", url, str(dest)], dest.parent, dest, timeout_s, max_bytes,
+                         git_config)
     try:
         return git.Repo(dest).head.commit.hexsha
     except ValueError:  # an empty repository has no HEAD commit
@@ -193,6 +200,7 @@ def open_repository(
     allow_local_urls: bool = True,
     workdir: Path | None = None,
     history_depth: int = 0,
+    git_config: tuple[str, ...] = (),
 ) -> Iterator[OpenedRepository]:
     """Yield the repository at ``source`` (a directory or a URL), cleaning up afterwards.
 
@@ -212,7 +220,7 @@ def open_repository(
     try:
         dest = tmp / "repo"
         commit = clone(source, dest, ref, timeout_s, max_bytes, allow_local=allow_local_urls,
-                       history_depth=history_depth)
+                       history_depth=history_depth, git_config=git_config)
         yield OpenedRepository(dest.resolve(), commit, source, True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -129,7 +129,8 @@ def _run(step: JobStep, kind: str, pg, rds, repo: Path, tmp_path: Path, *, times
     if not pg.running():
         pg.start()
     redis.Redis.from_url(rds.url).flushall()
-    settings = Settings(_env_file=None, PHAROS_DATA_DIR=str(tmp_path / "data"))
+    settings = Settings(_env_file=None, PHAROS_DATA_DIR=str(tmp_path / "data"),
+                        PHAROS_ALLOW_LOCAL_REPOS=True)
     stores = Stores(VectorStore(settings),
                     MetadataStore(pg.url, retries=4, retry_wait=wait_fixed(0.4)))
     queue = JobQueue(RedisTransport(rds.url, socket_timeout=2), lease_s=LEASE_S,

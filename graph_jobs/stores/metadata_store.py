@@ -459,6 +459,22 @@ class MetadataStore:
                              .where(Repository.url == repo_url)).all()
             return [dict(r._mapping) for r in rows]
 
+    def delete_repository(self, repo_url: str) -> bool:
+        """Remove a repository and everything stored with it (files, dependencies,
+        history, test pairs); its jobs stay. True when there was one."""
+
+        def drop() -> bool:
+            with self._session() as s, s.begin():
+                repo = s.scalar(select(Repository).where(Repository.url == repo_url))
+                if repo is None:
+                    return False
+                for table in (Dependency, File, FileHistory, CoChangePair, TestPair):
+                    s.execute(delete(table).where(table.repository_id == repo.id))
+                s.delete(repo)
+                return True
+
+        return self._retry(f"could not delete {repo_url}", drop)
+
     def repositories(self) -> list[str]:
         with self._session() as s:
             return list(s.scalars(select(Repository.url).order_by(Repository.url)))

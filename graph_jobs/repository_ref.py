@@ -1,0 +1,134 @@
+"""One name for a repository, whichever way it was typed (issue 15).
+
+:class:`RepoRef` parses every form a user types and gives
+
+- ``name``: the one key used everywhere: the CLI, the API, the worker, the queue's
+  de-duplication, Qdrant point ids and payloads, the SQL rows. A remote repository is
+  ``host/path`` (host in lower case, a non-default port kept, no scheme, no ``.git``,
+  no trailing slash): ``github.com/owner/repo``. A local one is its absolute path.
+- ``clone_url``: what git clones (``https://github.com/owner/repo``), or the directory
+  that is read in place.
+
+Forms, all naming ``github.com/o/r``: ``github.com/o/r``, ``https://github.com/o/r``,
+``https://github.com/o/r.git``, ``https://github.com/o/r/``, ``HTTPS://GitHub.COM/o/r``,
+``https:/github.com/o/r`` (a proxy ate a slash), ``http://github.com/o/r`` (the scheme
+is not part of the name; the URL policy decides whether http may be cloned) and
+``git@github.com:o/r.git``. A local path (``.``, ``~/src/x``, ``/abs``) or a
+``file://`` URL names its absolute path.
+
+Parsing refuses nothing but the unparseable; what may be *cloned* is the URL policy's
+business (:mod:`graph_jobs.url_policy`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from graph_jobs.errors import UnsafeRepositoryURL
+
+MAX_LENGTH = 2048
+_HOST_FIRST = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?$")  # a dotted host name
+_SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):(?!//)(.+)$")  # git@host:path
+_DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+
+
+class InvalidRepository(UnsafeRepositoryURL):
+    """The text does not name a repository."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepoRef:
+    name: str  # the key everywhere (see the module docstring)
+    clone_url: str  # what git clones, or the directory read in place
+    local: bool  # a local directory or a file:// URL
+    scheme: str = ""  # https, http, ssh, file; "" for a directory read in place
+    host: str = ""  # lower case, without port
+    port: int | None = None
+    path: str = ""  # owner/repo (no .git, no slashes around)
+    has_credentials: bool = False
+
+    @property
+    def in_place(self) -> bool:
+        """A directory read where it is (no clone)."""
+        return self.local and self.scheme == ""
+
+    @property
+    def legacy_names(self) -> list[str]:
+        """Names earlier versions stored this repository under (the CLI kept the URL as
+        typed): data under them is re-keyed to ``name`` on the next ingest."""
+        if self.local:
+            return [f"file://{self.name}"]
+        return [f"{s}://{self.name}" for s in ("https", "http")]
+
+    @classmethod
+    def parse(cls, raw: str) -> RepoRef:
+        if not isinstance(raw, str) or not raw.strip():
+            raise InvalidRepository("empty repository URL")
+        if len(raw) > MAX_LENGTH:
+            raise InvalidRepository(f"repository URL longer than {MAX_LENGTH} characters")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+            raise InvalidRepository("control characters in repository URL")
+        s = raw.strip()
+        if s.startswith("-"):
+            raise InvalidRepository(f"repository URL looks like a git option: {s!r}")
+        if "::" in s.split("/", 1)[0]:
+            raise InvalidRepository("remote-helper URLs (transport::address) are refused")
+        low = s.lower()
+        if low.startswith("file:"):
+            rest = re.sub(r"^file:(//(localhost)?)?", "", s, flags=re.I)
+            path = Path(rest).expanduser().resolve()
+            return cls(str(path), f"file://{path}", True, "file")
+        s = re.sub(r"^(https?):/(?!/)", r"\1://", s, flags=re.I)
+        if "://" in s:
+            return cls._from_url(s)
+        scp = _SCP_LIKE.match(s)
+        if scp and not Path(s).exists():
+            host, path = scp.group(1).lower().rstrip("."), _clean_path(scp.group(2))
+            return cls(f"{host}/{path}", s, False, "ssh", host, None, path)
+        first = s.split("/", 1)[0]
+        if (_HOST_FIRST.match(first) and s.count("/") >= 2 and not Path(s).exists()
+                and not s.startswith(("./", "../", "~"))):
+            return cls._from_url("https://" + s)
+        path = Path(s).expanduser().resolve()
+        return cls(str(path), str(path), True)
+
+    @classmethod
+    def _from_url(cls, s: str) -> RepoRef:
+        try:
+            parts = urlsplit(s)
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidRepository(f"malformed URL: {exc}") from None
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").lower().rstrip(".")
+        if not host:
+            raise InvalidRepository(f"no host in {s!r}")
+        if port == _DEFAULT_PORTS.get(scheme):
+            port = None
+        path = _clean_path(parts.path)
+        if not path:
+            raise InvalidRepository(f"no repository path in {s!r}")
+        netloc = host if ":" not in host else f"[{host}]"
+        hostport = netloc + (f":{port}" if port else "")
+        creds = parts.username is not None or parts.password is not None
+        userinfo = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        clone = f"{scheme}://{userinfo}{hostport}/{path}"
+        if parts.query or parts.fragment:
+            clone += (f"?{parts.query}" if parts.query else "") + \
+                (f"#{parts.fragment}" if parts.fragment else "")
+        return cls(f"{hostport}/{path}", clone, False, scheme, host, port, path, creds)
+
+
+def _clean_path(p: str) -> str:
+    p = p.strip("/")
+    if p.endswith(".git"):
+        p = p[:-4].rstrip("/")
+    return p
+
+
+def repo_name(source: str) -> str:
+    """The name ``source`` is stored under (:attr:`RepoRef.name`)."""
+    return RepoRef.parse(source).name
