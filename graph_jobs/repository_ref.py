@@ -35,10 +35,6 @@ _SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):(?!//)(.+)$")  # git@host:path
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
 
 
-class InvalidRepository(UnsafeRepositoryURL):
-    """The text does not name a repository."""
-
-
 @dataclass(frozen=True, slots=True)
 class RepoRef:
     name: str  # the key everywhere (see the module docstring)
@@ -66,16 +62,16 @@ class RepoRef:
     @classmethod
     def parse(cls, raw: str) -> RepoRef:
         if not isinstance(raw, str) or not raw.strip():
-            raise InvalidRepository("empty repository URL")
+            raise UnsafeRepositoryURL("empty repository URL")
         if len(raw) > MAX_LENGTH:
-            raise InvalidRepository(f"repository URL longer than {MAX_LENGTH} characters")
+            raise UnsafeRepositoryURL(f"repository URL longer than {MAX_LENGTH} characters")
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
-            raise InvalidRepository("control characters in repository URL")
+            raise UnsafeRepositoryURL("control characters in repository URL")
         s = raw.strip()
         if s.startswith("-"):
-            raise InvalidRepository(f"repository URL looks like a git option: {s!r}")
+            raise UnsafeRepositoryURL(f"repository URL looks like a git option: {s!r}")
         if "::" in s.split("/", 1)[0]:
-            raise InvalidRepository("remote-helper URLs (transport::address) are refused")
+            raise UnsafeRepositoryURL("remote-helper URLs (transport::address) are refused")
         low = s.lower()
         if low.startswith("file:"):
             rest = re.sub(r"^file:(//(localhost)?)?", "", s, flags=re.I)
@@ -101,16 +97,16 @@ class RepoRef:
             parts = urlsplit(s)
             port = parts.port
         except ValueError as exc:
-            raise InvalidRepository(f"malformed URL: {exc}") from None
+            raise UnsafeRepositoryURL(f"malformed URL: {exc}") from None
         scheme = parts.scheme.lower()
         host = (parts.hostname or "").lower().rstrip(".")
         if not host:
-            raise InvalidRepository(f"no host in {s!r}")
+            raise UnsafeRepositoryURL(f"no host in {s!r}")
         if port == _DEFAULT_PORTS.get(scheme):
             port = None
         path = _clean_path(parts.path)
         if not path:
-            raise InvalidRepository(f"no repository path in {s!r}")
+            raise UnsafeRepositoryURL(f"no repository path in {s!r}")
         netloc = host if ":" not in host else f"[{host}]"
         hostport = netloc + (f":{port}" if port else "")
         creds = parts.username is not None or parts.password is not None
