@@ -257,13 +257,22 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
         check_stop()
         record(stage="store", progress=0.8)
 
+        t = time.perf_counter()
+        from graph_jobs.roles.repo_descriptor import heat_trace
+        from graph_jobs.roles.role_features import graph_role_vectors
+
+        roles = graph_role_vectors(graph)
+        descriptor = heat_trace(nf, edges)
+        timings["roles"] = time.perf_counter() - t
+
         report("store", 0.0)
         t = time.perf_counter()
         from graph_jobs.stores.vector_store import FilePoint
 
         faults(JobStep.VECTOR_UPSERT)
         points = [FilePoint(f.path, f.language, vectors[i], int(degree[i]),
-                            not bool(emb.trained[i])) for i, f in enumerate(graph.files)]
+                            not bool(emb.trained[i]), roles[i])
+                  for i, f in enumerate(graph.files)]
         result.embeddings_generated = stores.vectors.upsert_repository(
             repo_url, graph.commit, job_id, points,
             progress=lambda f: report("store", 0.9 * f))
@@ -277,6 +286,7 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
                 [{"source_path": e.source, "target_path": e.target, "kind": e.kind,
                   "line": e.line} for e in graph.edges],
                 history=history, history_status=result.history, tests=rg.tests,
+                descriptor=descriptor,
             )
         _drop_legacy_names(stores, repo_url, source)
         timings["store"] = time.perf_counter() - t

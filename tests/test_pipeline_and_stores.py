@@ -196,7 +196,7 @@ def test_migrations_run_with_one_command_on_postgres(pg_url, monkeypatch, tmp_pa
     eng.dispose()
     assert {"repositories", "ingestion_jobs", "files", "dependencies", "file_history",
             "cochange_pairs", "test_pairs"} <= tables
-    assert version == "0002"
+    assert version == "0003"
 
 
 def test_history_migration_keeps_existing_repositories(pg_url, tmp_path):
@@ -220,6 +220,8 @@ def test_history_migration_keeps_existing_repositories(pg_url, tmp_path):
     assert tuple(row) == (3, None, 0)
     store = MetadataStore(pg_url, migrate=False)
     assert store.load_history("github.com/o/r") is None  # mined whole on the next ingest
+    with pytest.raises(KeyError, match="no descriptor yet"):  # 0003: filled on re-ingest
+        store.similar_repositories("github.com/o/r")
     store.dispose()
 
 

@@ -73,6 +73,7 @@ class Repository(Base):
     history_time: Mapped[int | None] = mapped_column(BigInteger)
     history_commits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     history_status: Mapped[str | None] = mapped_column(String(255))
+    descriptor: Mapped[list | None] = mapped_column(JSON)  # NetLSD heat trace (roles)
 
 
 class IngestionJob(Base):
@@ -307,15 +308,17 @@ class MetadataStore:
     def replace_repository(self, repo_url: str, commit: str | None, job_id: str,
                            files: Iterable[dict], edges: Iterable[dict], *,
                            history=None, history_status: str | None = None,
-                           tests: Iterable[tuple[str, str]] = ()) -> None:
+                           tests: Iterable[tuple[str, str]] = (),
+                           descriptor: list[float] | None = None) -> None:
         """Replace the stored files, dependencies, history (a ``CoChange``, or None to
         leave the stored one) and test pairs of a repository in one transaction."""
         files, edges, tests = list(files), list(edges), list(tests)
         self._retry(f"could not store {repo_url}", lambda: self._replace_repository(
-            repo_url, commit, job_id, files, edges, history, history_status, tests))
+            repo_url, commit, job_id, files, edges, history, history_status, tests,
+            descriptor))
 
     def _replace_repository(self, repo_url, commit, job_id, files, edges, history,
-                            history_status, tests) -> None:
+                            history_status, tests, descriptor=None) -> None:
         with self._session() as s, s.begin():
             repo = s.scalar(select(Repository).where(Repository.url == repo_url))
             if repo is None:
@@ -338,6 +341,8 @@ class MetadataStore:
                           [{"repository_id": repo.id, "test_path": t, "source_path": src}
                            for t, src in tests])
             repo.history_status = (history_status or "")[:255] or None
+            if descriptor is not None:
+                repo.descriptor = [float(x) for x in descriptor]
             if history is not None:
                 self._replace_history(s, repo, history)
 
@@ -458,6 +463,29 @@ class MetadataStore:
                              .join(Repository, Repository.id == Dependency.repository_id)
                              .where(Repository.url == repo_url)).all()
             return [dict(r._mapping) for r in rows]
+
+    def similar_repositories(self, repo_url: str, k: int = 10) -> list[dict]:
+        """The ``k`` stored repositories whose descriptors are nearest to ``repo_url``'s.
+
+        Raises ``KeyError`` when the repository is not stored or has no descriptor yet."""
+        from graph_jobs.roles.repo_descriptor import descriptor_distance
+
+        def read():
+            with self._session() as s:
+                return list(s.execute(select(Repository.url, Repository.descriptor,
+                                             Repository.files)))
+
+        rows = self._retry("could not read repository descriptors", read)
+        mine = next((r for r in rows if r.url == repo_url), None)
+        if mine is None:
+            raise KeyError(f"repository {repo_url!r} is not stored")
+        if not mine.descriptor:
+            raise KeyError(f"repository {repo_url!r} has no descriptor yet: ingest it again")
+        out = [{"repo_url": r.url, "files": r.files,
+                "distance": descriptor_distance(mine.descriptor, r.descriptor)}
+               for r in rows if r.url != repo_url and r.descriptor]
+        out.sort(key=lambda d: (d["distance"], d["repo_url"]))
+        return out[:k]
 
     def delete_repository(self, repo_url: str) -> bool:
         """Remove a repository and everything stored with it (files, dependencies,

@@ -36,6 +36,10 @@ def point_id(repo_url: str, file_path: str) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, f"{repo_url}\0{file_path}"))
 
 
+RELATED = "related"  # the Node2Vec vector (64-d, cosine): related files, one repository
+ROLE = "role"  # the structural role vector (graph_jobs.roles, Euclidean): across repositories
+
+
 @dataclass(slots=True)
 class FilePoint:
     file_path: str
@@ -43,6 +47,7 @@ class FilePoint:
     vector: Sequence[float]
     degree: int
     isolated: bool = False
+    role: Sequence[float] | None = None
 
 
 @dataclass(slots=True)
@@ -110,18 +115,32 @@ class VectorStore:
                 f"{type(last).__name__}: {last}"
             ) from last
 
+    def _named_config(self):
+        from qdrant_client import models
+
+        from graph_jobs.roles.role_features import DIM
+
+        return {RELATED: models.VectorParams(size=self.dim, distance=models.Distance.COSINE),
+                ROLE: models.VectorParams(size=DIM, distance=models.Distance.EUCLID)}
+
     def ensure_collection(self) -> None:
+        """Create the collection (named vectors ``related`` and ``role``), or migrate one
+        made before the role vector (a single unnamed vector): see :meth:`_migrate`."""
         if self._ready:
             return
         from qdrant_client import models
 
         def make():
+            spare = f"{self.collection}__migrating"
             if not self.client.collection_exists(self.collection):
-                self.client.create_collection(
-                    self.collection,
-                    vectors_config=models.VectorParams(size=self.dim,
-                                                       distance=models.Distance.COSINE),
-                )
+                self.client.create_collection(self.collection,
+                                              vectors_config=self._named_config())
+                if self.client.collection_exists(spare):  # a migration stopped half-way
+                    self._copy(spare, self.collection, rename_unnamed=False)
+                    self.client.delete_collection(spare)
+            elif not isinstance(self.client.get_collection(self.collection)
+                                .config.params.vectors, dict):
+                self._migrate(spare)
             with warnings.catch_warnings():  # local mode: indexes are a no-op, it warns
                 warnings.simplefilter("ignore")
                 for field in ("repo_url", "file_path"):
@@ -132,6 +151,38 @@ class VectorStore:
 
         self._retry("create collection", make)
         self._ready = True
+
+    def _migrate(self, spare: str) -> None:
+        """A collection of the single unnamed vector (before the role vector): copy every
+        point into ``spare`` with its vector named ``related``, recreate the collection
+        with both named vectors, copy back, drop ``spare``. Old points keep answering
+        related-file questions; a re-ingest adds their role vector. If the process stops
+        between the drop and the copy back, the next start finishes from ``spare``."""
+        log.warning("Qdrant collection %s predates role vectors: migrating it to named "
+                    "vectors (%s, %s)", self.collection, RELATED, ROLE)
+        if self.client.collection_exists(spare):
+            self.client.delete_collection(spare)
+        self.client.create_collection(spare, vectors_config=self._named_config())
+        self._copy(self.collection, spare, rename_unnamed=True)
+        self.client.delete_collection(self.collection)
+        self.client.create_collection(self.collection, vectors_config=self._named_config())
+        self._copy(spare, self.collection, rename_unnamed=False)
+        self.client.delete_collection(spare)
+
+    def _copy(self, src: str, dst: str, *, rename_unnamed: bool) -> None:
+        from qdrant_client import models
+
+        offset = None
+        while True:
+            page, offset = self.client.scroll(src, limit=500, offset=offset, with_vectors=True,
+                                              with_payload=True)
+            if page:
+                self.client.upsert(dst, wait=True, points=[
+                    models.PointStruct(id=r.id, payload=r.payload,
+                                       vector={RELATED: r.vector} if rename_unnamed
+                                       else r.vector) for r in page])
+            if offset is None:
+                return
 
     def ping(self) -> None:
         self.client.get_collections()
@@ -147,7 +198,8 @@ class VectorStore:
         pts = [
             models.PointStruct(
                 id=point_id(repo_url, p.file_path),
-                vector=[float(x) for x in p.vector],
+                vector={RELATED: [float(x) for x in p.vector],
+                        **({ROLE: [float(x) for x in p.role]} if p.role is not None else {})},
                 payload={"repo_url": repo_url, "file_path": p.file_path,
                          "language": p.language, "commit": commit, "job_id": job_id,
                          "degree": int(p.degree), "isolated": bool(p.isolated)},
@@ -179,7 +231,10 @@ class VectorStore:
             self.collection, points_selector=models.FilterSelector(filter=flt), wait=True))
 
     # --- reads -----------------------------------------------------------------------
-    def repository_points(self, repo_url: str, with_vectors: bool = True) -> list:
+    def repository_points(self, repo_url: str, with_vectors: bool = True,
+                          vector: str = RELATED) -> list:
+        """Every point of a repository; ``.vector`` is its ``vector`` (named) vector, or
+        None where the point has none."""
         from qdrant_client import models
 
         self.ensure_collection()
@@ -190,45 +245,60 @@ class VectorStore:
             page, offset = self.client.scroll(self.collection, scroll_filter=flt, limit=1000,
                                               offset=offset, with_vectors=with_vectors,
                                               with_payload=True)
+            for r in page:
+                if isinstance(r.vector, dict):
+                    r.vector = r.vector.get(vector)
             out.extend(page)
             if offset is None:
                 return out
 
     def similar(self, repo_url: str, file_path: str, k: int = 10,
-                scope: str = "repo", include_isolated: bool = False) -> list[Neighbour]:
-        """The k files nearest (cosine) to ``file_path`` of ``repo_url``.
+                scope: str = "repo", include_isolated: bool = False,
+                by: str = RELATED) -> list[Neighbour]:
+        """The k files nearest to ``file_path`` of ``repo_url``.
 
-        ``scope="repo"`` searches that repository only, ``"all"`` every repository.
-        Files with no edge (``isolated``: their vector is their directory's mean, not
-        learned structure) are left out of the answers unless ``include_isolated``.
-        Raises ``KeyError`` when the file has no vector.
+        ``by="related"``: cosine of the Node2Vec vectors (meaningful within one
+        repository). ``by="role"``: Euclidean distance of the role vectors, which mean the
+        same in every repository; ``score`` is then ``1 / (1 + distance)``.
+        ``scope="repo"`` searches that repository only, ``"all"`` every repository,
+        ``"others"`` every other repository.
+        Files with no edge (``isolated``: their Node2Vec vector is their directory's mean,
+        not learned structure) are left out of related answers unless ``include_isolated``.
+        Raises ``KeyError`` when the file has no such vector.
         """
         from qdrant_client import models
 
         self.ensure_collection()
         pid = point_id(repo_url, file_path)
-        got = self.client.retrieve(self.collection, ids=[pid], with_vectors=True)
+        got = self.client.retrieve(self.collection, ids=[pid], with_vectors=[by])
         if not got:
             raise KeyError(f"no vector for {file_path!r} in {repo_url!r}")
+        query = (got[0].vector or {}).get(by) if isinstance(got[0].vector, dict) \
+            else got[0].vector
+        if query is None:
+            raise KeyError(f"no {by} vector for {file_path!r} in {repo_url!r}: it was "
+                           "stored before role vectors; ingest the repository again")
         must, must_not = [], []
+        same_repo = models.FieldCondition(key="repo_url", match=models.MatchValue(value=repo_url))
         if scope == "repo":
-            must.append(models.FieldCondition(key="repo_url",
-                                              match=models.MatchValue(value=repo_url)))
-        if not include_isolated:
+            must.append(same_repo)
+        elif scope == "others":
+            must_not.append(same_repo)
+        if not include_isolated and by == RELATED:
             must_not.append(models.FieldCondition(key="isolated",
                                                   match=models.MatchValue(value=True)))
         flt = models.Filter(must=must or None, must_not=must_not or None) \
             if must or must_not else None
-        res = self.client.query_points(self.collection, query=got[0].vector, limit=k + 1,
+        res = self.client.query_points(self.collection, query=query, using=by, limit=k + 1,
                                        query_filter=flt, with_payload=True).points
         out = []
         for hit in res:
             if str(hit.id) == pid:
                 continue
             pl = hit.payload or {}
+            score = float(hit.score) if by == RELATED else 1.0 / (1.0 + float(hit.score))
             out.append(Neighbour(pl.get("repo_url", ""), pl.get("file_path", ""),
-                                 pl.get("language", ""), float(hit.score),
-                                 int(pl.get("degree", 0))))
+                                 pl.get("language", ""), score, int(pl.get("degree", 0))))
         return out[:k]
 
     def scores(self, repo_url: str, file_path: str, others: Iterable[str],
@@ -242,21 +312,25 @@ class VectorStore:
             return []
         self.ensure_collection()
         got = self.client.retrieve(self.collection, ids=[point_id(repo_url, file_path)],
-                                   with_vectors=True)
+                                   with_vectors=[RELATED])
         if not got:
             raise KeyError(f"no vector for {file_path!r} in {repo_url!r}")
-        q = np.asarray(got[0].vector, dtype=np.float64)
+        q = np.asarray(_named(got[0].vector, RELATED), dtype=np.float64)
         q /= np.linalg.norm(q) or 1.0
         pts = self.client.retrieve(self.collection, ids=[point_id(repo_url, o) for o in others],
-                                   with_vectors=True, with_payload=True)
+                                   with_vectors=[RELATED], with_payload=True)
         out = []
         for pt in pts:
             pl = pt.payload or {}
             if pl.get("isolated") and not include_isolated:
                 continue
-            v = np.asarray(pt.vector, dtype=np.float64)
+            v = np.asarray(_named(pt.vector, RELATED), dtype=np.float64)
             out.append(Neighbour(pl.get("repo_url", ""), pl.get("file_path", ""),
                                  pl.get("language", ""),
                                  float(q @ v / (np.linalg.norm(v) or 1.0)),
                                  int(pl.get("degree", 0))))
         return out
+
+
+def _named(vector, name: str):
+    return vector.get(name) if isinstance(vector, dict) else vector

@@ -1,0 +1,1 @@
+"""Structural roles of files and whole repositories, comparable across repositories."""

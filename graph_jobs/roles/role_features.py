@@ -1,0 +1,173 @@
+"""A file's structural role: features that mean the same in every repository (issue 14).
+
+Node2Vec places each repository's graph in its own arbitrary rotation, so the cosine of
+two repositories' Node2Vec vectors means nothing. The role vector is built from what
+keeps its meaning from one repository to the next, and never from a file's name:
+
+- degree: in (imported by), out (imports), as percentiles within the repository and as
+  log counts; the share of a file's edges that point in; PageRank as a percentile;
+- position: depth from the entry points (files nothing imports) and height above the
+  leaves, each over the repository's longest;
+- the folder tree, without names: the share of importers from other folders, the share
+  of what it imports that lies in its own folder or below, its folder's size;
+- kind: the share of importers that are tests, and whether it is a test itself;
+- random walks on the undirected graph: the probability of being back after 2, 3 and 4
+  steps (how tightly the file sits in its neighbourhood);
+- ReFeX-style aggregates: the mean in- and out-degree percentile of what imports it and
+  of what it imports;
+- language (one-hot by family).
+
+Each feature lies in [0, 1] and is multiplied by a fixed weight (:data:`WEIGHTS`), so
+distances compare across repositories (Euclidean). Files with no edge at all keep their
+kind, language and folder features and zeros elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import PurePosixPath
+
+import numpy as np
+
+FAMILIES = ("python", "javascript", "go", "java", "rust", "c")
+_FAMILY = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}
+FEATURES = (
+    "in_pct", "out_pct", "in_log", "out_log", "in_share", "pagerank_pct",
+    "depth", "height", "importers_elsewhere", "imports_below", "folder_size",
+    "test_importers", "is_test", "return2", "return3", "return4",
+    "importers_in_pct", "importers_out_pct", "imports_in_pct", "imports_out_pct",
+    "isolated", *(f"lang_{f}" for f in FAMILIES),
+)
+DIM = len(FEATURES)
+WEIGHTS = {"in_pct": 1.0, "out_pct": 1.0, "in_log": 0.5, "out_log": 0.5, "in_share": 1.0,
+           "pagerank_pct": 0.5, "depth": 0.5, "height": 0.5, "importers_elsewhere": 0.75,
+           "imports_below": 0.75, "folder_size": 0.25, "test_importers": 1.0,
+           "is_test": 1.0, "return2": 0.5, "return3": 0.5, "return4": 0.5,
+           "importers_in_pct": 0.5, "importers_out_pct": 0.5, "imports_in_pct": 0.5,
+           "imports_out_pct": 0.5, "isolated": 0.5}
+_W = np.array([WEIGHTS.get(f, 0.5) for f in FEATURES], dtype=np.float32)
+
+
+def _pct(x: np.ndarray) -> np.ndarray:
+    """Percentile rank in [0, 1] (ties share their mean rank); 0 for an empty array."""
+    n = len(x)
+    if n <= 1:
+        return np.zeros(n)
+    from scipy.stats import rankdata
+
+    return (rankdata(x, method="average") - 1) / (n - 1)
+
+
+def _levels(n: int, adj: list[list[int]], starts: list[int]) -> np.ndarray:
+    """BFS distance from ``starts`` along ``adj``; -1 where unreachable."""
+    dist = np.full(n, -1, dtype=np.int64)
+    frontier = list(starts)
+    for s in frontier:
+        dist[s] = 0
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for v in adj[u]:
+                if dist[v] < 0:
+                    dist[v] = dist[u] + 1
+                    nxt.append(v)
+        frontier = nxt
+    return dist
+
+
+def role_vectors(paths: list[str], languages: list[str], edges: list[tuple[int, int]],
+                 tests: list[bool] | None = None) -> np.ndarray:
+    """``(len(paths), DIM)`` role vectors; ``edges`` are ``(importer, imported)`` indices."""
+    import scipy.sparse as sp
+
+    n = len(paths)
+    out = np.zeros((n, DIM), dtype=np.float32)
+    if n == 0:
+        return out
+    if tests is None:
+        from graph_jobs.relations.tests_and_sources import is_test
+
+        tests = [is_test(p) for p in paths]
+    is_t = np.array(tests, dtype=bool)
+    e = np.array(sorted({(a, b) for a, b in edges if a != b}), dtype=np.int64).reshape(-1, 2)
+    indeg = np.bincount(e[:, 1], minlength=n).astype(float)
+    outdeg = np.bincount(e[:, 0], minlength=n).astype(float)
+    col = {f: i for i, f in enumerate(FEATURES)}
+    f = np.zeros((n, DIM))
+    f[:, col["in_pct"]] = _pct(indeg)
+    f[:, col["out_pct"]] = _pct(outdeg)
+    f[:, col["in_log"]] = np.minimum(1.0, np.log1p(indeg) / np.log1p(200))
+    f[:, col["out_log"]] = np.minimum(1.0, np.log1p(outdeg) / np.log1p(200))
+    tot = indeg + outdeg
+    f[:, col["in_share"]] = np.divide(indeg, tot, out=np.full(n, 0.5), where=tot > 0)
+    f[:, col["isolated"]] = (tot == 0)
+    f[:, col["is_test"]] = is_t
+
+    importers: list[list[int]] = [[] for _ in range(n)]
+    imports: list[list[int]] = [[] for _ in range(n)]
+    for a, b in e:
+        imports[a].append(int(b))
+        importers[b].append(int(a))
+
+    if len(e):
+        # PageRank on the import graph (rank flows to what is imported)
+        m = sp.csr_matrix((np.ones(len(e)), (e[:, 1], e[:, 0])), shape=(n, n))
+        outw = np.maximum(outdeg, 1)
+        pr = np.full(n, 1.0 / n)
+        dangling = outdeg == 0
+        for _ in range(50):
+            pr = 0.15 / n + 0.85 * (m @ (pr / outw) + pr[dangling].sum() / n)
+        f[:, col["pagerank_pct"]] = _pct(pr)
+        # depth from the entry points, height above the leaves
+        roots = [i for i in range(n) if indeg[i] == 0 and outdeg[i] > 0]
+        depth = _levels(n, imports, roots)
+        leaves = [i for i in range(n) if outdeg[i] == 0 and indeg[i] > 0]
+        height = _levels(n, importers, leaves)
+        for name, d in (("depth", depth), ("height", height)):
+            mx = max(1, int(d.max()))
+            f[:, col[name]] = np.where(d >= 0, d / mx, 0.0)
+        # return probabilities of a random walk on the undirected graph
+        u = sp.csr_matrix((np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]],
+                                                 np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
+        u.data[:] = 1.0
+        deg = np.asarray(u.sum(1)).ravel()
+        p = sp.diags(np.divide(1.0, deg, out=np.zeros(n), where=deg > 0)) @ u
+        p2 = p @ p
+        f[:, col["return2"]] = np.asarray(p.multiply(p.T).sum(1)).ravel()
+        f[:, col["return3"]] = np.asarray(p2.multiply(p.T).sum(1)).ravel()
+        f[:, col["return4"]] = np.asarray(p2.multiply(p2.T).sum(1)).ravel()
+
+    folder = [str(PurePosixPath(p).parent) for p in paths]
+    size = defaultdict(int)
+    for d in folder:
+        size[d] += 1
+    for i in range(n):
+        if importers[i]:
+            f[i, col["importers_elsewhere"]] = np.mean([folder[j] != folder[i]
+                                                        for j in importers[i]])
+            f[i, col["test_importers"]] = np.mean([is_t[j] for j in importers[i]])
+            f[i, col["importers_in_pct"]] = f[importers[i], col["in_pct"]].mean()
+            f[i, col["importers_out_pct"]] = f[importers[i], col["out_pct"]].mean()
+        if imports[i]:
+            here = folder[i] if folder[i] != "." else ""
+            f[i, col["imports_below"]] = np.mean([
+                folder[j] == folder[i] or bool(here and folder[j].startswith(here + "/"))
+                for j in imports[i]])
+            f[i, col["imports_in_pct"]] = f[imports[i], col["in_pct"]].mean()
+            f[i, col["imports_out_pct"]] = f[imports[i], col["out_pct"]].mean()
+    f[:, col["folder_size"]] = _pct(np.array([size[d] for d in folder], dtype=float))
+    for i, lang in enumerate(languages):
+        fam = _FAMILY.get(lang, lang)
+        if fam in FAMILIES:
+            f[i, col[f"lang_{fam}"]] = 1.0
+    out[:] = f * _W
+    return out
+
+
+def graph_role_vectors(graph) -> np.ndarray:
+    """Role vectors of a :class:`~graph_jobs.models.DependencyGraph`'s files."""
+    idx = {fl.path: i for i, fl in enumerate(graph.files)}
+    edges = [(idx[e.source], idx[e.target]) for e in graph.edges
+             if e.source in idx and e.target in idx]
+    return role_vectors([fl.path for fl in graph.files], [fl.language for fl in graph.files],
+                        edges)
