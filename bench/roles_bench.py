@@ -17,6 +17,10 @@ repositories are found by
 
 precision@k is the share of the ``k`` that carry the query's role, averaged over the
 queries (and shown per role).
+
+Cost: each repository is also ingested whole (``run_ingest``, history included, into a
+temporary store) and the time the role vectors and the repository descriptor took
+(``timings["roles"]``) is shown beside the job's, unless ``--no-job``.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ def role_of(path: str) -> str | None:
     return None
 
 
-def load(path: Path, node2vec: bool) -> dict:
+def load(path: Path, node2vec: bool, job: bool = True) -> dict:
     from graph_jobs.graph_job import graph_for
     from graph_jobs.pipeline import graph_arrays
     from graph_jobs.roles.role_features import graph_role_vectors
@@ -81,6 +85,19 @@ def load(path: Path, node2vec: bool) -> dict:
             indeg[idx[b]] += 1
     out = {"name": path.name, "paths": [f.path for f in graph.files], "role": roles,
            "degree": np.c_[indeg, outdeg], "seconds": {"graph": t_graph, "role": t_role}}
+    if job:
+        import tempfile
+
+        from graph_jobs.pipeline import Stores, run_ingest
+        from graph_jobs.stores.vector_store import close_local_clients
+
+        with tempfile.TemporaryDirectory(prefix="pharos-roles-") as tmp:
+            st = Settings(_env_file=None, PHAROS_DATA_DIR=tmp)
+            stores = Stores.open(st)
+            res = run_ingest(str(path), st, stores=stores)
+            stores.metadata.dispose()
+            close_local_clients()
+        out["job"] = {"seconds": res.duration_seconds, "roles": res.timings.get("roles", 0.0)}
     if node2vec:
         from graph_jobs.embedding.engine import embed_graph
         from graph_jobs.embedding.params import Node2VecParams
@@ -111,10 +128,7 @@ def evaluate(repos: list[dict], method: str, k: int, rng: np.random.Generator) -
                                         == role) for _ in range(20)])
             else:
                 x = q[method][i]
-                if method == "node2vec":
-                    d = -(cand @ x)
-                else:
-                    d = np.linalg.norm(cand - x, axis=1)
+                d = -(cand @ x) if method == "node2vec" else np.linalg.norm(cand - x, axis=1)
                 top = np.argsort(d, kind="stable")[:k]
                 prec = float(np.mean(cand_roles[top] == role))
             hits.setdefault(role, []).append(prec)
@@ -128,11 +142,12 @@ def main() -> None:
     ap.add_argument("repos", nargs="+", type=Path)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--no-node2vec", action="store_true")
+    ap.add_argument("--no-job", action="store_true", help="skip the whole-job cost measure")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     repos = []
     for p in args.repos:
-        r = load(p, not args.no_node2vec)
+        r = load(p, not args.no_node2vec, not args.no_job)
         repos.append(r)
         roles = [role_of(x) for x in r["paths"]]
         print(f"{r['name']}: {len(r['paths'])} files, {sum(x is not None for x in roles)} "
@@ -153,10 +168,17 @@ def main() -> None:
     base = res["degree"]["precision"]
     print(f"role / degree = {res['role']['precision'] / base:.2f}x (target >= 2x)"
           if base else "degree baseline is 0")
-    role_ms = sum(r["seconds"]["role"] for r in repos) * 1000
-    graph_s = sum(r["seconds"]["graph"] for r in repos)
-    print(f"role vectors: {role_ms:.0f} ms for {sum(len(r['paths']) for r in repos)} files "
-          f"({role_ms / 10 / max(graph_s, 1e-9):.2f}% of the graph stage's {graph_s:.1f} s)")
+    if not args.no_job:
+        print("\n| repository | files | job (s) | roles + descriptor (s) | share |")
+        print("|---|---|---|---|---|")
+        for r in repos:
+            j = r["job"]
+            print(f"| {r['name']} | {len(r['paths'])} | {j['seconds']:.2f} | {j['roles']:.3f} "
+                  f"| {100 * j['roles'] / j['seconds']:.1f}% |")
+        tot = sum(r["job"]["seconds"] for r in repos)
+        rol = sum(r["job"]["roles"] for r in repos)
+        print(f"all: roles + descriptor {rol:.2f} s of {tot:.1f} s of jobs = "
+              f"{100 * rol / tot:.1f}% (target <= 10%)")
     if args.json:
         args.json.write_text(json.dumps(res, indent=1))
 

@@ -110,6 +110,7 @@ from cluster import cli_ingest  # noqa: E402
 
 app.command("ingest")(cli_ingest.ingest)
 app.command("similar")(cli_ingest.similar)
+app.command("similar-repos")(cli_ingest.similar_repos)
 app.command("jobs")(cli_ingest.jobs)
 app.command("map")(cli_ingest.map_cmd)
 app.add_typer(cli_ingest.db_app, name="db")

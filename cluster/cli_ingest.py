@@ -18,6 +18,11 @@ err = Console(stderr=True)
 STAGES = ("clone", "graph", "embed", "store")
 
 
+class By(StrEnum):
+    related = "related"
+    role = "role"
+
+
 class Relations(StrEnum):
     all = "all"
     imports = "imports"
@@ -93,37 +98,43 @@ def ingest(
 
 
 def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bool,
-                   include_isolated: bool = False, rerank: bool = True) -> None:
-    from graph_jobs.relations.related_files import related_files
+                   include_isolated: bool = False, rerank: bool = True,
+                   by: str | None = None) -> None:
+    from graph_jobs.answers import QuestionRefused, similar_files
 
     try:
-        if scope == "repo":
-            hits = related_files(stores.vectors, stores.metadata, repo, file, k,
-                                 include_isolated=include_isolated, rerank=rerank)
-        else:
-            hits = stores.vectors.similar(repo, file, k, scope, include_isolated)
+        ans = similar_files(stores.vectors, stores.metadata, repo, file, k, scope=scope, by=by,
+                            include_isolated=include_isolated, rerank=rerank)
+    except QuestionRefused as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
     except KeyError as exc:
         err.print(f"[red]error:[/red] {exc.args[0]} (ingest it first; `pharos jobs` lists "
                   "what is stored)")
         raise typer.Exit(2) from exc
-    answered_by = ("vector+rerank" if rerank else "vector") if scope == "repo" else "vector"
+    hits, related = ans.hits, ans.by == "related"
     if as_json:
-        json.dump({"repo_url": repo, "file_path": file, "answered_by": answered_by,
+        json.dump({"repo_url": repo, "file_path": file, "by": ans.by,
+                   "answered_by": ans.answered_by,
                    "results": [
                        {"repo_url": h.repo_url, "file_path": h.file_path, "language": h.language,
                         "score": round(h.score, 4), "degree": h.degree,
                         **({"vector_score": round(h.vector_score, 4), "why": h.why}
-                           if scope == "repo" else {})} for h in hits]},
+                           if related else {})} for h in hits]},
                   sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
-    t = Table(title=f"files related to {file} ({answered_by})")
-    for c in ("score", "file", "why", "language", "degree") + (
+    title = (f"files related to {file} ({ans.answered_by})" if related
+             else f"files in the same role as {file} (role vectors)")
+    t = Table(title=title)
+    for c in ("score", "file") + (("why",) if related else ()) + ("language", "degree") + (
             ("repository",) if scope == "all" else ()):
         t.add_column(c)
     for h in hits:
-        why = "; ".join(getattr(h, "why", []) or [])
-        row = [f"{h.score:.3f}", h.file_path, why, h.language, str(h.degree)]
+        row = [f"{h.score:.3f}", h.file_path]
+        if related:
+            row.append("; ".join(h.why or []))
+        row += [h.language, str(h.degree)]
         t.add_row(*(row + ([h.repo_url] if scope == "all" else [])))
     out.print(t)
 
@@ -133,6 +144,11 @@ def similar(
     file: str = typer.Argument(..., help="File path inside the repository."),
     k: int = typer.Option(10, "-k", min=1, max=1000),
     across: bool = typer.Option(False, "--all", help="Search every stored repository."),
+    by: By | None = typer.Option(
+        None, "--by",
+        help="related: files that belong with it (Node2Vec + exact signals; one repository). "
+             "role: files in the same structural role (any repository). Default: related, "
+             "or role with --all."),
     include_isolated: bool = typer.Option(
         False, "--include-isolated",
         help="Also answer with files that have no import edge (directory-mean vectors)."),
@@ -140,11 +156,38 @@ def similar(
         False, "--no-rerank", help="The vectors' order alone (no exact signals)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """The k files most related to FILE: Qdrant neighbours reranked, each with why."""
+    """The k files most like FILE: related files (reranked, each with why), or files in
+    the same role."""
     from graph_jobs.pipeline import repo_key
 
     _print_similar(_stores(), repo_key(repo), file, k, "all" if across else "repo", as_json,
-                   include_isolated, rerank=not no_rerank)
+                   include_isolated, rerank=not no_rerank, by=by.value if by else None)
+
+
+def similar_repos(
+    repo: str = typer.Argument(..., help="Repository as ingested (URL or path)."),
+    k: int = typer.Option(10, "-k", min=1, max=1000),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Stored repositories whose dependency graphs are shaped like REPO's (NetLSD)."""
+    from graph_jobs.pipeline import repo_key
+
+    name = repo_key(repo)
+    try:
+        rows = _stores().metadata.similar_repositories(name, k)
+    except KeyError as exc:
+        err.print(f"[red]error:[/red] {exc.args[0]}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        json.dump({"repo_url": name, "results": rows}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return
+    t = Table(title=f"repositories shaped like {name}")
+    for c in ("distance", "repository", "files"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(f"{r['distance']:.4f}", r["repo_url"], str(r["files"]))
+    out.print(t)
 
 
 def jobs(

@@ -91,15 +91,27 @@ class SimilarHit(BaseModel):
     language: str
     score: float
     degree: int
-    vector_score: float | None = None  # cosine of the Node2Vec vectors (scope=repo)
+    vector_score: float | None = None  # cosine of the Node2Vec vectors (by=related)
     why: list[str] = []  # "imports it", "changed together 7 times (last ...)", ...
 
 
 class Similar(BaseModel):
     repo_url: str
     file_path: str
-    answered_by: str  # "vector+rerank", "vector"
+    by: str  # which vector answered: "related" (Node2Vec) or "role"
+    answered_by: str  # "vector+rerank", "vector" (related) or "role"
     results: list[SimilarHit]
+
+
+class SimilarRepository(BaseModel):
+    repo_url: str
+    files: int
+    distance: float  # between the repositories' graph descriptors (0: same shape)
+
+
+class SimilarRepositories(BaseModel):
+    repo_url: str
+    results: list[SimilarRepository]
 
 
 class Health(BaseModel):
@@ -223,32 +235,54 @@ def create_app(settings: Settings | None = None, services: IngressServices | Non
                 file_path: Annotated[str, Query(min_length=1, max_length=4096)],
                 k: Annotated[int, Query(ge=1, le=100)] = 10,
                 scope: Annotated[str, Query(pattern="^(repo|all)$")] = "repo",
+                by: Annotated[str | None, Query(pattern="^(related|role)$")] = None,
                 include_isolated: bool = False, rerank: bool = True):
-        """Within a repository: Qdrant's nearest neighbours, reranked with exact signals
-        (co-change, imports, tests, folder) unless ``rerank=false``; each hit says why."""
-        try:
-            key = validate_repo_url(repo_url, allowed_hosts=allowed_hosts,
-                                    allow_local=settings.allow_local_repos,
-                                    resolve=False).repo_url
-        except InvalidRepoURL as exc:
-            raise HTTPException(400, detail=f"invalid repository URL: {exc}") from None
-        try:
-            if scope == "repo":
-                from graph_jobs.relations.related_files import related_files
+        """``by=related`` (default within a repository): Qdrant's nearest Node2Vec
+        neighbours, reranked with exact signals (co-change, imports, tests, folder) unless
+        ``rerank=false``; each hit says why. ``by=role`` (default with ``scope=all``):
+        files in the same structural role, in any repository. ``by=related`` with
+        ``scope=all`` is refused (400): Node2Vec vectors of different repositories do not
+        compare."""
+        from graph_jobs.answers import QuestionRefused, similar_files
 
-                hits = related_files(services.vectors, services.metadata, key, file_path, k,
-                                     include_isolated=include_isolated, rerank=rerank)
-            else:
-                hits = services.vectors.similar(key, file_path, k, scope, include_isolated)
-        except KeyError:
-            raise HTTPException(404, detail=f"no embedding for {file_path!r} in {key}") from None
-        by = ("vector+rerank" if rerank else "vector") if scope == "repo" else "vector"
-        return Similar(repo_url=key, file_path=file_path, answered_by=by,
+        key = _repo_key(repo_url)
+        try:
+            ans = similar_files(services.vectors, services.metadata, key, file_path, k,
+                                scope=scope, by=by, include_isolated=include_isolated,
+                                rerank=rerank)
+        except QuestionRefused as exc:
+            raise HTTPException(400, detail=str(exc)) from None
+        except KeyError as exc:
+            raise HTTPException(404, detail=exc.args[0] if exc.args else
+                                f"no embedding for {file_path!r} in {key}") from None
+        return Similar(repo_url=key, file_path=file_path, by=ans.by,
+                       answered_by=ans.answered_by,
                        results=[SimilarHit(repo_url=h.repo_url, file_path=h.file_path,
                                            language=h.language, score=h.score,
                                            degree=h.degree,
                                            vector_score=getattr(h, "vector_score", None),
-                                           why=getattr(h, "why", [])) for h in hits])
+                                           why=getattr(h, "why", [])) for h in ans.hits])
+
+    @app.get("/api/v1/graph/repositories/{repo_url:path}/similar",
+             response_model=SimilarRepositories, responses=ERRORS)
+    def similar_repositories(repo_url: Annotated[str, Path(max_length=2048)],
+                             k: Annotated[int, Query(ge=1, le=100)] = 10):
+        """Repositories whose dependency graphs are shaped like this one's (the NetLSD heat
+        trace of each graph, stored at ingest; nearest first)."""
+        key = _repo_key(repo_url)
+        try:
+            rows = services.metadata.similar_repositories(key, k)
+        except KeyError as exc:
+            raise HTTPException(404, detail=exc.args[0]) from None
+        return SimilarRepositories(repo_url=key, results=rows)
+
+    def _repo_key(repo_url: str) -> str:
+        try:
+            return validate_repo_url(repo_url, allowed_hosts=allowed_hosts,
+                                     allow_local=settings.allow_local_repos,
+                                     resolve=False).repo_url
+        except InvalidRepoURL as exc:
+            raise HTTPException(400, detail=f"invalid repository URL: {exc}") from None
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     def health():

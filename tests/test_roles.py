@@ -1,0 +1,218 @@
+"""Roles across repositories (issue 14): role vectors, honest cross-repository search,
+the migration of existing collections, and repositories like this one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cluster.cli import app as cli_app
+from graph_jobs.answers import QuestionRefused, similar_files
+from graph_jobs.pipeline import Stores, run_ingest
+from graph_jobs.roles.role_features import DIM, role_vectors
+from graph_jobs.settings import get_settings
+from graph_jobs.stores.vector_store import RELATED, ROLE, VectorStore, close_local_clients
+from tests.support.repos import make_repo
+
+SHAPE_A = {  # a package with an entry, a core, errors, a CLI and a test
+    "pkg/__init__.py": "from pkg.core import run\nfrom pkg.errors import Oops\n",
+    "pkg/core.py": "from pkg.errors import Oops\nfrom pkg import util\n",
+    "pkg/util.py": "from pkg.errors import Oops\n",
+    "pkg/errors.py": "class Oops(Exception):\n    pass\n",
+    "pkg/cli.py": "from pkg.core import run\nfrom pkg import util\n",
+    "tests/test_core.py": "from pkg.core import run\n",
+}
+RENAMED = {"pkg": "lib", "core": "engine", "errors": "faults", "util": "tools", "cli": "shell"}
+
+
+def _renamed(files: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for path, text in files.items():
+        for old, new in RENAMED.items():
+            path, text = path.replace(old, new), text.replace(old, new)
+        out[path] = text
+    return out
+
+
+def _rename_path(path: str) -> str:
+    for old, new in RENAMED.items():
+        path = path.replace(old, new)
+    return path
+
+
+@pytest.fixture
+def stores(settings):
+    s = Stores.open(settings)
+    yield s
+    s.metadata.dispose()
+    close_local_clients()
+
+
+def _ingest(tmp_path: Path, name: str, files: dict, settings, stores) -> str:
+    repo = make_repo(tmp_path / name, files)
+    res = run_ingest(str(repo), settings, stores=stores)
+    assert res.status == "complete", res.error
+    return res.repo_url
+
+
+def _roles(stores, repo_url: str) -> dict[str, np.ndarray]:
+    return {p.payload["file_path"]: np.asarray(p.vector)
+            for p in stores.vectors.repository_points(repo_url, vector=ROLE)}
+
+
+def test_isomorphic_repositories_with_other_names_have_identical_role_vectors(
+        tmp_path, settings, stores):
+    a = _ingest(tmp_path, "a", SHAPE_A, settings, stores)
+    b = _ingest(tmp_path, "b", _renamed(SHAPE_A), settings, stores)
+    ra, rb = _roles(stores, a), _roles(stores, b)
+    assert len(ra) == len(rb) == len(SHAPE_A) and all(v.shape == (DIM,) for v in ra.values())
+    for path, vec in ra.items():
+        assert np.allclose(vec, rb[_rename_path(path)], atol=1e-6), path
+    # and they say something: files in different positions differ
+    assert not np.allclose(ra["pkg/errors.py"], ra["pkg/cli.py"])
+    assert not np.allclose(ra["pkg/__init__.py"], ra["pkg/core.py"])
+    # role search from a's errors module finds b's, by structure alone
+    ans = similar_files(stores.vectors, stores.metadata, a, "pkg/errors.py", 1, scope="all")
+    assert ans.by == "role" and (ans.hits[0].repo_url, ans.hits[0].file_path) == \
+        (b, "lib/faults.py")
+
+
+def test_rotating_one_repositorys_node2vec_table_changes_no_cross_repository_answer(
+        tmp_path, settings, stores):
+    a = _ingest(tmp_path, "a", SHAPE_A, settings, stores)
+    b = _ingest(tmp_path, "b", {**_renamed(SHAPE_A), "lib/extra.py": "from lib import tools\n"},
+                settings, stores)
+
+    def answers():
+        out = {}
+        for repo in (a, b):
+            for path in _roles(stores, repo):
+                hits = similar_files(stores.vectors, stores.metadata, repo, path, 5,
+                                     scope="all").hits
+                out[(repo, path)] = [(h.repo_url, h.file_path, round(h.score, 6)) for h in hits]
+        return out
+
+    before = answers()
+    from qdrant_client import models
+
+    vs: VectorStore = stores.vectors
+    rng = np.random.default_rng(7)
+    q, _ = np.linalg.qr(rng.standard_normal((64, 64)))  # a random orthogonal matrix
+    pts = vs.repository_points(b, vector=RELATED)
+    old = {p.payload["file_path"]: np.asarray(p.vector) for p in pts}
+    vs.client.update_vectors(vs.collection, points=[
+        models.PointVectors(id=p.id, vector={RELATED: (np.asarray(p.vector) @ q).tolist()})
+        for p in pts])
+    new = {p.payload["file_path"]: np.asarray(p.vector)
+           for p in vs.repository_points(b, vector=RELATED)}
+    assert max(np.abs(new[f] - old[f]).max() for f in old) > 0.1  # the table did turn
+    assert answers() == before
+    # the Node2Vec vectors are never compared across repositories
+    with pytest.raises(QuestionRefused, match="share no axes"):
+        similar_files(stores.vectors, stores.metadata, a, "pkg/core.py", 5, scope="all",
+                      by="related")
+
+
+def test_related_across_repositories_is_refused_with_a_sentence(tmp_path, redis_url,
+                                                                monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from serve_app.app import create_app
+    from tests.test_ingress import _settings
+
+    for var in ("DATABASE_URL", "QDRANT_URL", "MODE", "UPSTASH_REDIS_REST_URL"):
+        monkeypatch.delenv(var, raising=False)
+    app = create_app(_settings(tmp_path, redis_url))
+    with TestClient(app) as c:
+        r = c.get("/api/v1/graph/similar", params={"repo_url": "github.com/u/r",
+                                                    "file_path": "a.py", "scope": "all",
+                                                    "by": "related"})
+        assert r.status_code == 400
+        assert "trained one repository at a time" in r.json()["detail"]
+        assert "by=role" in r.json()["detail"]
+    close_local_clients()
+    monkeypatch.setenv("PHAROS_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        res = CliRunner().invoke(cli_app, ["similar", "github.com/u/r", "a.py", "--all",
+                                           "--by", "related"])
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 2 and "share no axes" in res.output.replace("\n", " ")
+
+
+def test_a_collection_from_before_roles_is_migrated_and_a_reingest_adds_roles(
+        tmp_path, settings):
+    """The collection as earlier versions made it (one unnamed 64-d vector): after the
+    migration old points answer related-file questions as before, have no role until a
+    re-ingest, and the re-ingest adds it."""
+    from qdrant_client import QdrantClient, models
+
+    repo = make_repo(tmp_path / "r", SHAPE_A)
+    stores = Stores.open(settings)
+    res = run_ingest(str(repo), settings, stores=stores)
+    assert res.status == "complete"
+    pts = stores.vectors.repository_points(res.repo_url, vector=RELATED)
+    before = [(h.file_path, round(h.score, 5))
+              for h in stores.vectors.similar(res.repo_url, "pkg/core.py", 4)]
+    stores.metadata.dispose()
+    close_local_clients()
+    # rebuild the collection in the old layout, from the same points
+    old = QdrantClient(path=str(settings.qdrant_path))
+    old.delete_collection(settings.qdrant_collection)
+    old.create_collection(settings.qdrant_collection, vectors_config=models.VectorParams(
+        size=64, distance=models.Distance.COSINE))
+    old.upsert(settings.qdrant_collection, points=[
+        models.PointStruct(id=p.id, vector=list(p.vector), payload=p.payload) for p in pts])
+    old.close()
+
+    stores = Stores.open(settings)
+    vs = stores.vectors
+    vs.ensure_collection()
+    assert isinstance(vs.client.get_collection(vs.collection).config.params.vectors, dict)
+    assert not vs.client.collection_exists(f"{vs.collection}__migrating")
+    assert len(vs.repository_points(res.repo_url)) == len(pts)
+    after = [(h.file_path, round(h.score, 5)) for h in vs.similar(res.repo_url, "pkg/core.py", 4)]
+    assert after == before
+    with pytest.raises(KeyError, match="ingest the repository again"):
+        vs.similar(res.repo_url, "pkg/core.py", 4, scope="all", by="role")
+    res2 = run_ingest(str(repo), settings, stores=stores)
+    assert res2.status == "complete"
+    assert len(vs.similar(res.repo_url, "pkg/core.py", 4, scope="all", by="role")) == 4
+    stores.metadata.dispose()
+    close_local_clients()
+
+
+def test_repositories_like_this_one(tmp_path, settings, stores, redis_url, monkeypatch):
+    a = _ingest(tmp_path, "a", SHAPE_A, settings, stores)
+    b = _ingest(tmp_path, "b", _renamed(SHAPE_A), settings, stores)
+    chain = {f"m{i}.py": (f"import m{i + 1}\n" if i < 7 else "") for i in range(8)}
+    c = _ingest(tmp_path, "c", chain, settings, stores)
+    rows = stores.metadata.similar_repositories(a)
+    assert [r["repo_url"] for r in rows] == [b, c]
+    assert rows[0]["distance"] == pytest.approx(0.0, abs=1e-9) and rows[1]["distance"] > 0.01
+    stores.metadata.dispose()
+    close_local_clients()
+    monkeypatch.setenv("PHAROS_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    try:
+        res = CliRunner().invoke(cli_app, ["similar-repos", a, "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 0, res.output
+    assert [r["repo_url"] for r in json.loads(res.stdout)["results"]] == [b, c]
+
+
+def test_role_vectors_from_edges_alone():
+    """No name reaches the vector: the same graph under any names gives the same rows."""
+    edges = [(0, 1), (0, 2), (1, 2), (3, 1)]
+    one = role_vectors(["a/x.py", "a/y.py", "a/z.py", "tests/t.py"], ["python"] * 4, edges,
+                       tests=[False, False, False, True])
+    two = role_vectors(["q/p.py", "q/r.py", "q/s.py", "spec/u.py"], ["python"] * 4, edges,
+                       tests=[False, False, False, True])
+    assert np.array_equal(one, two)
+    assert np.all(one >= 0) and np.all(one <= 1.0 + 1e-6)
