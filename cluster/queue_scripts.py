@@ -173,19 +173,13 @@ CANCEL = _HEARTBEAT + """
 local jk = 'pharos:job:' .. ARGV[1]
 local status = redis.call('HGET', jk, 'status')
 if not status then return 'unknown' end
-if status == 'pending' then
+if status == 'pending' or status == 'retrying' then
   local task = redis.call('HGET', jk, 'task')
-  redis.call('LREM', KEYS[1], 1, task)
-  local rec = cjson.decode(ARGV[3])
-  rec.repo_url = cjson.decode(task).repo_url
-  local rk = redis.call('HGET', jk, 'repo_key')
-  if rk and redis.call('HGET', KEYS[2], rk) == ARGV[1] then redis.call('HDEL', KEYS[2], rk) end
-  finish(jk, KEYS[3], 'cancelled', cjson.encode(rec), ARGV[2])
-  return 'cancelled'
-end
-if status == 'retrying' then
-  redis.call('ZREM', KEYS[4], ARGV[1])
-  local task = redis.call('HGET', jk, 'task')
+  if status == 'pending' then
+    redis.call('LREM', KEYS[1], 1, task)
+  else  -- waiting out its backoff in the in-flight set
+    redis.call('ZREM', KEYS[4], ARGV[1])
+  end
   local rec = cjson.decode(ARGV[3])
   rec.repo_url = cjson.decode(task).repo_url
   local rk = redis.call('HGET', jk, 'repo_key')
