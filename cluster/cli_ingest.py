@@ -91,10 +91,15 @@ def ingest(
     if res.status != "complete":
         raise typer.Exit(1)
     if similar_to == "@top":
-        files = stores.metadata.repository_files(res.repo_url)
-        similar_to = max(files, key=lambda f: f["degree"])["path"] if files else None
+        similar_to = _top_file(stores, res.repo_url)
     if similar_to:
         _print_similar(stores, res.repo_url, similar_to, 5, "repo", False)
+
+
+def _top_file(stores, repo: str) -> str | None:
+    """The repository's most connected file (ties: the first path)."""
+    files = stores.metadata.repository_files(repo)
+    return min(files, key=lambda f: (-f["degree"], f["path"]))["path"] if files else None
 
 
 def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bool,
@@ -141,7 +146,8 @@ def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bo
 
 def similar(
     repo: str = typer.Argument(..., help="Repository as ingested (URL or path)."),
-    file: str = typer.Argument(..., help="File path inside the repository."),
+    file: str = typer.Argument(..., help="File path inside the repository ('@top': its "
+                                         "most connected file)."),
     k: int = typer.Option(10, "-k", min=1, max=1000),
     across: bool = typer.Option(False, "--all", help="Search every stored repository."),
     by: By | None = typer.Option(
@@ -160,7 +166,13 @@ def similar(
     the same role."""
     from graph_jobs.pipeline import repo_key
 
-    _print_similar(_stores(), repo_key(repo), file, k, "all" if across else "repo", as_json,
+    stores, name = _stores(), repo_key(repo)
+    if file == "@top":
+        file = _top_file(stores, name)
+        if file is None:
+            err.print(f"[red]error:[/red] nothing stored for {name}; ingest it first")
+            raise typer.Exit(2)
+    _print_similar(stores, name, file, k, "all" if across else "repo", as_json,
                    include_isolated, rerank=not no_rerank, by=by.value if by else None)
 
 

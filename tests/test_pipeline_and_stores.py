@@ -265,7 +265,9 @@ def test_cli_ingest_similar_jobs_map(monkeypatch, tmp_path, requests_repo):
         res = run(app, ["similar", str(requests_repo), "requests/api.py"])
         assert res.exit_code == 0 and "why" in res.stdout and "files related to" in res.stdout
         res = run(app, ["similar", str(requests_repo), "requests/api.py", "--all"])
-        assert res.exit_code == 0 and "files related to" in res.stdout
+        assert res.exit_code == 0 and "files in the same role as" in res.stdout  # issue 14
+        res = run(app, ["similar", str(requests_repo), "@top", "--json"])
+        assert res.exit_code == 0 and len(json.loads(res.stdout)["results"]) > 0
         res = run(app, ["similar", str(requests_repo), "missing.py"])
         assert res.exit_code == 2
         res = run(app, ["jobs", "--json"])
