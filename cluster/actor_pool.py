@@ -30,9 +30,10 @@ from graph_jobs.settings import Settings
 log = logging.getLogger(__name__)
 
 
-@ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=8)
 class GraphWorker:
-    """One GPU's worth of workers: ``slots`` EdgeWorker loops sharing one embed lock."""
+    """One GPU's worth of workers: ``slots`` EdgeWorker loops sharing one embed lock.
+    (The Ray actor :data:`GraphWorkerActor` is this class, and the dashboard shows it by
+    this name; it is plain here so that it can be tested without a cluster.)"""
 
     def __init__(self, settings: Settings, name: str, slots: int = 2,
                  store_handle=None) -> None:
@@ -69,21 +70,29 @@ class GraphWorker:
             w.embed_lock = self.embed_lock
             w.on_outcome = self.metrics.record
             self.workers.append(w)
-        self.threads: list[threading.Thread] = []
+        self.threads: list[threading.Thread | None] = []
+        self._run_lock = threading.Lock()
         self.hardware = self.workers[0].hardware
 
     def run(self) -> str:
-        """Start the loops (returns at once); ``announce`` prints the banner."""
-        for w in self.workers:
-            w.announce()
-            t = threading.Thread(target=w.run_forever, args=(self.stop,), daemon=True,
-                                 name=w.worker_id)
-            t.start()
-            self.threads.append(t)
+        """Start the loop of every slot that has none running (returns at once); each loop
+        prints the banner once (``run_forever`` announces). Calling it again, as the pool
+        does when a health check cannot tell, never starts a second loop for a slot."""
+        with self._run_lock:
+            if not self.threads:
+                self.threads = [None] * len(self.workers)
+            for i, w in enumerate(self.workers):
+                t = self.threads[i]
+                if t is not None and t.is_alive():
+                    continue
+                t = threading.Thread(target=w.run_forever, args=(self.stop,), daemon=True,
+                                     name=w.worker_id)
+                t.start()
+                self.threads[i] = t
         return self.hardware
 
     def threads_alive(self) -> bool:
-        return bool(self.threads) and all(t.is_alive() for t in self.threads)
+        return bool(self.threads) and all(t is not None and t.is_alive() for t in self.threads)
 
     def info(self) -> dict:
         return {"name": self.name, "hardware": self.hardware, "pid": os.getpid(),
@@ -106,8 +115,13 @@ class GraphWorker:
                 released.append(w.current.job_id)
                 w.abandon()
         for t in self.threads:
-            t.join(timeout=30)
+            if t is not None:
+                t.join(timeout=30)
         return {"released": released}
+
+
+GraphWorkerActor = ray.remote(max_restarts=-1, max_task_retries=0,
+                              max_concurrency=8)(GraphWorker)
 
 
 class WorkerPool:
@@ -139,7 +153,7 @@ class WorkerPool:
     def _spawn(self, name: str) -> None:
         opts = {"name": name, "num_gpus": 0 if self.cpu_mode else 1,
                 "num_cpus": 1 if self.cpu_mode else 0.5}
-        actor = GraphWorker.options(**opts).remote(self.settings, name, self.slots,
+        actor = GraphWorkerActor.options(**opts).remote(self.settings, name, self.slots,
                                                    self.store_handle)
         self.actors[name] = actor
         self.runs[name] = actor.run.remote()
@@ -161,17 +175,20 @@ class WorkerPool:
                 continue
             try:
                 ray.get(ref)  # loops started; check the actor is still the same process
-                if not self._threads_alive(name):
+                if self._threads_alive(name) is False:  # None: could not tell; leave it
                     self.runs[name] = self.actors[name].run.remote()
             except Exception as exc:  # the actor died: Ray restarts it; start its loop again
                 log.warning("actor %s died (%s); restarting its loop", name, exc)
                 self.runs[name] = self.actors[name].run.remote()
 
-    def _threads_alive(self, name: str) -> bool:
+    def _threads_alive(self, name: str) -> bool | None:
+        """True or False as the actor says; None when it did not answer in time (busy,
+        or restarting): a slow answer is not a dead loop."""
         try:
             return bool(ray.get(self.actors[name].threads_alive.remote(), timeout=30))
-        except Exception:
-            return False
+        except Exception as exc:  # noqa: BLE001 - GetTimeoutError, a dead actor, ...
+            log.info("health check of %s did not answer (%s)", name, type(exc).__name__)
+            return None
 
     def info(self) -> list[dict]:
         return [ray.get(a.info.remote()) for a in self.actors.values()]

@@ -30,7 +30,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 
 from graph_jobs.errors import UnsafeRepositoryURL
@@ -40,6 +43,16 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data",
                   "metadata.azure.internal"}
 Resolver = Callable[..., list]
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _resolver_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pharos-resolve")
+        return _pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +152,19 @@ class UrlPolicy:
             raise UnsafeRepositoryURL("expected https://host/owner/repo")
 
     def resolve_public(self, host: str) -> tuple[str, ...]:
-        """Every address ``host`` resolves to, all public; resolved once."""
-        old = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(self.resolve_timeout_s)
+        """Every address ``host`` resolves to, all public; resolved once.
+
+        The lookup runs in a small thread pool and is waited for ``resolve_timeout_s``
+        (``getaddrinfo`` takes no timeout; setting the process-wide socket default would
+        race with every other socket of the process)."""
+        fut = _resolver_pool().submit(self.resolver, host, 443, proto=socket.IPPROTO_TCP)
         try:
-            infos = self.resolver(host, 443, proto=socket.IPPROTO_TCP)
+            infos = fut.result(timeout=self.resolve_timeout_s)
+        except FuturesTimeout:
+            raise UnsafeRepositoryURL(f"host {host!r} did not resolve within "
+                                      f"{self.resolve_timeout_s:.0f} s") from None
         except (socket.gaierror, OSError) as exc:
             raise UnsafeRepositoryURL(f"host {host!r} does not resolve ({exc})") from None
-        finally:
-            socket.setdefaulttimeout(old)
         addresses = []
         for info in infos:
             addr = info[4][0].split("%")[0]

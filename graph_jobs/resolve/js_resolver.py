@@ -11,7 +11,6 @@ Anything else is an external package (Node built-ins are ``stdlib``).
 from __future__ import annotations
 
 import posixpath
-from functools import cache
 from pathlib import Path
 
 from graph_jobs.models import RawImport, Unresolved
@@ -75,6 +74,10 @@ class JsResolver:
             while p:
                 p = _dirname(p)
                 self.dirs.add(p)
+        # per resolver (one per job): a method-level functools.cache would live on the
+        # class and keep every job's resolver and parsed JSON for the worker's lifetime
+        self._json_cache: dict[str, object] = {}
+        self._tsconfig_cache: dict[tuple[str, int], tuple[str | None, dict, str]] = {}
         self.workspaces: dict[str, str] = {}  # package name -> dir
         for p in sorted(all_paths, key=len):
             if posixpath.basename(p) == "package.json" and "node_modules/" not in p:
@@ -82,9 +85,10 @@ class JsResolver:
                 if isinstance(data, dict) and isinstance(data.get("name"), str):
                     self.workspaces.setdefault(data["name"], _dirname(p))
 
-    @cache  # noqa: B019 - one resolver per job
     def _json(self, rel: str):
-        return jsonc.load(self.root / rel)
+        if rel not in self._json_cache:
+            self._json_cache[rel] = jsonc.load(self.root / rel)
+        return self._json_cache[rel]
 
     # -- files ------------------------------------------------------------------------
     def _probe(self, p: str | None, exts: tuple[str, ...] = TS_FIRST) -> str | None:
@@ -129,9 +133,14 @@ class JsResolver:
                 return None
             d = _dirname(d)
 
-    @cache  # noqa: B019
     def _tsconfig(self, rel: str, depth: int = 0) -> tuple[str | None, dict, str]:
         """(baseUrl dir, paths, dir the paths are relative to) with `extends` applied."""
+        key = (rel, depth)
+        if key not in self._tsconfig_cache:
+            self._tsconfig_cache[key] = self._read_tsconfig(rel, depth)
+        return self._tsconfig_cache[key]
+
+    def _read_tsconfig(self, rel: str, depth: int) -> tuple[str | None, dict, str]:
         data = self._json(rel)
         if not isinstance(data, dict) or depth > 10:
             return None, {}, _dirname(rel)
