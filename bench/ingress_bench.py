@@ -162,7 +162,7 @@ def run(runtime: str, rate: float, seconds: float, paths_file: str, qdrant_url: 
            "PHAROS_DATA_DIR": tempfile.mkdtemp(prefix="pharos-ingress-"), "PORT": str(port),
            "RAY_USAGE_STATS_ENABLED": "0", "DATABASE_URL": bench_database(),
            "QDRANT_URL": qdrant_url, "QDRANT_API_KEY": QDRANT_KEY}
-    proc = subprocess.Popen([sys.executable, "-m", "cluster.cli", "serve", "--runtime", runtime,
+    proc = subprocess.Popen([sys.executable, "-m", "pharos_cli", "serve", "--runtime", runtime,
                              "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)

@@ -153,7 +153,7 @@ def main() -> None:
                    check=True, capture_output=True)
     cold = time.perf_counter() - t
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cluster.cli", "node2vec", "--input", str(edg),
+    subprocess.run([sys.executable, "-m", "pharos_cli", "node2vec", "--input", str(edg),
                     "--output", str(tmp / "cold.emb")], check=True, capture_output=True)
     ours_cold = time.perf_counter() - t
     print(f"\nfresh process on `ray` (imports + compile + embed): pharos CLI {ours_cold:.2f} s, "

@@ -128,7 +128,7 @@ def test_sigterm_mid_job_loses_nothing(tmp_path, redis_url, pg_url, repos):
     settings = _settings(_env(tmp_path, redis_url, pg_url))
     q = JobQueue.from_settings(settings)
     job = q.enqueue(str(repos["requests"]), source=str(repos["requests"])).job_id
-    proc = subprocess.Popen([sys.executable, "-m", "cluster.cli", "worker", "--num-gpus", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "pharos_cli", "worker", "--num-gpus", "0",
                              "--pool-size", "1", "--slots", "1", "--grace-s", "0",
                              "--no-dashboard"], env=env, cwd=Path(__file__).parent.parent,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -286,8 +286,8 @@ def test_serve_runtime_without_ray_refuses_to_start_and_says_why(monkeypatch, tm
 
     from typer.testing import CliRunner
 
-    from cluster.cli import app
     from graph_jobs.settings import get_settings
+    from pharos_cli.app import app
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

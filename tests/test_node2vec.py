@@ -230,7 +230,7 @@ def test_pyg_compatible_module_trains_with_its_loader_and_loss():
 def test_cli_is_a_pecanpy_drop_in(tmp_path: Path):
     from typer.testing import CliRunner
 
-    from cluster.cli import app
+    from pharos_cli.app import app
 
     g, _ = karate_graph()
     edg = tmp_path / "k.edg"

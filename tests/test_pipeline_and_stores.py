@@ -176,8 +176,8 @@ def test_postgres_metadata_store(settings, pg_url, requests_repo):
 
 
 def test_migrations_run_with_one_command_on_postgres(pg_url, monkeypatch, tmp_path):
-    from cluster.cli import app
     from graph_jobs.settings import get_settings
+    from pharos_cli.app import app
 
     monkeypatch.setenv("DATABASE_URL", pg_url)
     monkeypatch.setenv("PHAROS_DATA_DIR", str(tmp_path))
@@ -243,8 +243,8 @@ def test_concurrent_migrations_on_one_fresh_postgres_database_all_succeed(pg_url
 
 
 def test_cli_ingest_similar_jobs_map(monkeypatch, tmp_path, requests_repo):
-    from cluster.cli import app
     from graph_jobs.settings import get_settings
+    from pharos_cli.app import app
 
     monkeypatch.setenv("PHAROS_DATA_DIR", str(tmp_path / "data"))
     for var in ("DATABASE_URL", "NEON_DATABASE_URL", "QDRANT_URL", "MODE"):

@@ -25,7 +25,6 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from cluster.cli import app as cli_app
 from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import QUEUE_KEY, JobQueue
 from graph_jobs.errors import CloneFailed, UnsafeRepositoryURL
@@ -35,6 +34,7 @@ from graph_jobs.repository_ref import RepoRef
 from graph_jobs.settings import Settings, get_settings
 from graph_jobs.stores.vector_store import FilePoint, close_local_clients
 from graph_jobs.url_policy import UrlPolicy, git_options
+from pharos_cli.app import app as cli_app
 from serve_app.app import create_app
 from tests.support.git_http import GitHTTPServer
 from tests.support.repos import make_repo

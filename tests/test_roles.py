@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cluster.cli import app as cli_app
 from graph_jobs.answers import QuestionRefused, similar_files
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.roles.role_features import DIM, role_vectors
 from graph_jobs.settings import get_settings
 from graph_jobs.stores.vector_store import RELATED, ROLE, VectorStore, close_local_clients
+from pharos_cli.app import app as cli_app
 from tests.support.repos import make_repo
 
 SHAPE_A = {  # a package with an entry, a core, errors, a CLI and a test

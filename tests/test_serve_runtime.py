@@ -40,7 +40,7 @@ def test_serve_runtime_serves_on_port_with_auth_and_stops_cleanly(tmp_path, redi
            "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([sys.executable, "-m", "cluster.cli", "serve", "--runtime", "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "pharos_cli", "serve", "--runtime", "serve",
                              "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/api/v1/ingestion"

@@ -1,4 +1,4 @@
-"""The `pharos` command line."""
+"""The `pharos` command: its Typer app, the commands of the graph stage, and the wiring."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def node2vec_cmd(
                   + f"; {res.walk_steps} walk steps, {res.pairs} pairs")
 
 
-from cluster import cli_ingest  # noqa: E402
+from pharos_cli import ingest_commands as cli_ingest  # noqa: E402
 
 app.command("ingest")(cli_ingest.ingest)
 app.command("similar")(cli_ingest.similar)
@@ -115,7 +115,7 @@ app.command("jobs")(cli_ingest.jobs)
 app.command("map")(cli_ingest.map_cmd)
 app.add_typer(cli_ingest.db_app, name="db")
 
-from cluster import cli_services  # noqa: E402
+from pharos_cli import service_commands as cli_services  # noqa: E402
 
 app.command("serve")(cli_services.serve)
 app.command("worker")(cli_services.worker)

@@ -1,0 +1,8 @@
+"""The `pharos` command line: the composition root, above the three packages.
+
+Imports run one way: ``pharos_cli`` → ``serve_app`` / ``cluster`` → ``graph_jobs``
+(``serve_app`` may use ``cluster``'s queue; nothing below imports this package).
+One module per command group: ``app`` (graph, node2vec, version, and the wiring),
+``ingest_commands`` (ingest, similar, similar-repos, jobs, map, db), ``service_commands``
+(serve, worker).
+"""
