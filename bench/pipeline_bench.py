@@ -37,7 +37,7 @@ from graph_jobs.pipeline import run_ingest, Stores
 from graph_jobs.settings import Settings
 settings = Settings(_env_file=None, PHAROS_DATA_DIR=%(data)r, PHAROS_MAX_FILE_BYTES=1 << 20,
                     **%(extra)r)
-import graph_jobs.graph_job as gj
+import graph_jobs.graph.graph_job as gj
 orig = gj.graph_and_history_for
 gj.graph_and_history_for = lambda *a, **k: orig(*a, **{**k, "use_cache": False})
 stores = Stores.open(settings)

@@ -234,7 +234,7 @@ def bootstrap(values: np.ndarray, boot: int, rng: np.random.Generator) -> tuple[
 
 
 def prepare(path: Path, work: Path, fraction: float, max_future_files: int) -> Case:
-    from graph_jobs.graph_job import graph_for
+    from graph_jobs.graph.graph_job import graph_for
     from graph_jobs.settings import Settings
 
     name = path.name

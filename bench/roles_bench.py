@@ -65,7 +65,7 @@ def role_of(path: str) -> str | None:
 
 
 def load(path: Path, node2vec: bool, job: bool = True) -> dict:
-    from graph_jobs.graph_job import graph_for
+    from graph_jobs.graph.graph_job import graph_for
     from graph_jobs.pipeline import graph_arrays
     from graph_jobs.roles.role_features import graph_role_vectors
     from graph_jobs.settings import Settings

@@ -32,8 +32,10 @@ from dataclasses import dataclass
 
 from cluster.job_queue import JobQueue, Task, WorkerBeat
 from cluster.redis_transport import QueueUnavailable
+from cluster.statuses import WorkerState
 from graph_jobs.errors import JobCancelled
 from graph_jobs.faults import FaultHook, JobStep, no_faults
+from graph_jobs.models import JobStage
 from graph_jobs.pipeline import IngestResult
 from graph_jobs.settings import Settings
 from graph_jobs.url_policy import UrlPolicy
@@ -130,7 +132,7 @@ class EdgeWorker:
 
         After a failure the heartbeat keeps saying ``Error: ...`` until the next job.
         """
-        if not self.beat.status.startswith("Error"):
+        if self.beat.state is not WorkerState.ERROR:
             self._set_idle()
         # TCP: block on BLMOVE for two ceilings, then one claim script (heartbeat + lease
         # reaping): 2 commands per 120 s idle, like REST's 1 per 60 s.
@@ -177,9 +179,7 @@ class EdgeWorker:
             self._set_idle()
             self._tell_queue(lambda: self.queue.ack(task, self.beat, "skipped", error=reason))
             return JobOutcome(task.job_id, "skipped", reason)
-        self.beat.status = f"Training Graph on {task.repo_url}"
-        self.beat.job_id, self.beat.repo_url = task.job_id, task.repo_url
-        self.beat.stage, self.beat.progress = "clone", 0.0
+        self.beat.training(task.job_id, task.repo_url, JobStage.CLONE)
         lease = _LeaseKeeper(self, task)
         self._lease = lease
         lease.start()
@@ -226,8 +226,7 @@ class EdgeWorker:
                               result.files_processed, result.embeddings_generated,
                               result.timings)
         err = result.error or "unknown error"
-        self._set_idle()
-        self.beat.status = f"Error: {err[:200]}"  # until the next job
+        self.beat.failed(err)  # shown until the next job
         if not result.retryable:
             self._tell_queue(lambda: self.queue.ack(task, self.beat, "failed", duration_s=dur,
                                                     error=err))
@@ -246,8 +245,7 @@ class EdgeWorker:
         return self._retrying("ack", once)
 
     def _set_idle(self) -> None:
-        self.beat.status, self.beat.job_id, self.beat.repo_url = "Idle", None, None
-        self.beat.stage, self.beat.progress = None, 0.0
+        self.beat.idle()
 
     def _run(self, task: Task, lease: _LeaseKeeper):
         if self._run_job is not None:

@@ -27,20 +27,17 @@ import uuid
 from dataclasses import dataclass, field
 
 from cluster import queue_scripts as lua
-from cluster.redis_transport import QueueUnavailable, Transport
+from cluster import redis_keys as keys
+from cluster.errors import QueueFull, QueueUnavailable
+from cluster.redis_transport import Transport
+from cluster.statuses import WorkerState
 
-QUEUE_KEY = "ingest_queue"
-HISTORY_KEY = "job_history"
-INFLIGHT_KEY = "pharos:inflight"
-PENDING_KEY = "pharos:pending_repos"
-DEAD_KEY = "pharos:dead_letter"
-HISTORY_LIMIT = 100
-
-
-class QueueFull(RuntimeError):
-    def __init__(self, size: int, max_size: int) -> None:
-        super().__init__(f"queue is full ({size}/{max_size} pending)")
-        self.size, self.max_size = size, max_size
+QUEUE_KEY = keys.QUEUE
+HISTORY_KEY = keys.HISTORY
+INFLIGHT_KEY = keys.INFLIGHT
+PENDING_KEY = keys.PENDING
+DEAD_KEY = keys.DEAD
+HISTORY_LIMIT = keys.HISTORY_LIMIT
 
 
 def now_ms() -> int:
@@ -76,20 +73,45 @@ class Task:
 
 @dataclass
 class WorkerBeat:
-    """What a worker says about itself in its heartbeat."""
+    """What a worker says about itself in its heartbeat: its ``state`` (a field, which
+    readers use) and the status line derived from it (what the old API showed)."""
 
     worker_id: str
     hardware: str = "CPU"
-    status: str = "Idle"
+    state: WorkerState = WorkerState.IDLE
+    error: str | None = None  # the last job's error, while state is ERROR
     job_id: str | None = None
     repo_url: str | None = None
     stage: str | None = None
     progress: float = 0.0
     started_at: str = field(default_factory=iso_now)
 
+    @property
+    def status(self) -> str:
+        if self.state is WorkerState.TRAINING:
+            return f"Training Graph on {self.repo_url}"
+        if self.state is WorkerState.ERROR:
+            return f"Error: {self.error}"
+        return "Idle"
+
+    def idle(self) -> None:
+        self.state, self.error = WorkerState.IDLE, None
+        self.job_id = self.repo_url = self.stage = None
+        self.progress = 0.0
+
+    def training(self, job_id: str, repo_url: str, stage: str) -> None:
+        self.state, self.error = WorkerState.TRAINING, None
+        self.job_id, self.repo_url, self.stage, self.progress = job_id, repo_url, stage, 0.0
+
+    def failed(self, error: str) -> None:
+        """Idle, showing the last job's error until the next job."""
+        self.idle()
+        self.state, self.error = WorkerState.ERROR, error[:200]
+
     def to_json(self) -> str:
         return json.dumps({"worker_id": self.worker_id, "hardware": self.hardware,
-                           "status": self.status, "job_id": self.job_id,
+                           "state": self.state.value, "status": self.status,
+                           "job_id": self.job_id,
                            "repo_url": self.repo_url, "stage": self.stage,
                            "progress": round(self.progress, 3), "started_at": self.started_at,
                            "updated_at": iso_now()})
@@ -135,7 +157,7 @@ class JobQueue:
                            "ref": ref, "submitted_at": submitted_at or time.time(),
                            "timestamp": iso_now()})
         kind, jid, pos, size = self.t.eval(
-            lua.ENQUEUE, [QUEUE_KEY, PENDING_KEY, f"pharos:job:{job_id}"],
+            lua.ENQUEUE, [QUEUE_KEY, PENDING_KEY, keys.job_key(job_id)],
             [repo_dedupe_key(repo_url, ref), job_id, task, self.max_size, now_ms()])
         if kind == "full":
             raise QueueFull(int(size), self.max_size)
@@ -189,12 +211,12 @@ class JobQueue:
     # --- worker side -----------------------------------------------------------------
     def rescue(self, worker_id: str) -> int:
         """Return tasks a previous life of this worker left between BLMOVE and claim."""
-        return int(self.t.eval(lua.RESCUE, [f"pharos:claiming:{worker_id}", QUEUE_KEY], []))
+        return int(self.t.eval(lua.RESCUE, [keys.claiming_key(worker_id), QUEUE_KEY], []))
 
     def claim(self, beat: WorkerBeat, block_s: float = 0.0) -> Task | None:
         """Claim the next task (blocking up to ``block_s`` on the TCP transport)."""
         from_claiming = "0"
-        claiming = f"pharos:claiming:{beat.worker_id}"
+        claiming = keys.claiming_key(beat.worker_id)
         if block_s > 0 and self.t.can_block:
             moved = self.t.blmove(QUEUE_KEY, claiming, block_s)
             from_claiming = "1" if moved else "0"
@@ -218,8 +240,8 @@ class JobQueue:
                             beat.status])
 
     def heartbeat(self, beat: WorkerBeat) -> None:
-        self.t.eval(lua._HEARTBEAT + "heartbeat(ARGV[1], ARGV[2], ARGV[3], ARGV[4]) return 1",
-                    [], [beat.worker_id, beat.to_json(), self.heartbeat_ttl_s, beat.status])
+        self.t.eval(lua.HEARTBEAT, [], [beat.worker_id, beat.to_json(), self.heartbeat_ttl_s,
+                                        beat.status])
 
     def ack(self, task: Task, beat: WorkerBeat, status: str, *, duration_s: float = 0.0,
             files: int = 0, embeddings: int = 0, error: str | None = None,

@@ -1,5 +1,8 @@
 """The queue's Lua scripts. Each runs as one atomic ``EVAL`` (one command of budget).
 
+Key names and limits come from :mod:`cluster.redis_keys` (written into the source below
+by :func:`~cluster.redis_keys.lua`); the list here is a reader's map.
+
 Keys (standalone Redis / one Upstash database; job keys are built inside the scripts):
 
   ingest_queue            LIST  pending task JSON, FIFO (RPUSH in, LPOP out)
@@ -16,18 +19,20 @@ Keys (standalone Redis / one Upstash database; job keys are built inside the scr
   pharos:claiming:{worker} LIST  TCP transport only: BLMOVE lands here, claim takes it
 """
 
+from cluster.redis_keys import lua  # noqa: E402
+
 # Shared Lua helpers -------------------------------------------------------------------
 _HEARTBEAT = """
 local function heartbeat(worker, wjson, ttl, line)
-  redis.call('SET', 'worker_status:' .. worker, wjson, 'EX', ttl)
-  redis.call('SADD', 'pharos:workers', worker)
-  redis.call('SET', 'worker_status', line, 'EX', ttl)
+  redis.call('SET', '@WORKER_PREFIX@' .. worker, wjson, 'EX', ttl)
+  redis.call('SADD', '@WORKERS@', worker)
+  redis.call('SET', '@WORKER_STATUS@', line, 'EX', ttl)
 end
 local function finish(jk, history, status, record, now)
   redis.call('HSET', jk, 'status', status, 'finished_at', now, 'stage', '')
   redis.call('LPUSH', history, record)
-  redis.call('LTRIM', history, 0, 99)
-  redis.call('EXPIRE', jk, 604800)
+  redis.call('LTRIM', history, 0, @HISTORY_LAST@)
+  redis.call('EXPIRE', jk, @JOB_RECORD_TTL_S@)
 end
 """
 
@@ -35,7 +40,7 @@ end
 ENQUEUE = """
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then
-  local st = redis.call('HGET', 'pharos:job:' .. existing, 'status')
+  local st = redis.call('HGET', '@JOB_PREFIX@' .. existing, 'status')
   if st == 'retrying' then
     return {'existing', existing, 0, redis.call('LLEN', KEYS[1])}
   end
@@ -57,7 +62,7 @@ redis.call('RPUSH', KEYS[1], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], 'task', ARGV[3], 'status', 'pending', 'repo_key', ARGV[1],
            'attempts', 0, 'submitted_at', ARGV[5], 'stage', '', 'progress', 0)
-redis.call('EXPIRE', KEYS[3], 604800)
+redis.call('EXPIRE', KEYS[3], @JOB_RECORD_TTL_S@)
 return {'queued', ARGV[2], n + 1, n + 1}
 """
 
@@ -70,7 +75,7 @@ local now = tonumber(ARGV[2])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 20)
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[2], id)
-  local jk = 'pharos:job:' .. id
+  local jk = '@JOB_PREFIX@' .. id
   local task = redis.call('HGET', jk, 'task')
   if task and redis.call('HGET', jk, 'status') == 'retrying' then
     redis.call('HSET', jk, 'status', 'pending')
@@ -98,7 +103,7 @@ local task
 if ARGV[5] == '1' then task = redis.call('LPOP', KEYS[6]) else task = redis.call('LPOP', KEYS[1]) end
 if not task then return nil end
 local t = cjson.decode(task)
-local jk = 'pharos:job:' .. t.job_id
+local jk = '@JOB_PREFIX@' .. t.job_id
 local attempts = redis.call('HINCRBY', jk, 'attempts', 1)
 redis.call('HSET', jk, 'status', 'running', 'worker', ARGV[1], 'started_at', now,
            'stage', 'claimed', 'progress', 0, 'cancel', 0)
@@ -111,7 +116,7 @@ return {task, attempts}
 
 # KEYS: inflight   ARGV: job_id, worker, now_ms, lease_ms, stage, progress, worker_json, ttl, line
 RENEW = _HEARTBEAT + """
-local jk = 'pharos:job:' .. ARGV[1]
+local jk = '@JOB_PREFIX@' .. ARGV[1]
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('HGET', jk, 'worker') ~= ARGV[2] then
   return 'lost'
 end
@@ -125,7 +130,7 @@ return 'ok'
 # KEYS: inflight, history   ARGV: job_id, worker, status, record_json, now, worker_json, ttl,
 #                                 line, error, files, embeddings, duration
 ACK = _HEARTBEAT + """
-local jk = 'pharos:job:' .. ARGV[1]
+local jk = '@JOB_PREFIX@' .. ARGV[1]
 heartbeat(ARGV[2], ARGV[6], ARGV[7], ARGV[8])
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('HGET', jk, 'worker') ~= ARGV[2] then
   return 0
@@ -141,7 +146,7 @@ return 1
 # ARGV: job_id, worker, error, max_attempts, now, failed_record_json, worker_json, ttl, line,
 #       backoff_ms (0: requeue at once)
 FAIL = _HEARTBEAT + """
-local jk = 'pharos:job:' .. ARGV[1]
+local jk = '@JOB_PREFIX@' .. ARGV[1]
 heartbeat(ARGV[2], ARGV[7], ARGV[8], ARGV[9])
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('HGET', jk, 'worker') ~= ARGV[2] then
   return 'lost'
@@ -170,7 +175,7 @@ return 'retry'
 
 # KEYS: queue, pending, history, inflight   ARGV: job_id, now, cancelled_record_json
 CANCEL = _HEARTBEAT + """
-local jk = 'pharos:job:' .. ARGV[1]
+local jk = '@JOB_PREFIX@' .. ARGV[1]
 local status = redis.call('HGET', jk, 'status')
 if not status then return 'unknown' end
 if status == 'pending' or status == 'retrying' then
@@ -197,16 +202,16 @@ return status
 # KEYS: queue, inflight   ARGV: (none)   -> {queue_len, inflight, worker_json...}
 STATUS = """
 local out = {redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2])}
-for _, w in ipairs(redis.call('SMEMBERS', 'pharos:workers')) do
-  local v = redis.call('GET', 'worker_status:' .. w)
-  if v then table.insert(out, v) else redis.call('SREM', 'pharos:workers', w) end
+for _, w in ipairs(redis.call('SMEMBERS', '@WORKERS@')) do
+  local v = redis.call('GET', '@WORKER_PREFIX@' .. w)
+  if v then table.insert(out, v) else redis.call('SREM', '@WORKERS@', w) end
 end
 return out
 """
 
 # KEYS: queue   ARGV: job_id  -> {flat hash..., '__position', n}
 JOB = """
-local h = redis.call('HGETALL', 'pharos:job:' .. ARGV[1])
+local h = redis.call('HGETALL', '@JOB_PREFIX@' .. ARGV[1])
 if #h == 0 then return nil end
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
 for i, t in ipairs(items) do
@@ -231,7 +236,7 @@ end
 # KEYS: inflight, queue, pending   ARGV: job_id, worker
 # A draining worker hands a running job back: front of the queue, attempt not counted.
 RELEASE = """
-local jk = 'pharos:job:' .. ARGV[1]
+local jk = '@JOB_PREFIX@' .. ARGV[1]
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('HGET', jk, 'worker') ~= ARGV[2] then
   return 0
 end
@@ -242,3 +247,8 @@ redis.call('LPUSH', KEYS[2], redis.call('HGET', jk, 'task'))
 redis.call('HSET', KEYS[3], redis.call('HGET', jk, 'repo_key'), ARGV[1])
 return 1
 """
+
+# Key names in; then a heartbeat on its own (``JobQueue.heartbeat``).
+HEARTBEAT = _HEARTBEAT + "heartbeat(ARGV[1], ARGV[2], ARGV[3], ARGV[4]) return 1"
+for _name in ("ENQUEUE", "CLAIM", "RENEW", "ACK", "FAIL", "CANCEL", "STATUS", "JOB", "RESCUE", "RELEASE", "HEARTBEAT"):
+    globals()[_name] = lua(globals()[_name])

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from cluster.errors import QueueUnavailable
 from graph_jobs.settings import Settings
-
-
-class QueueUnavailable(RuntimeError):
-    """Redis (or the Upstash REST endpoint) cannot be reached or refused the command."""
 
 
 class Transport(Protocol):
@@ -128,3 +125,7 @@ def transport_from_settings(settings: Settings) -> Transport:
         return UpstashTransport(settings.upstash_redis_rest_url,
                                 settings.upstash_redis_rest_token)
     raise QueueUnavailable("no queue configured: set REDIS_URL or UPSTASH_REDIS_REST_URL")
+
+
+__all__ = ["QueueUnavailable", "RedisTransport", "Transport", "UpstashTransport",
+           "transport_from_settings"]

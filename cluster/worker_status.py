@@ -8,10 +8,17 @@ def combined_status(workers: list[dict]) -> str:
     if any reports one, else ``Idle`` if any is alive, else ``Offline``."""
     if not workers:
         return "Offline"
-    for w in workers:
-        if w.get("status", "").startswith("Training Graph on"):
-            return w["status"]
-    for w in workers:
-        if w.get("status", "").startswith("Error"):
-            return w["status"]
+    for state in ("training", "error"):
+        for w in workers:
+            if _state(w) == state:
+                return w["status"]
     return "Idle"
+
+
+def _state(w: dict) -> str:
+    """The heartbeat's ``state`` field (a worker before that field: from its line)."""
+    if "state" in w:
+        return w["state"]
+    line = w.get("status", "")
+    return "training" if line.startswith("Training") else \
+        "error" if line.startswith("Error") else "idle"

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 __all__ = ["build_dependency_graph", "open_repository", "DependencyGraph"]
 __version__ = "0.1.0"
 
-_LAZY = {"build_dependency_graph": "graph_jobs.dependency_graph",
+_LAZY = {"build_dependency_graph": "graph_jobs.graph.dependency_graph",
          "DependencyGraph": "graph_jobs.models",
-         "open_repository": "graph_jobs.repo_source"}
+         "open_repository": "graph_jobs.graph.repo_source"}
 
 if TYPE_CHECKING:
-    from graph_jobs.dependency_graph import build_dependency_graph
+    from graph_jobs.graph.dependency_graph import build_dependency_graph
+    from graph_jobs.graph.repo_source import open_repository
     from graph_jobs.models import DependencyGraph
-    from graph_jobs.repo_source import open_repository
 
 
 def __getattr__(name: str):

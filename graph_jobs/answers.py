@@ -45,7 +45,7 @@ def similar_files(vectors, metadata, repo_url: str, file_path: str, k: int = 10,
                   scope: str = "repo", by: str | None = None, include_isolated: bool = False,
                   rerank: bool = True) -> Answer:
     """Raises :class:`QuestionRefused` (by=related across repositories, unknown values)
-    and ``KeyError`` (no such vector stored)."""
+    and :class:`~graph_jobs.errors.NotFound` (no such vector stored)."""
     if scope not in SCOPES:
         raise QuestionRefused(f"scope must be one of {', '.join(SCOPES)}")
     by = by or default_by(scope)

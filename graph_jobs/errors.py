@@ -12,6 +12,9 @@
     │   └── MetadataStoreError
     └── JobCancelled               cancelled while running
 
+    NotFound (a LookupError)       what was asked for is not stored (no vector for that
+                                   file, no such repository): a 404, never a KeyError
+
 Per-file problems (binary, too large, syntax errors) are never exceptions: they are
 recorded in the graph's ``skipped`` list and the job goes on.
 
@@ -66,3 +69,11 @@ class MetadataStoreError(StoreError):
 
 class JobCancelled(PharosJobError):
     """The job was cancelled while it ran (checked between stages and batches)."""
+
+
+class NotFound(LookupError):
+    """What was asked for is not stored. Its own type, so that an unrelated ``KeyError``
+    (a bug) is never answered as "not found"."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"

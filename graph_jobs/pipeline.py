@@ -156,7 +156,7 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
     ``repo_url``; git is held to what was checked. Without one (the CLI on the user's
     own machine) any source the user typed is opened.
     """
-    from graph_jobs.graph_job import graph_and_history_for
+    from graph_jobs.graph.graph_job import graph_and_history_for
 
     job_id = job_id or uuid.uuid4().hex
     repo_url = repo_url or repo_key(source)

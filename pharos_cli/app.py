@@ -32,7 +32,7 @@ def graph(
     no_cache: bool = typer.Option(False, help="Re-parse every file (ignore the parse cache)."),
 ) -> None:
     """Build the file-level dependency graph of a repository."""
-    from graph_jobs.graph_job import graph_for
+    from graph_jobs.graph.graph_job import graph_for
 
     settings = get_settings()
     try:

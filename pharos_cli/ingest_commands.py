@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graph_jobs.errors import NotFound
 from graph_jobs.settings import get_settings
 
 out = Console()
@@ -113,7 +114,7 @@ def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bo
     except QuestionRefused as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    except KeyError as exc:
+    except NotFound as exc:
         err.print(f"[red]error:[/red] {exc.args[0]} (ingest it first; `pharos jobs` lists "
                   "what is stored)")
         raise typer.Exit(2) from exc
@@ -187,7 +188,7 @@ def similar_repos(
     name = repo_key(repo)
     try:
         rows = _stores().metadata.similar_repositories(name, k)
-    except KeyError as exc:
+    except NotFound as exc:
         err.print(f"[red]error:[/red] {exc.args[0]}")
         raise typer.Exit(2) from exc
     if as_json:

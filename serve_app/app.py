@@ -24,7 +24,7 @@ import graph_jobs
 from cluster.job_queue import QueueFull, history_stats
 from cluster.redis_transport import QueueUnavailable
 from cluster.worker_status import combined_status
-from graph_jobs.errors import StoreError, VectorStoreError
+from graph_jobs.errors import NotFound, StoreError, VectorStoreError
 from graph_jobs.settings import RunMode, Settings, SettingsError
 from serve_app.auth import require_admin
 from serve_app.metrics import Metrics
@@ -252,7 +252,7 @@ def create_app(settings: Settings | None = None, services: IngressServices | Non
                                 rerank=rerank)
         except QuestionRefused as exc:
             raise HTTPException(400, detail=str(exc)) from None
-        except KeyError as exc:
+        except NotFound as exc:
             raise HTTPException(404, detail=exc.args[0] if exc.args else
                                 f"no embedding for {file_path!r} in {key}") from None
         return Similar(repo_url=key, file_path=file_path, by=ans.by,
@@ -272,7 +272,7 @@ def create_app(settings: Settings | None = None, services: IngressServices | Non
         key = _repo_key(repo_url)
         try:
             rows = services.metadata.similar_repositories(key, k)
-        except KeyError as exc:
+        except NotFound as exc:
             raise HTTPException(404, detail=exc.args[0]) from None
         return SimilarRepositories(repo_url=key, results=rows)
 

@@ -20,14 +20,11 @@ from dataclasses import dataclass
 
 from graph_jobs.errors import UnsafeRepositoryURL
 from graph_jobs.url_policy import UrlPolicy
+from serve_app.errors import InvalidRepoURL
 
 MAX_URL_LENGTH = 512
 
 _getaddrinfo = socket.getaddrinfo  # tests swap in a fixed table (no public DNS there)
-
-
-class InvalidRepoURL(ValueError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +48,6 @@ def validate_repo_url(raw: str, *, allowed_hosts: set[str], allow_local: bool = 
     except UnsafeRepositoryURL as exc:
         raise InvalidRepoURL(str(exc)) from None
     return RepoTarget(ref.name, ref.name, ref.name if ref.local else ref.clone_url)
+
+
+__all__ = ["InvalidRepoURL", "RepoTarget", "validate_repo_url"]

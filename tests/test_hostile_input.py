@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from graph_jobs.dependency_graph import build_dependency_graph
 from graph_jobs.errors import CloneFailed, RepositoryError, UnsafeRepositoryURL
-from graph_jobs.repo_source import open_repository
+from graph_jobs.graph.dependency_graph import build_dependency_graph
+from graph_jobs.graph.repo_source import open_repository
 from tests.support.repos import commit_all, make_repo
 
 

@@ -301,3 +301,21 @@ def test_serve_runtime_without_ray_refuses_to_start_and_says_why(monkeypatch, tm
         get_settings.cache_clear()
     assert res.exit_code == 2, res.output
     assert "needs Ray Serve" in res.output and "PHAROS_INGRESS=serve" in res.output
+
+
+def test_an_internal_key_error_is_not_a_404(client, monkeypatch):
+    """'Not found' is its own type: a KeyError from a bug is a 500, not a 404."""
+    from fastapi.testclient import TestClient
+
+    def broken(*a, **k):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("graph_jobs.answers.similar_files", broken)
+    with TestClient(client.app, raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/graph/similar", params={"repo_url": "github.com/u/r",
+                                                    "file_path": "a.py"})
+    assert r.status_code == 500
+    monkeypatch.undo()
+    r = client.get("/api/v1/graph/similar", params={"repo_url": "github.com/u/r",
+                                                     "file_path": "nope.py"})
+    assert r.status_code == 404 and "no vector" in r.json()["detail"]

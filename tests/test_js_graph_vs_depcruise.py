@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from graph_jobs.dependency_graph import build_dependency_graph
+from graph_jobs.graph.dependency_graph import build_dependency_graph
 from tests.support import depcruise_compare as dc
 from tests.support.repos import make_repo
 

@@ -12,7 +12,7 @@ import weakref
 import pytest
 
 from graph_jobs.errors import UnsafeRepositoryURL
-from graph_jobs.resolve.js_resolver import JsResolver
+from graph_jobs.graph.resolve.js_resolver import JsResolver
 from graph_jobs.url_policy import UrlPolicy
 from tests.support.repos import make_repo
 

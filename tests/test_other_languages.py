@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph_jobs.dependency_graph import build_dependency_graph
+from graph_jobs.graph.dependency_graph import build_dependency_graph
 from tests.support.repos import make_repo
 
 

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from graph_jobs.dependency_graph import build_dependency_graph
+from graph_jobs.graph.dependency_graph import build_dependency_graph
 from graph_jobs.settings import RunMode, Settings, SettingsError
 from pharos_cli.app import app
 from tests.support.repos import commit_all, make_repo

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from graph_jobs.errors import VectorStoreError
+from graph_jobs.errors import NotFound, VectorStoreError
 from graph_jobs.pipeline import Stores, repo_key, run_ingest
 from graph_jobs.settings import Settings
 from graph_jobs.stores.metadata_store import MetadataStore
@@ -53,7 +53,7 @@ def test_ingest_real_repository_embedded_default(settings, requests_repo):
     hits = stores.vectors.similar(res.repo_url, "requests/sessions.py", k=5)
     assert len(hits) == 5 and all(h.file_path != "requests/sessions.py" for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound):
         stores.vectors.similar(res.repo_url, "nope.py")
 
 
@@ -220,7 +220,7 @@ def test_history_migration_keeps_existing_repositories(pg_url, tmp_path):
     assert tuple(row) == (3, None, 0)
     store = MetadataStore(pg_url, migrate=False)
     assert store.load_history("github.com/o/r") is None  # mined whole on the next ingest
-    with pytest.raises(KeyError, match="no descriptor yet"):  # 0003: filled on re-ingest
+    with pytest.raises(NotFound, match="no descriptor yet"):  # 0003: filled on re-ingest
         store.similar_repositories("github.com/o/r")
     store.dispose()
 

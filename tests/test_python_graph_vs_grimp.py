@@ -8,7 +8,7 @@ import posixpath
 
 import pytest
 
-from graph_jobs.dependency_graph import build_dependency_graph
+from graph_jobs.graph.dependency_graph import build_dependency_graph
 from tests.support.grimp_compare import compare
 from tests.support.repos import repo_from_packages
 

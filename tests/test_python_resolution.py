@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph_jobs.dependency_graph import build_dependency_graph
+from graph_jobs.graph.dependency_graph import build_dependency_graph
 from tests.support.repos import make_repo
 
 
@@ -103,7 +103,7 @@ def test_byte_scan_finds_exactly_what_the_tree_sitter_query_finds(package):
     import importlib
     from pathlib import Path
 
-    from graph_jobs.extract import python_import_prefix, python_imports, to_utf8_bytes
+    from graph_jobs.graph.extract import python_import_prefix, python_imports, to_utf8_bytes
     from graph_jobs.languages import parser
 
     root = Path(importlib.import_module(package).__file__).parent
@@ -119,7 +119,7 @@ def test_byte_scan_finds_exactly_what_the_tree_sitter_query_finds(package):
 
 
 def test_parse_prefix_ends_at_the_last_import_not_at_words_like_imports():
-    from graph_jobs.extract import extract_imports, python_import_prefix
+    from graph_jobs.graph.extract import extract_imports, python_import_prefix
 
     src = (b"def f():\n    from pkg import a\n    m = importlib.import_module('pkg.b')\n"
            b"    return __import__('pkg.c')\n"

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from graph_jobs.errors import CloneTimeout, RepositoryTooLarge
-from graph_jobs.repo_source import open_repository
+from graph_jobs.graph.repo_source import open_repository
 from tests.support.repos import commit_all, git, make_repo
 
 

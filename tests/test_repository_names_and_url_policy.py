@@ -28,8 +28,8 @@ from typer.testing import CliRunner
 from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import QUEUE_KEY, JobQueue
 from graph_jobs.errors import CloneFailed, UnsafeRepositoryURL
+from graph_jobs.graph.repo_source import clone
 from graph_jobs.pipeline import Stores, run_ingest
-from graph_jobs.repo_source import clone
 from graph_jobs.repository_ref import RepoRef
 from graph_jobs.settings import Settings, get_settings
 from graph_jobs.stores.vector_store import FilePoint, close_local_clients

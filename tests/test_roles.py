@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from graph_jobs.answers import QuestionRefused, similar_files
+from graph_jobs.errors import NotFound
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.roles.role_features import DIM, role_vectors
 from graph_jobs.settings import get_settings
@@ -178,7 +179,7 @@ def test_a_collection_from_before_roles_is_migrated_and_a_reingest_adds_roles(
     assert len(vs.repository_points(res.repo_url)) == len(pts)
     after = [(h.file_path, round(h.score, 5)) for h in vs.similar(res.repo_url, "pkg/core.py", 4)]
     assert after == before
-    with pytest.raises(KeyError, match="ingest the repository again"):
+    with pytest.raises(NotFound, match="ingest the repository again"):
         vs.similar(res.repo_url, "pkg/core.py", 4, scope="all", by="role")
     res2 = run_ingest(str(repo), settings, stores=stores)
     assert res2.status == "complete"

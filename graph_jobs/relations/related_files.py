@@ -137,7 +137,7 @@ def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
     """The ``pool`` nearest files and, with ``tied``, every file with an exact tie to
     ``file_path`` that the search did not return; and the store's signals.
 
-    Raises ``KeyError`` when the file has no vector.
+    Raises :class:`~graph_jobs.errors.NotFound` when the file has no vector.
     """
     hits = vectors.similar(repo_url, file_path, pool, "repo", include_isolated)
     cands = [(h.file_path, h.score, h.language, h.degree) for h in hits]
@@ -160,7 +160,7 @@ def related_files(vectors, metadata, repo_url: str, file_path: str, k: int = 10,
                   weights: RerankWeights | None = None) -> list[Related]:
     """The ``k`` files most related to ``file_path`` in ``repo_url`` (see the module doc).
 
-    Raises ``KeyError`` when the file has no vector.
+    Raises :class:`~graph_jobs.errors.NotFound` when the file has no vector.
     """
     cands, signals = candidates(vectors, metadata, repo_url, file_path, max(k, pool),
                                 include_isolated=include_isolated, tied=rerank)

@@ -46,7 +46,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from graph_jobs.errors import MetadataStoreError
+from graph_jobs.errors import MetadataStoreError, NotFound
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -467,7 +467,7 @@ class MetadataStore:
     def similar_repositories(self, repo_url: str, k: int = 10) -> list[dict]:
         """The ``k`` stored repositories whose descriptors are nearest to ``repo_url``'s.
 
-        Raises ``KeyError`` when the repository is not stored or has no descriptor yet."""
+        Raises :class:`~graph_jobs.errors.NotFound` when the repository is not stored or has no descriptor yet."""
         from graph_jobs.roles.repo_descriptor import descriptor_distance
 
         def read():
@@ -478,9 +478,9 @@ class MetadataStore:
         rows = self._retry("could not read repository descriptors", read)
         mine = next((r for r in rows if r.url == repo_url), None)
         if mine is None:
-            raise KeyError(f"repository {repo_url!r} is not stored")
+            raise NotFound(f"repository {repo_url!r} is not stored")
         if not mine.descriptor:
-            raise KeyError(f"repository {repo_url!r} has no descriptor yet: ingest it again")
+            raise NotFound(f"repository {repo_url!r} has no descriptor yet: ingest it again")
         out = [{"repo_url": r.url, "files": r.files,
                 "distance": descriptor_distance(mine.descriptor, r.descriptor)}
                for r in rows if r.url != repo_url and r.descriptor]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
 
-from graph_jobs.errors import VectorStoreError
+from graph_jobs.errors import NotFound, VectorStoreError
 from graph_jobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -264,7 +264,7 @@ class VectorStore:
         ``"others"`` every other repository.
         Files with no edge (``isolated``: their Node2Vec vector is their directory's mean,
         not learned structure) are left out of related answers unless ``include_isolated``.
-        Raises ``KeyError`` when the file has no such vector.
+        Raises :class:`~graph_jobs.errors.NotFound` when the file has no such vector.
         """
         from qdrant_client import models
 
@@ -272,11 +272,11 @@ class VectorStore:
         pid = point_id(repo_url, file_path)
         got = self.client.retrieve(self.collection, ids=[pid], with_vectors=[by])
         if not got:
-            raise KeyError(f"no vector for {file_path!r} in {repo_url!r}")
+            raise NotFound(f"no vector for {file_path!r} in {repo_url!r}")
         query = (got[0].vector or {}).get(by) if isinstance(got[0].vector, dict) \
             else got[0].vector
         if query is None:
-            raise KeyError(f"no {by} vector for {file_path!r} in {repo_url!r}: it was "
+            raise NotFound(f"no {by} vector for {file_path!r} in {repo_url!r}: it was "
                            "stored before role vectors; ingest the repository again")
         must, must_not = [], []
         same_repo = models.FieldCondition(key="repo_url", match=models.MatchValue(value=repo_url))
@@ -314,7 +314,7 @@ class VectorStore:
         got = self.client.retrieve(self.collection, ids=[point_id(repo_url, file_path)],
                                    with_vectors=[RELATED])
         if not got:
-            raise KeyError(f"no vector for {file_path!r} in {repo_url!r}")
+            raise NotFound(f"no vector for {file_path!r} in {repo_url!r}")
         q = np.asarray(_named(got[0].vector, RELATED), dtype=np.float64)
         q /= np.linalg.norm(q) or 1.0
         pts = self.client.retrieve(self.collection, ids=[point_id(repo_url, o) for o in others],

@@ -55,7 +55,7 @@ def package_import_graph(package: str) -> ImportGraph:
     Connected files only (files with no resolved import either way are left out, as
     PecanPy only sees nodes that appear in an edge list). Cached under the temp dir.
     """
-    from graph_jobs.dependency_graph import build_dependency_graph
+    from graph_jobs.graph.dependency_graph import build_dependency_graph
 
     CACHE.mkdir(exist_ok=True)
     cached = CACHE / f"{package}.json"

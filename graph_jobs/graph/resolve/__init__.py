@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from graph_jobs.graph.resolve.c_resolver import CResolver
+from graph_jobs.graph.resolve.go_resolver import GoResolver
+from graph_jobs.graph.resolve.java_resolver import JavaResolver
+from graph_jobs.graph.resolve.js_resolver import JsResolver
+from graph_jobs.graph.resolve.python_resolver import PythonResolver
+from graph_jobs.graph.resolve.rust_resolver import RustResolver
 from graph_jobs.models import RawImport
-from graph_jobs.resolve.c_resolver import CResolver
-from graph_jobs.resolve.go_resolver import GoResolver
-from graph_jobs.resolve.java_resolver import JavaResolver
-from graph_jobs.resolve.js_resolver import JsResolver
-from graph_jobs.resolve.python_resolver import PythonResolver
-from graph_jobs.resolve.rust_resolver import RustResolver
 
 FAMILY = {"python": "python", "javascript": "js", "typescript": "js", "tsx": "js",
           "go": "go", "java": "java", "rust": "rust", "c": "c", "cpp": "c"}

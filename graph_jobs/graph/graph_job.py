@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from graph_jobs.dependency_graph import Progress, build_dependency_graph
 from graph_jobs.faults import FaultHook, JobStep, no_faults
+from graph_jobs.graph.dependency_graph import Progress, build_dependency_graph
+from graph_jobs.graph.repo_source import open_repository
 from graph_jobs.models import DependencyGraph
-from graph_jobs.repo_source import open_repository
 from graph_jobs.settings import Settings
 
 

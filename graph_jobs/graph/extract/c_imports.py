@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph_jobs.extract._query import line, matches, string_value
+from graph_jobs.graph.extract._query import line, matches, string_value
 from graph_jobs.models import EdgeKind, RawImport
 
 QUERY = "(preproc_include path: (_) @path)"

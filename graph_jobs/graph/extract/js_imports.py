@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from graph_jobs.extract._query import line, matches, string_value
+from graph_jobs.graph.extract._query import line, matches, string_value
 from graph_jobs.models import EdgeKind, RawImport
 
 _COMMON = """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 
-from graph_jobs.extract import (
+from graph_jobs.graph.extract import (
     c_imports,
     go_imports,
     java_imports,

@@ -8,7 +8,7 @@ import re
 
 from tree_sitter import Node
 
-from graph_jobs.extract._query import line, matches, string_value, text
+from graph_jobs.graph.extract._query import line, matches, string_value, text
 from graph_jobs.models import EdgeKind, RawImport
 
 QUERY = """

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from graph_jobs.extract._query import line, matches, text
+from graph_jobs.graph.extract._query import line, matches, text
 from graph_jobs.models import EdgeKind, RawImport
 
 QUERY = """

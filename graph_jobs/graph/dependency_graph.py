@@ -16,8 +16,10 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from graph_jobs.discovery import discover_files, sniff
-from graph_jobs.extract import EXTRACTOR_VERSION, extract_imports
+from graph_jobs.graph.discovery import discover_files, sniff
+from graph_jobs.graph.extract import EXTRACTOR_VERSION, extract_imports
+from graph_jobs.graph.parse_cache import ParseCache, ParseResult
+from graph_jobs.graph.resolve import Resolvers
 from graph_jobs.languages import REPORTED
 from graph_jobs.models import (
     DependencyGraph,
@@ -27,8 +29,6 @@ from graph_jobs.models import (
     SkippedFile,
     UnresolvedImport,
 )
-from graph_jobs.parse_cache import ParseCache, ParseResult
-from graph_jobs.resolve import Resolvers
 
 Progress = Callable[[str, float], None]
 # Below this many files to parse, worker processes cost more than they save.

@@ -13,8 +13,8 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
+from graph_jobs.graph.resolve import jsonc
 from graph_jobs.models import RawImport, Unresolved
-from graph_jobs.resolve import jsonc
 
 # TypeScript sources prefer TypeScript; JavaScript and declaration files prefer the
 # JavaScript module that runs (what Node, bundlers and dependency-cruiser pick when a
