@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ray.util import metrics
 
+from cluster.statuses import Outcome
+
 
 class WorkerMetrics:
     def __init__(self, actor: str) -> None:
@@ -18,15 +20,14 @@ class WorkerMetrics:
         self.stage = metrics.Histogram("pharos_stage_duration_seconds", "Stage duration",
                                        boundaries=[0.1, 0.5, 1, 2, 5, 10, 30, 60, 120],
                                        tag_keys=("actor", "stage"))
-        self.queue_depth = metrics.Gauge("pharos_queue_depth", "Pending tasks", tags)
         self.gpu_memory = metrics.Gauge("pharos_gpu_memory_bytes",
                                         "Peak GPU memory of the last job", tags)
 
     def record(self, outcome) -> None:
-        if outcome.status == "complete":
+        if outcome.status == Outcome.COMPLETE:
             self.completed.inc(1, self.tags)
             self.duration.observe(outcome.duration_s, self.tags)
-        elif outcome.status in ("failed", "retry"):
+        elif outcome.status in (Outcome.FAILED, Outcome.RETRY):
             self.failed.inc(1, self.tags)
         for stage, secs in (getattr(outcome, "timings", None) or {}).items():
             self.stage.observe(secs, {**self.tags, "stage": stage})

@@ -51,7 +51,6 @@ class Settings(BaseSettings):
         "github.com,gitlab.com,bitbucket.org,codeberg.org",
         validation_alias="PHAROS_ALLOWED_GIT_HOSTS")
     insecure_local: bool = Field(False, validation_alias="PHAROS_INSECURE_LOCAL")
-    worker_name: str = Field("", validation_alias="PHAROS_WORKER_NAME")
     num_gpus: float | None = Field(None, ge=0, validation_alias="PHAROS_NUM_GPUS")
 
     # --- stores ----------------------------------------------------------------------
