@@ -105,13 +105,18 @@ def build_dependency_graph(
     t0 = time.perf_counter()
     cache = ParseCache(cache_path, EXTRACTOR_VERSION) if cache_path else None
     keys = [(f.blob, f.language) for f in found.files]
-    cached = cache.get_many(keys) if cache else {}
-    todo_idx = [i for i, k in enumerate(keys) if k not in cached]
-    todo = [(found.files[i].path, found.files[i].language) for i in todo_idx]
-    fresh = parse_files(root, todo, max_file_bytes, workers or (os.cpu_count() or 1), progress)
-    if cache:
-        cache.put_many([(keys[i][0], keys[i][1], r) for i, r in zip(todo_idx, fresh, strict=True)])
-        cache.close()
+    try:  # the cache's connection is closed whatever happens while parsing
+        cached = cache.get_many(keys) if cache else {}
+        todo_idx = [i for i, k in enumerate(keys) if k not in cached]
+        todo = [(found.files[i].path, found.files[i].language) for i in todo_idx]
+        fresh = parse_files(root, todo, max_file_bytes, workers or (os.cpu_count() or 1),
+                            progress)
+        if cache:
+            cache.put_many([(keys[i][0], keys[i][1], r)
+                            for i, r in zip(todo_idx, fresh, strict=True)])
+    finally:
+        if cache:
+            cache.close()
     results = dict(cached)
     for i, r in zip(todo_idx, fresh, strict=True):
         results[keys[i]] = r
