@@ -38,7 +38,7 @@ import numpy as np
 
 from graph_jobs.errors import JobCancelled, PharosJobError
 from graph_jobs.faults import FaultHook, JobStep, no_faults
-from graph_jobs.models import DependencyGraph
+from graph_jobs.models import DependencyGraph, JobStage, JobStatus
 from graph_jobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -156,53 +156,117 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
     ``repo_url``; git is held to what was checked. Without one (the CLI on the user's
     own machine) any source the user typed is opened.
     """
-    from graph_jobs.graph.graph_job import graph_and_history_for
+    job = _Job(source, settings, stores or Stores.open(settings), ref=ref,
+               job_id=job_id or uuid.uuid4().hex, repo_url=repo_url or repo_key(source),
+               worker=worker, report=progress or (lambda stage, frac: None),
+               should_stop=should_stop, params=params, embed_lock=embed_lock,
+               relations=relations or settings.relations, relation_weights=relation_weights,
+               faults=faults, url_policy=url_policy)
+    return job.run()
 
-    job_id = job_id or uuid.uuid4().hex
-    repo_url = repo_url or repo_key(source)
-    stores = stores or Stores.open(settings)
-    report = progress or (lambda stage, frac: None)
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
-    result = IngestResult(job_id, repo_url, None, "running")
-    meta = stores.metadata
 
-    relations = relations or settings.relations
+@dataclass
+class _Staged:
+    """What one stage hands the next."""
 
-    def check_stop() -> None:
-        if should_stop is not None and should_stop():
-            raise JobCancelled(f"job {job_id} cancelled")
+    graph: DependencyGraph
+    edges: np.ndarray
+    degree: np.ndarray
+    history: object = None  # CoChange, or None (structure alone)
+    relation_graph: object = None
+    vectors: np.ndarray | None = None
+    trained: np.ndarray | None = None
 
-    def record(**fields) -> None:
-        if meta is not None:
-            meta.upsert_job(job_id, **fields)
 
-    from graph_jobs.stores.metadata_store import utcnow
+@dataclass
+class _Job:
+    """One run of the job: its inputs, and one method per stage (graph, embed, store)
+    that ``run`` chains; whatever goes wrong is decided in ``run``."""
 
-    try:
-        if url_policy is not None:
-            from graph_jobs.errors import UnsafeRepositoryURL
+    source: str
+    settings: Settings
+    stores: Stores
+    ref: str | None
+    job_id: str
+    repo_url: str
+    worker: str | None
+    report: StageProgress
+    should_stop: Callable[[], bool] | None
+    params: object
+    embed_lock: object
+    relations: str
+    relation_weights: object
+    faults: FaultHook
+    url_policy: object
+    timings: dict[str, float] = field(default_factory=dict)
 
-            named = url_policy.check(source, resolve=False).ref.name
-            if named != repo_url:
-                raise UnsafeRepositoryURL(f"the task names {repo_url!r} but its source is "
-                                          f"{named!r}")
-        faults(JobStep.START)
-        record(repo_url=repo_url, status="running", stage="clone", progress=0.0, ref=ref,
-               started_at=utcnow(), worker=worker)
-        report("clone", 0.0)
+    def __post_init__(self) -> None:
+        self.result = IngestResult(self.job_id, self.repo_url, None, JobStatus.RUNNING)
+        self.t_start = time.perf_counter()
+
+    def record(self, **fields) -> None:
+        if self.stores.metadata is not None:
+            self.stores.metadata.upsert_job(self.job_id, **fields)
+
+    def check_stop(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise JobCancelled(f"job {self.job_id} cancelled")
+
+    def run(self) -> IngestResult:
+        result = self.result
+        try:
+            self.check_source()
+            self.faults(JobStep.START)
+            from graph_jobs.stores.metadata_store import utcnow
+
+            self.record(repo_url=self.repo_url, status=JobStatus.RUNNING, stage=JobStage.CLONE,
+                        progress=0.0, ref=self.ref, started_at=utcnow(), worker=self.worker)
+            staged = self.graph_stage()
+            self.check_stop()
+            self.record(stage=JobStage.EMBED, progress=0.4, commit=staged.graph.commit)
+            self.embed_stage(staged)
+            self.check_stop()
+            self.record(stage=JobStage.STORE, progress=0.8)
+            self.store_stage(staged)
+            result.status = JobStatus.COMPLETE
+        except JobCancelled:
+            result.status, result.error = JobStatus.CANCELLED, "cancelled"
+            _finish(self.record, result, self.timings, self.t_start, self.faults)
+            raise
+        except PharosJobError as exc:
+            result.status, result.error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            result.retryable = exc.retryable
+        except Exception as exc:  # a bug or an unexpected library error: fail this job only
+            log.exception("job %s failed", self.job_id)
+            result.status, result.error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        _finish(self.record, result, self.timings, self.t_start, self.faults)
+        return result
+
+    def check_source(self) -> None:
+        if self.url_policy is None:
+            return
+        from graph_jobs.errors import UnsafeRepositoryURL
+
+        named = self.url_policy.check(self.source, resolve=False).ref.name
+        if named != self.repo_url:
+            raise UnsafeRepositoryURL(f"the task names {self.repo_url!r} but its source is "
+                                      f"{named!r}")
+
+    def graph_stage(self) -> _Staged:
+        """Clone or open, discover, parse, resolve; mine the history on the same tree."""
+        from graph_jobs.graph.graph_job import graph_and_history_for
+
+        self.report(JobStage.CLONE, 0.0)
         t = time.perf_counter()
-
-        def graph_progress(stage: str, frac: float) -> None:
-            report("graph", frac)
-
-        want_history = settings.history and relations == "all"
-        stored = None
-        if want_history and meta is not None:
-            stored = meta.load_history(repo_url)
-        graph, mined = graph_and_history_for(source, settings, ref, progress=graph_progress,
-                                             history=want_history, stored_history=stored,
-                                             faults=faults, url_policy=url_policy)
+        meta, result, timings = self.stores.metadata, self.result, self.timings
+        want_history = self.settings.history and self.relations == "all"
+        stored = meta.load_history(self.repo_url) if want_history and meta is not None \
+            else None
+        graph, mined = graph_and_history_for(
+            self.source, self.settings, self.ref,
+            progress=lambda stage, frac: self.report(JobStage.GRAPH, frac),
+            history=want_history, stored_history=stored, faults=self.faults,
+            url_policy=self.url_policy)
         timings["graph"] = time.perf_counter() - t - graph.timings.get("history", 0.0)
         for k in ("clone", "discover", "parse", "resolve"):
             if k in graph.timings:
@@ -214,99 +278,84 @@ def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
         result.skipped = len(graph.skipped)
         edges, degree = graph_arrays(graph)
         result.edges = len(edges)
-        history = mined.cochange if mined is not None else None
         result.history = (f"{mined.status}: {mined.note}" if mined is not None
                           else "off: related files come from structure alone")
-        if mined is not None and mined.status == "none":
-            history = None
-        check_stop()
-        record(stage="embed", progress=0.4, commit=graph.commit)
+        history = mined.cochange if mined is not None and mined.status != "none" else None
+        return _Staged(graph, edges, degree, history)
 
-        report("embed", 0.0)
-        faults(JobStep.EMBED)
-        t = time.perf_counter()
+    def embed_stage(self, staged: _Staged) -> None:
+        """The relation graph, then Node2Vec on the device (one job at a time on it)."""
         from graph_jobs.embedding.engine import embed_graph
         from graph_jobs.relations.relation_graph import build_relation_graph
         from graph_jobs.relations.walk_settings import relation_params
 
-        rg = build_relation_graph(graph, history, relation_weights, relations)
+        self.report(JobStage.EMBED, 0.0)
+        self.faults(JobStep.EMBED)
+        t = time.perf_counter()
+        graph, result = staged.graph, self.result
+        rg = build_relation_graph(graph, staged.history, self.relation_weights, self.relations)
+        staged.relation_graph = rg
         result.relations = {k: int(v) for k, v in rg.kinds.items()}
-        if relations == "all":
-            n2v = relation_params(rg.num_nodes, params)
-        else:  # today's import graph, today's settings
+        if self.relations == "all":
+            n2v = relation_params(rg.num_nodes, self.params)
+        else:  # the import graph alone, with the settings from before the relation graph
             from graph_jobs.embedding.params import Node2VecParams
 
-            n2v = params or Node2VecParams()
-        backend = settings.embedding_backend
+            n2v = self.params or Node2VecParams()
+        backend = self.settings.embedding_backend
         if n2v.weighted and backend == "pyg":  # PyG's Node2Vec walks ignore weights
             log.warning("backend 'pyg' ignores edge weights; the relation graph uses 'pharos'")
             backend = "pharos"
         # one job at a time on the device; clone/parse of other jobs overlap with it
-        with embed_lock or contextlib.nullcontext():
+        with self.embed_lock or contextlib.nullcontext():
             t_lock = time.perf_counter()
             emb = embed_graph(rg.num_nodes, rg.edges, n2v, weights=rg.weights,
-                              device=settings.device, backend=backend,
-                              progress=lambda stage, f: report("embed", f))
-        timings["embed.wait"] = t_lock - t
+                              device=self.settings.device, backend=backend,
+                              progress=lambda stage, f: self.report(JobStage.EMBED, f))
+        self.timings["embed.wait"] = t_lock - t
         nf = len(graph.files)
-        emb.vectors, emb.trained = emb.vectors[:nf], emb.trained[:nf]  # folders: no vector
-        vectors = file_vectors(graph, emb.vectors, emb.trained)
+        trained = emb.trained[:nf]  # folder nodes get no vector
+        staged.vectors = file_vectors(graph, emb.vectors[:nf], trained)
+        staged.trained = trained
         result.device = emb.device
-        result.isolated = int((~emb.trained).sum())
-        timings["embed"] = time.perf_counter() - t
-        check_stop()
-        record(stage="store", progress=0.8)
+        result.isolated = int((~trained).sum())
+        self.timings["embed"] = time.perf_counter() - t
 
-        t = time.perf_counter()
+    def store_stage(self, staged: _Staged) -> None:
+        """Role vectors and the repository descriptor; then Qdrant, then SQL."""
         from graph_jobs.roles.repo_descriptor import heat_trace
         from graph_jobs.roles.role_features import graph_role_vectors
-
-        roles = graph_role_vectors(graph)
-        descriptor = heat_trace(nf, edges)
-        timings["roles"] = time.perf_counter() - t
-
-        report("store", 0.0)
-        t = time.perf_counter()
         from graph_jobs.stores.vector_store import FilePoint
 
-        faults(JobStep.VECTOR_UPSERT)
-        points = [FilePoint(f.path, f.language, vectors[i], int(degree[i]),
-                            not bool(emb.trained[i]), roles[i])
-                  for i, f in enumerate(graph.files)]
-        result.embeddings_generated = stores.vectors.upsert_repository(
-            repo_url, graph.commit, job_id, points,
-            progress=lambda f: report("store", 0.9 * f))
-        faults(JobStep.METADATA_WRITE)
-        if meta is not None:
-            meta.replace_repository(
-                repo_url, graph.commit, job_id,
+        graph, degree, trained = staged.graph, staged.degree, staged.trained
+        t = time.perf_counter()
+        roles = graph_role_vectors(graph)
+        descriptor = heat_trace(len(graph.files), staged.edges)
+        self.timings["roles"] = time.perf_counter() - t
+
+        self.report(JobStage.STORE, 0.0)
+        t = time.perf_counter()
+        self.faults(JobStep.VECTOR_UPSERT)
+        points = [FilePoint(f.path, f.language, staged.vectors[i], int(degree[i]),
+                            not bool(trained[i]), roles[i]) for i, f in enumerate(graph.files)]
+        self.result.embeddings_generated = self.stores.vectors.upsert_repository(
+            self.repo_url, graph.commit, self.job_id, points,
+            progress=lambda f: self.report(JobStage.STORE, 0.9 * f))
+        self.faults(JobStep.METADATA_WRITE)
+        if self.stores.metadata is not None:
+            self.stores.metadata.replace_repository(
+                self.repo_url, graph.commit, self.job_id,
                 [{"path": f.path, "language": f.language, "size": f.size,
-                  "degree": int(degree[i]), "isolated": not bool(emb.trained[i])}
+                  "degree": int(degree[i]), "isolated": not bool(trained[i])}
                  for i, f in enumerate(graph.files)],
                 [{"source_path": e.source, "target_path": e.target, "kind": e.kind,
                   "line": e.line} for e in graph.edges],
-                history=history, history_status=result.history, tests=rg.tests,
-                descriptor=descriptor,
+                history=staged.history, history_status=self.result.history,
+                tests=staged.relation_graph.tests, descriptor=descriptor,
             )
-        _drop_legacy_names(stores, repo_url, source)
-        timings["store"] = time.perf_counter() - t
-        report("store", 1.0)
-        result.status = "complete"
-    except JobCancelled:
-        result.status = "cancelled"
-        result.error = "cancelled"
-        _finish(record, result, timings, t_start, faults)
-        raise
-    except PharosJobError as exc:
-        result.status = "failed"
-        result.error = f"{type(exc).__name__}: {exc}"
-        result.retryable = exc.retryable
-    except Exception as exc:  # a bug or an unexpected library error: fail this job only
-        log.exception("job %s failed", job_id)
-        result.status = "failed"
-        result.error = f"{type(exc).__name__}: {exc}"
-    _finish(record, result, timings, t_start, faults)
-    return result
+        _drop_legacy_names(self.stores, self.repo_url, self.source)
+        self.timings["store"] = time.perf_counter() - t
+        self.report(JobStage.STORE, 1.0)
 
 
 def _drop_legacy_names(stores: Stores, repo_url: str, source: str) -> None:
@@ -335,7 +384,7 @@ def _finish(record, result: IngestResult, timings: dict, t_start: float,
 
     result.duration_seconds = time.perf_counter() - t_start
     result.timings = timings
-    extra = {"progress": 1.0} if result.status == "complete" else {}
+    extra = {"progress": 1.0} if result.status == JobStatus.COMPLETE else {}
     try:
         faults(JobStep.FINISH)
         record(status=result.status, stage=None, **extra, finished_at=utcnow(),
@@ -346,6 +395,6 @@ def _finish(record, result: IngestResult, timings: dict, t_start: float,
                commit=result.commit)
     except Exception as exc:  # noqa: BLE001 - the outcome decides; it must not escape
         log.error("job %s: could not record its outcome: %s", result.job_id, exc)
-        if result.status == "complete":
-            result.status, result.retryable = "failed", True
+        if result.status == JobStatus.COMPLETE:
+            result.status, result.retryable = JobStatus.FAILED, True
             result.error = f"{type(exc).__name__}: {exc}"
