@@ -29,8 +29,8 @@ from cluster.job_queue import JobQueue  # noqa: E402
 from cluster.redis_transport import RedisTransport, UpstashTransport  # noqa: E402
 from graph_jobs.pipeline import IngestResult  # noqa: E402
 from graph_jobs.settings import Settings  # noqa: E402
+from tests.cluster.test_job_queue import _free_port, _start_redis  # noqa: E402
 from tests.support.upstash_gateway import UpstashGateway  # noqa: E402
-from tests.test_job_queue import _free_port, _start_redis  # noqa: E402
 
 TOP_LEVEL = {"eval", "evalsha", "blmove", "ping", "script|load", "script", "lrange"}
 

@@ -13,10 +13,10 @@ import pytest
 
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.relations.related_files import candidates, related_files
+from tests.graph_jobs.test_history_and_relations import commit
 from tests.support.repos import git
-from tests.test_history_and_relations import commit
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bench():

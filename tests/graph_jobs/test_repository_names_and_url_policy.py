@@ -362,7 +362,7 @@ def test_git_connects_to_the_pinned_address_and_does_not_follow_a_redirect(tmp_p
 
 
 def test_the_policy_refuses_what_the_ingress_refuses():
-    from tests.test_ingress import HOSTILE
+    from tests.serve_app.test_ingress import HOSTILE
 
     policy = UrlPolicy(frozenset({"github.com", "gitlab.com", "codeberg.org"}),
                        resolver=_public_dns)

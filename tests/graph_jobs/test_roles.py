@@ -123,7 +123,7 @@ def test_related_across_repositories_is_refused_with_a_sentence(tmp_path, redis_
     from fastapi.testclient import TestClient
 
     from serve_app.app import create_app
-    from tests.test_ingress import _settings
+    from tests.serve_app.test_ingress import _settings
 
     for var in ("DATABASE_URL", "QDRANT_URL", "MODE", "UPSTASH_REDIS_REST_URL"):
         monkeypatch.delenv(var, raising=False)

@@ -130,7 +130,7 @@ def test_sigterm_mid_job_loses_nothing(tmp_path, redis_url, pg_url, repos):
     job = q.enqueue(str(repos["requests"]), source=str(repos["requests"])).job_id
     proc = subprocess.Popen([sys.executable, "-m", "pharos_cli", "worker", "--num-gpus", "0",
                              "--pool-size", "1", "--slots", "1", "--grace-s", "0",
-                             "--no-dashboard"], env=env, cwd=Path(__file__).parent.parent,
+                             "--no-dashboard"], env=env, cwd=Path(__file__).resolve().parents[2],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait(lambda: (j := q.job(job)) and j["status"] in ("running", "complete"),
@@ -237,7 +237,7 @@ def test_a_second_ray_node_grows_the_pool(tmp_path, redis_url, pg_url):
     try:
         _wait(lambda: _port_open(port), timeout=60, what="ray head")
         out = subprocess.run([sys.executable, "-m", "tests.support.second_node_driver",
-                              str(port)], env=env, cwd=Path(__file__).resolve().parent.parent,
+                              str(port)], env=env, cwd=Path(__file__).resolve().parents[2],
                              capture_output=True, text=True, timeout=420)
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
         got = json.loads(out.stdout.strip().splitlines()[-1])
