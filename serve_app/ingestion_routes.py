@@ -1,0 +1,96 @@
+"""``/api/v1/ingestion``: submit a repository, watch the workers, read and cancel jobs."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+
+from cluster.job_queue import QueueFull, history_stats
+from cluster.worker_status import combined_status
+from serve_app.auth import require_admin
+from serve_app.schemas import ERRORS, CancelResult, Dispatched, History, JobInfo, WorkerStatus
+from serve_app.url_validation import InvalidRepoURL, validate_repo_url
+
+API = "/api/v1/ingestion"
+TARGET_TTL_S = 2.0
+router = APIRouter()
+
+
+def _state(request: Request):
+    st = request.app.state
+    return st.services, st.settings, st.metrics
+
+
+def allowed_hosts(settings) -> set[str]:
+    return {h.strip().lower() for h in settings.allowed_git_hosts.split(",") if h.strip()}
+
+
+def target_name(request: Request) -> str:
+    """The ``target`` of a dispatch: the first live worker's hardware, re-read from the
+    heartbeats at most every ``TARGET_TTL_S`` (one Redis round trip saved per enqueue;
+    the hardware of a pool changes when a machine joins, not per request)."""
+    state = request.app.state
+    if not hasattr(state, "target_cache"):
+        state.target_cache = [0.0, "edge-pool"]  # [monotonic expiry, name]
+    cache = state.target_cache
+    now = time.monotonic()
+    if now >= cache[0]:
+        workers = state.services.queue.status()["workers"]
+        cache[:] = [now + TARGET_TTL_S, workers[0]["hardware"] if workers else "edge-pool"]
+    return cache[1]
+
+
+@router.post(f"{API}/ingest/{{repo_url:path}}", response_model=Dispatched, responses=ERRORS,
+             dependencies=[Depends(require_admin)], summary="Queue a repository")
+def ingest(request: Request, repo_url: Annotated[str, Path(max_length=2048)],
+           ref: Annotated[str | None, Query(max_length=255, pattern=r"^[A-Za-z0-9._/-]+$")] = None):
+    services, settings, metrics = _state(request)
+    extra = set(request.query_params) - {"ref"}
+    if extra or (request.url.query and not request.query_params):
+        raise HTTPException(400, detail="invalid repository URL: query strings are refused "
+                                        f"({', '.join(sorted(extra)) or request.url.query})")
+    try:
+        target = validate_repo_url(repo_url, allowed_hosts=allowed_hosts(settings),
+                                   allow_local=settings.allow_local_repos)
+    except InvalidRepoURL as exc:
+        raise HTTPException(400, detail=f"invalid repository URL: {exc}") from None
+    if ref is not None and (ref.startswith("-") or ".." in ref):
+        raise HTTPException(400, detail="invalid ref")
+    q = services.queue
+    try:
+        e = q.enqueue(target.repo_url, source=target.source, ref=ref)
+    except QueueFull as exc:
+        raise HTTPException(429, detail=str(exc), headers={"Retry-After": "60"}) from None
+    metrics.queue_depth.set(e.queue_size)
+    return Dispatched(job_id=e.job_id, queue_position=e.queue_position, target=target_name(request),
+                      queue_size=e.queue_size, max_queue_size=e.max_queue_size,
+                      repo_url=target.repo_url, existing=e.existing)
+
+@router.get(f"{API}/worker/status", response_model=WorkerStatus, responses=ERRORS)
+def worker_status(request: Request):
+    services, _settings, metrics = _state(request)
+    st = services.queue.status()
+    metrics.queue_depth.set(st["queue_size"])
+    return WorkerStatus(status=combined_status(st["workers"]), **st)
+
+@router.get(f"{API}/jobs/history", response_model=History, responses=ERRORS)
+def jobs_history(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 10):
+    queue = request.app.state.services.queue
+    return History(jobs=queue.history(limit), stats=history_stats(queue.history(100)))
+
+@router.get(f"{API}/jobs/{{job_id}}", response_model=JobInfo, responses=ERRORS)
+def job(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]):
+    info = request.app.state.services.queue.job(job_id)
+    if info is None:
+        raise HTTPException(404, detail=f"no job {job_id}")
+    return info
+
+@router.delete(f"{API}/jobs/{{job_id}}", response_model=CancelResult, responses=ERRORS,
+            dependencies=[Depends(require_admin)], summary="Cancel a pending or running job")
+def cancel(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]):
+    res = request.app.state.services.queue.cancel(job_id)
+    if res == "unknown":
+        raise HTTPException(404, detail=f"no job {job_id}")
+    return CancelResult(job_id=job_id, result=res)

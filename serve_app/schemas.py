@@ -1,0 +1,98 @@
+"""The ingress's response models: the OpenAPI schema schemathesis checks against."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Dispatched(BaseModel):
+    status: str = "dispatched"
+    job_id: str
+    queue_position: int
+    target: str
+    queue_size: int
+    max_queue_size: int
+    repo_url: str
+    existing: bool = False
+
+
+class WorkerStatus(BaseModel):
+    status: str
+    queue_size: int
+    in_flight: int
+    workers: list[dict]
+
+
+class HistoryJob(BaseModel):
+    model_config = {"extra": "allow"}
+    repo_url: str | None = None
+    status: str
+    duration_seconds: float | None = None
+    files_processed: int | None = None
+    embeddings_generated: int | None = None
+    timestamp: str | None = None
+
+
+class History(BaseModel):
+    jobs: list[HistoryJob]
+    stats: dict
+
+
+class JobInfo(BaseModel):
+    model_config = {"extra": "allow"}
+    job_id: str
+    status: str | None
+    stage: str | None = None
+    progress: float = 0.0
+    error: str | None = None
+    queue_position: int | None = None
+
+
+class CancelResult(BaseModel):
+    job_id: str
+    result: str
+
+
+class SimilarHit(BaseModel):
+    repo_url: str
+    file_path: str
+    language: str
+    score: float
+    degree: int
+    vector_score: float | None = None  # cosine of the Node2Vec vectors (by=related)
+    why: list[str] = []  # "imports it", "changed together 7 times (last ...)", ...
+
+
+class Similar(BaseModel):
+    repo_url: str
+    file_path: str
+    by: str  # which vector answered: "related" (Node2Vec) or "role"
+    answered_by: str  # "vector+rerank", "vector" (related) or "role"
+    results: list[SimilarHit]
+
+
+class SimilarRepository(BaseModel):
+    repo_url: str
+    files: int
+    distance: float  # between the repositories' graph descriptors (0: same shape)
+
+
+class SimilarRepositories(BaseModel):
+    repo_url: str
+    results: list[SimilarRepository]
+
+
+class Health(BaseModel):
+    status: str
+    services: dict[str, str]
+    version: str
+    timestamp: str
+    mode: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
+          429: {"model": ErrorBody}, 503: {"model": ErrorBody}}
