@@ -87,3 +87,26 @@ def test_c_and_cpp_includes(tmp_path):
         ("tools/main.cpp", "include/lib/api.h", "include"),
     }
     assert ("nowhere.h", "missing") in {(u.spec, u.reason) for u in g.unresolved}
+
+
+def test_every_language_is_one_registry_entry(tmp_path):
+    """Extensions, grammar, extractor and resolver all come from the language's entry in
+    graph_jobs.languages.LANGUAGES; each reference loads and works."""
+    from graph_jobs.graph.extract import extract_imports
+    from graph_jobs.graph.resolve import ResolverInputs
+    from graph_jobs.languages import EXTENSIONS, FAMILY, LANGUAGES, load, parser
+
+    snippets = {"python": b"import os\nfrom . import x\n", "javascript": b"import a from './a';\n",
+                "typescript": b"import {a} from './a';\n", "tsx": b"import a from './a';\n",
+                "go": b'package p\nimport "fmt"\n', "java": b"package p;\nimport java.util.List;\n",
+                "rust": b"mod a;\nuse crate::b;\n", "c": b'#include "a.h"\n',
+                "cpp": b'#include "a.hpp"\n'}
+    assert set(snippets) == set(LANGUAGES)
+    for name, spec in LANGUAGES.items():
+        assert all(EXTENSIONS[e] == name for e in spec.extensions)
+        assert FAMILY[name] == spec.family
+        assert parser(name) is not None
+        imports, had_error = extract_imports(name, snippets[name])
+        assert imports and not had_error, name
+        resolver = load(spec.resolver)(ResolverInputs(tmp_path, set(), set(), {}))
+        assert callable(resolver.resolve)

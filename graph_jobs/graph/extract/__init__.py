@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import codecs
 
-from graph_jobs.graph.extract import (
-    c_imports,
-    go_imports,
-    java_imports,
-    js_imports,
-    python_imports,
-    rust_imports,
-)
-from graph_jobs.languages import parser
+from graph_jobs.languages import LANGUAGES, load, parser
 from graph_jobs.models import RawImport
 
 # Bump when extraction changes: cached results of older versions are not used.
@@ -79,24 +71,13 @@ def python_import_prefix(data: bytes) -> bytes:
 
 
 def extract_imports(language: str, data: bytes) -> tuple[list[RawImport], bool]:
-    """(imports, had_syntax_errors) for one file's content."""
-    data = to_utf8_bytes(data)
-    if language == "python":
-        data = python_import_prefix(data)
-    tree = parser(language).parse(data)
-    root = tree.root_node
-    if language == "python":
-        imports = python_imports.extract(root, data)
-    elif language in ("javascript", "typescript", "tsx"):
-        imports = js_imports.extract(language, root) + js_imports.references(data)
-    elif language == "go":
-        imports = go_imports.extract(root)
-    elif language == "java":
-        imports = java_imports.extract(root)
-    elif language == "rust":
-        imports = rust_imports.extract(root)
-    elif language in ("c", "cpp"):
-        imports = c_imports.extract(language, root)
-    else:
+    """(imports, had_syntax_errors) for one file's content, by the language's registry
+    entry (``graph_jobs.languages.LANGUAGES``)."""
+    spec = LANGUAGES.get(language)
+    if spec is None:
         raise KeyError(language)
-    return imports, root.has_error
+    data = to_utf8_bytes(data)
+    if spec.prepare:
+        data = load(spec.prepare)(data)
+    root = parser(language).parse(data).root_node
+    return load(spec.extractor)(language, root, data), root.has_error

@@ -19,3 +19,8 @@ def extract(lang: str, root) -> list[RawImport]:
         flags = ("system",) if node.type == "system_lib_string" else ()
         out.append(RawImport(value, EdgeKind.INCLUDE, line(node), flags))
     return out
+
+
+def imports_of(language: str, root, data: bytes) -> list[RawImport]:
+    """The registry's extractor (``graph_jobs.languages``)."""
+    return extract(language, root)

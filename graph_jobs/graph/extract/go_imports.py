@@ -21,3 +21,8 @@ def extract(root) -> list[RawImport]:
         else:  # the package name: resolution needs it for `package main` vs library
             out.append(RawImport(text(caps["package"][0]), EdgeKind.IMPORT, 0, ("package",)))
     return out
+
+
+def imports_of(language: str, root, data: bytes) -> list[RawImport]:
+    """The registry's extractor (``graph_jobs.languages``)."""
+    return extract(root)

@@ -30,3 +30,8 @@ def extract(root) -> list[RawImport]:
         out.append(RawImport(text(names[0]).replace(" ", ""), EdgeKind.IMPORT, line(node),
                              tuple(flags)))
     return out
+
+
+def imports_of(language: str, root, data: bytes) -> list[RawImport]:
+    """The registry's extractor (``graph_jobs.languages``)."""
+    return extract(root)

@@ -61,3 +61,9 @@ def extract(lang: str, root) -> list[RawImport]:
         out.append(RawImport(value if value is not None else "", kind if value is not None
                              else EdgeKind.DYNAMIC, line(src)))
     return out
+
+
+def imports_of(language: str, root, data: bytes) -> list[RawImport]:
+    """The registry's extractor (``graph_jobs.languages``): static imports, then the
+    references the grammar does not see (``require`` in templates and the like)."""
+    return extract(language, root) + references(data)

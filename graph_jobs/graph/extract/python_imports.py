@@ -134,3 +134,8 @@ def extract(root: Node, data: bytes) -> list[RawImport]:
             out.append(RawImport(value if value is not None else "", EdgeKind.DYNAMIC,
                                  line(arg), level=level))
     return out
+
+
+def imports_of(language: str, root: Node, data: bytes) -> list[RawImport]:
+    """The registry's extractor (``graph_jobs.languages``)."""
+    return extract(root, data)

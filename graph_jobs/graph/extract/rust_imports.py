@@ -49,3 +49,8 @@ def extract(root) -> list[RawImport]:
             for p in paths:
                 out.append(RawImport(p, EdgeKind.IMPORT, line(caps["use"][0])))
     return out
+
+
+def imports_of(language: str, root, data: bytes) -> list[RawImport]:
+    """The registry's extractor (``graph_jobs.languages``)."""
+    return extract(root)

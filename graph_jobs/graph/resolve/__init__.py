@@ -1,50 +1,49 @@
-"""Import resolution, one resolver per language, chosen by ``resolver_for``."""
+"""Import resolution: one resolver per language family and repository, made by the
+factory the language's registry entry names (``graph_jobs.languages``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from graph_jobs.graph.resolve.c_resolver import CResolver
-from graph_jobs.graph.resolve.go_resolver import GoResolver
-from graph_jobs.graph.resolve.java_resolver import JavaResolver
-from graph_jobs.graph.resolve.js_resolver import JsResolver
-from graph_jobs.graph.resolve.python_resolver import PythonResolver
-from graph_jobs.graph.resolve.rust_resolver import RustResolver
+from graph_jobs.languages import FAMILY, LANGUAGES, load
 from graph_jobs.models import RawImport
 
-FAMILY = {"python": "python", "javascript": "js", "typescript": "js", "tsx": "js",
-          "go": "go", "java": "java", "rust": "rust", "c": "c", "cpp": "c"}
+# (target path, edge kind) for a resolved import, or (None, why it is unresolved)
+Outcome = tuple[str | None, str]
+
+
+class Resolver(Protocol):
+    def resolve(self, source: str, imp: RawImport) -> list[Outcome]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverInputs:
+    """What a resolver factory gets: the repository, its family's source files, every
+    tracked path, and each file's extracted imports."""
+
+    root: Path
+    paths: set[str]
+    all_paths: set[str]
+    imports: dict[str, list[RawImport]]
 
 
 class Resolvers:
-    """Builds each language's resolver on first use for one repository."""
+    """Builds each language family's resolver on first use for one repository, from the
+    registry (``graph_jobs.languages``)."""
 
     def __init__(self, root: Path, files: dict[str, str], all_paths: set[str],
                  imports: dict[str, list[RawImport]]):
         self.root, self.files, self.all_paths, self.imports = root, files, all_paths, imports
-        self._made: dict[str, object] = {}
+        self._made: dict[str, Resolver] = {}
 
     def _paths(self, family: str) -> set[str]:
         return {p for p, lang in self.files.items() if FAMILY[lang] == family}
 
-    def get(self, language: str):
+    def get(self, language: str) -> Resolver:
         fam = FAMILY[language]
         if fam not in self._made:
-            if fam == "python":
-                r = PythonResolver(self._paths(fam))
-            elif fam == "js":
-                r = JsResolver(self.root, self._paths(fam), self.all_paths)
-            elif fam == "go":
-                r = GoResolver(self.root, self._paths(fam), self.all_paths)
-            elif fam == "java":
-                pk = {}
-                for p in self._paths(fam):
-                    decl = [i.spec for i in self.imports.get(p, []) if i.names == ("package",)]
-                    pk[p] = decl[0] if decl else ""
-                r = JavaResolver(pk)
-            elif fam == "rust":
-                r = RustResolver(self.root, self._paths(fam), self.all_paths)
-            else:
-                r = CResolver(self._paths(fam))
-            self._made[fam] = r
+            inputs = ResolverInputs(self.root, self._paths(fam), self.all_paths, self.imports)
+            self._made[fam] = load(LANGUAGES[language].resolver)(inputs)
         return self._made[fam]

@@ -47,3 +47,8 @@ class CResolver:
             return [(None, Unresolved.STDLIB.value if "." not in spec or spec.endswith(".h")
                      and "/" not in spec else Unresolved.EXTERNAL.value)]
         return [(None, Unresolved.MISSING.value)]
+
+
+def for_repository(inputs) -> CResolver:
+    """The registry's resolver factory (``graph_jobs.languages``)."""
+    return CResolver(inputs.paths)

@@ -47,3 +47,8 @@ class GoResolver:
         if "." not in spec.split("/", 1)[0]:
             return [(None, Unresolved.STDLIB.value)]
         return [(None, Unresolved.EXTERNAL.value)]
+
+
+def for_repository(inputs) -> GoResolver:
+    """The registry's resolver factory (``graph_jobs.languages``)."""
+    return GoResolver(inputs.root, inputs.paths, inputs.all_paths)

@@ -41,3 +41,13 @@ class JavaResolver:
         if name.startswith(STDLIB_PREFIXES):
             return [(None, Unresolved.STDLIB.value)]
         return [(None, Unresolved.EXTERNAL.value)]
+
+
+def for_repository(inputs) -> JavaResolver:
+    """The registry's resolver factory (``graph_jobs.languages``): each file's package,
+    from its ``package`` declaration."""
+    packages = {}
+    for p in inputs.paths:
+        decl = [i.spec for i in inputs.imports.get(p, []) if i.names == ("package",)]
+        packages[p] = decl[0] if decl else ""
+    return JavaResolver(packages)

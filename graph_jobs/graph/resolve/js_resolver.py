@@ -262,3 +262,8 @@ class JsResolver:
             return self._probe_file(posixpath.join(pkg_dir, sub)) or self._probe_file(
                 posixpath.join(pkg_dir, "src", sub))
         return self._probe(pkg_dir) or self._probe_file(posixpath.join(pkg_dir, "src/index"))
+
+
+def for_repository(inputs) -> JsResolver:
+    """The registry's resolver factory (``graph_jobs.languages``)."""
+    return JsResolver(inputs.root, inputs.paths, inputs.all_paths)

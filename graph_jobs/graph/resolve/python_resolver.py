@@ -145,3 +145,8 @@ class PythonResolver:
         if base in self.namespaces:
             return [(None, Unresolved.NO_FILE.value)]
         return [(None, Unresolved.MISSING.value)]
+
+
+def for_repository(inputs) -> PythonResolver:
+    """The registry's resolver factory (``graph_jobs.languages``)."""
+    return PythonResolver(inputs.paths)

@@ -93,3 +93,8 @@ class RustResolver:
         if hit is None or hit == source:
             return [] if hit == source else [(None, Unresolved.MISSING.value)]
         return [(hit, kind)]
+
+
+def for_repository(inputs) -> RustResolver:
+    """The registry's resolver factory (``graph_jobs.languages``)."""
+    return RustResolver(inputs.root, inputs.paths, inputs.all_paths)
