@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from cluster.job_queue import JobQueue, Task, WorkerBeat
 from cluster.redis_transport import QueueUnavailable
-from cluster.statuses import WorkerState
+from cluster.statuses import JobStatus, Outcome, WorkerState
 from graph_jobs.errors import JobCancelled
 from graph_jobs.faults import FaultHook, JobStep, no_faults
 from graph_jobs.models import JobStage
@@ -58,7 +58,7 @@ def hardware_name() -> str:
 @dataclass
 class JobOutcome:
     job_id: str
-    status: str  # complete failed retry skipped cancelled lost released
+    status: Outcome
     error: str | None = None
     duration_s: float = 0.0
     files: int = 0
@@ -177,8 +177,8 @@ class EdgeWorker:
             reason = (f"task exceeded TTL: submitted {task.age_s() / 3600:.1f} h ago, limit "
                       f"{self.queue.task_ttl_s / 3600:.1f} h")
             self._set_idle()
-            self._tell_queue(lambda: self.queue.ack(task, self.beat, "skipped", error=reason))
-            return JobOutcome(task.job_id, "skipped", reason)
+            self._tell_queue(lambda: self.queue.ack(task, self.beat, JobStatus.SKIPPED, error=reason))
+            return JobOutcome(task.job_id, Outcome.SKIPPED, reason)
         self.beat.training(task.job_id, task.repo_url, JobStage.CLONE)
         lease = _LeaseKeeper(self, task)
         self._lease = lease
@@ -191,7 +191,7 @@ class EdgeWorker:
             cancelled = True
         except Exception as exc:  # noqa: BLE001 - whatever escapes the job is a failed attempt
             log.exception("job %s: %s escaped the pipeline", task.job_id, type(exc).__name__)
-            result = IngestResult(task.job_id, task.repo_url, None, "failed",
+            result = IngestResult(task.job_id, task.repo_url, None, JobStatus.FAILED,
                                   error=f"{type(exc).__name__}: {exc}",
                                   retryable=getattr(exc, "retryable", True),
                                   duration_seconds=time.perf_counter() - t0)
@@ -206,33 +206,33 @@ class EdgeWorker:
         error), or failed for now (retried by the queue, dead-lettered after its
         attempts)."""
         if lease.released:
-            return JobOutcome(task.job_id, "released", "handed back to the queue")
+            return JobOutcome(task.job_id, Outcome.RELEASED, "handed back to the queue")
         if lease.lost:
-            return JobOutcome(task.job_id, "lost", "lease lost while running")
+            return JobOutcome(task.job_id, Outcome.LOST, "lease lost while running")
         if cancelled or result is None:
             self._set_idle()
             self._tell_queue(lambda: self.queue.ack(
-                task, self.beat, "cancelled", duration_s=elapsed, error="cancelled while running"))
-            return JobOutcome(task.job_id, "cancelled", duration_s=elapsed)
+                task, self.beat, JobStatus.CANCELLED, duration_s=elapsed, error="cancelled while running"))
+            return JobOutcome(task.job_id, Outcome.CANCELLED, duration_s=elapsed)
         dur = result.duration_seconds
-        if result.status == "complete":
+        if result.status == JobStatus.COMPLETE:
             self._set_idle()
             ok = self._tell_queue(lambda: self.queue.ack(
-                task, self.beat, "complete", duration_s=dur, files=result.files_processed,
+                task, self.beat, JobStatus.COMPLETE, duration_s=dur, files=result.files_processed,
                 embeddings=result.embeddings_generated,
                 extra={"timings": {k: round(v, 3) for k, v in result.timings.items()},
                        "device": result.device, "commit": result.commit}))
-            return JobOutcome(task.job_id, "complete" if ok else "lost", None, dur,
+            return JobOutcome(task.job_id, Outcome.COMPLETE if ok else Outcome.LOST, None, dur,
                               result.files_processed, result.embeddings_generated,
                               result.timings)
         err = result.error or "unknown error"
         self.beat.failed(err)  # shown until the next job
         if not result.retryable:
-            self._tell_queue(lambda: self.queue.ack(task, self.beat, "failed", duration_s=dur,
+            self._tell_queue(lambda: self.queue.ack(task, self.beat, JobStatus.FAILED, duration_s=dur,
                                                     error=err))
-            return JobOutcome(task.job_id, "failed", err, dur)
+            return JobOutcome(task.job_id, Outcome.FAILED, err, dur)
         verdict = self._tell_queue(lambda: self.queue.fail(task, self.beat, err, dur))
-        return JobOutcome(task.job_id, "failed" if verdict == "dead" else "retry", err, dur)
+        return JobOutcome(task.job_id, Outcome.FAILED if verdict == "dead" else Outcome.RETRY, err, dur)
 
     def _tell_queue(self, call: Callable):
         """The outcome reaches the queue: retried while Redis is away (the job in hand is

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from graph_jobs.errors import UnsafeRepositoryURL
 from graph_jobs.repository_ref import RepoRef
@@ -111,8 +112,6 @@ class UrlPolicy:
             if not raw.strip().lower().startswith("file:") and not raw.strip().startswith("/"):
                 raise UnsafeRepositoryURL(f"local repository {raw.strip()!r}: give an absolute "
                                           "path")
-            from pathlib import Path
-
             if not Path(ref.name).is_dir():
                 raise UnsafeRepositoryURL(f"local repository {ref.name!r} is not a directory")
             return CheckedSource(ref, git_options("", (), allow_file=True))

@@ -29,8 +29,9 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-FAMILIES = ("python", "javascript", "go", "java", "rust", "c")
-_FAMILY = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}
+from graph_jobs.languages import FAMILY
+
+FAMILIES = tuple(dict.fromkeys(FAMILY.values()))  # the registry's: python, js, go, ...
 FEATURES = (
     "in_pct", "out_pct", "in_log", "out_log", "in_share", "pagerank_pct",
     "depth", "height", "importers_elsewhere", "imports_below", "folder_size",
@@ -157,7 +158,7 @@ def role_vectors(paths: list[str], languages: list[str], edges: list[tuple[int, 
             f[i, col["imports_out_pct"]] = f[imports[i], col["out_pct"]].mean()
     f[:, col["folder_size"]] = _pct(np.array([size[d] for d in folder], dtype=float))
     for i, lang in enumerate(languages):
-        fam = _FAMILY.get(lang, lang)
+        fam = FAMILY.get(lang)
         if fam in FAMILIES:
             f[i, col[f"lang_{fam}"]] = 1.0
     out[:] = f * _W

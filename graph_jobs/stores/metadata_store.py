@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from graph_jobs.errors import MetadataStoreError, NotFound
 
@@ -259,8 +259,6 @@ class MetadataStore:
                                     retry=retry_if_exception(transient), reraise=True):
                 with attempt:
                     return fn()
-        except RetryError as exc:  # pragma: no cover - reraise=True raises the error itself
-            raise MetadataStoreError(f"{what}: {exc}") from exc
         except MetadataStoreError:
             raise
         except SQLAlchemyError as exc:

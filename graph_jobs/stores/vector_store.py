@@ -273,8 +273,7 @@ class VectorStore:
         got = self.client.retrieve(self.collection, ids=[pid], with_vectors=[by])
         if not got:
             raise NotFound(f"no vector for {file_path!r} in {repo_url!r}")
-        query = (got[0].vector or {}).get(by) if isinstance(got[0].vector, dict) \
-            else got[0].vector
+        query = _named(got[0].vector or {}, by)
         if query is None:
             raise NotFound(f"no {by} vector for {file_path!r} in {repo_url!r}: it was "
                            "stored before role vectors; ingest the repository again")
