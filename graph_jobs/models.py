@@ -37,6 +37,7 @@ class EdgeKind(enum.StrEnum):
     INCLUDE = "include"  # c/c++ `#include "x"`
     MOD = "mod"  # rust `mod x;`
     REFERENCE = "reference"  # ts `/// <reference path="x" />`
+    SAME_PACKAGE = "same-package"  # java: a class of the file's own package, used by name
 
 
 class Unresolved(enum.StrEnum):

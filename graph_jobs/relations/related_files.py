@@ -10,7 +10,9 @@
    test/source pair, the same folder, minus a little per step of distance between the
    two files' packages (folders without layout folders such as ``src/main/java``); plus the candidate's own recent activity, relative to the busiest file of the
    repository (files that change often keep changing, with whatever is being worked on).
-3. Each answer says why it is there (``why``): "imports it", "imported by it",
+3. Each answer says why it is there (``why``): "imports it", "imported by it" (for a
+   Java class of the same package, used without an import: "uses it (same package)",
+   "used by it (same package)"),
    "changed together 7 times (last 2025-03-02)", "its test", "same folder", or, when
    no exact tie holds, "near in the relation graph" (the vectors alone put it there).
 
@@ -22,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+
+from graph_jobs.models import EdgeKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +58,13 @@ def _when(ts: int) -> str:
 
 def explain(query: str, other: str, signals: dict) -> list[str]:
     why = []
+    same = EdgeKind.SAME_PACKAGE.value
     if other in signals["imported_by"]:
-        why.append("imports it")
+        why.append("uses it (same package)" if signals["imported_by"][other] == same
+                   else "imports it")
     if other in signals["imports"]:
-        why.append("imported by it")
+        why.append("used by it (same package)" if signals["imports"][other] == same
+                   else "imported by it")
     if other in signals["cochange"]:
         n, _w, last = signals["cochange"][other]
         why.append(f"changed together {n} time{'s' if n != 1 else ''} (last {_when(last)})")

@@ -50,6 +50,37 @@ def test_java_by_package_and_class(tmp_path):
                                                           ("org.slf4j.Logger", "external")}
 
 
+def test_java_classes_of_the_same_package_are_edges_without_an_import(tmp_path):
+    """Same-package classes need no import; the graph sees them by name, and a
+    single-type import of another class of that name shadows the package's."""
+    base = "src/main/java/com/acme"
+    repo = make_repo(tmp_path / "j", {
+        f"{base}/App.java": "package com.acme;\nimport com.acme.other.Shadowed;\n"
+                            "public class App extends Base<Item> {\n"
+                            "  Helper h = new Helper();\n  int n = Limits.MAX;\n"
+                            "  void run() { Tools.go(Kind.class); Shadowed s; String t; }\n}\n",
+        f"{base}/Base.java": "package com.acme;\npublic class Base<T> { T t; }\n",
+        f"{base}/Item.java": "package com.acme;\npublic class Item {}\n",
+        f"{base}/Helper.java": "package com.acme;\npublic class Helper {}\n",
+        f"{base}/Limits.java": "package com.acme;\npublic class Limits { static int MAX; }\n",
+        f"{base}/Tools.java": "package com.acme;\npublic class Tools {}\n",
+        f"{base}/Kind.java": "package com.acme;\npublic enum Kind {}\n",
+        f"{base}/Shadowed.java": "package com.acme;\npublic class Shadowed {}\n",
+        f"{base}/Unused.java": "package com.acme;\npublic class Unused {}\n",
+        f"{base}/other/Shadowed.java": "package com.acme.other;\npublic class Shadowed {}\n",
+        f"{base}/other/Item.java": "package com.acme.other;\npublic class Item {}\n",
+    })
+    g = build_dependency_graph(repo)
+    out = {(t.removeprefix(f"{base}/"), k) for s, t, k in edges(g) if s.endswith("/App.java")}
+    assert out == {("Base.java", "same-package"), ("Item.java", "same-package"),
+                   ("Helper.java", "same-package"), ("Limits.java", "same-package"),
+                   ("Tools.java", "same-package"), ("Kind.java", "same-package"),
+                   ("other/Shadowed.java", "import")}
+    # nothing from another package by name alone, and no unresolved noise for String/T
+    assert not any(s.endswith("/Base.java") for s, _t, _k in edges(g))
+    assert g.unresolved == []
+
+
 def test_rust_mod_and_use(tmp_path):
     repo = make_repo(tmp_path / "r", {
         "Cargo.toml": '[package]\nname = "my-app"\n',

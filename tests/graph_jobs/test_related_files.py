@@ -180,3 +180,13 @@ def test_bench_runs_end_to_end(project, tmp_path):
     assert set(data["summary"]) >= {"random", "ppr", "folder", "coupling",
                                     "coupling+ppr+folder", "pharos", "pharos-vector"}
     assert "recall@10" in proc.stdout
+
+
+def test_why_names_a_same_package_use_as_such():
+    from graph_jobs.relations.related_files import explain
+
+    sig = {"imports": {"p/B.java": "same-package", "p/C.java": "import"},
+           "imported_by": {"p/D.java": "same-package"}, "cochange": {}, "tests": set()}
+    assert explain("p/A.java", "p/B.java", sig) == ["used by it (same package)", "same folder"]
+    assert explain("p/A.java", "p/C.java", sig) == ["imported by it", "same folder"]
+    assert explain("p/A.java", "p/D.java", sig) == ["uses it (same package)", "same folder"]

@@ -1,5 +1,11 @@
 """Java imports: single-type, on-demand (``.*``) and static imports, plus the file's
-package (needed to resolve by package/class path)."""
+package (needed to resolve by package/class path).
+
+Classes of a file's own package need no import, so the file's type names (``Foo x``,
+``new Foo()``, ``extends Foo``, ``Foo<Bar>``, ``Foo.class``) and the capitalised
+receivers of static calls and fields (``Foo.run()``, ``Foo.X``) are kept too, once
+each, as ``SAME_PACKAGE`` candidates; the resolver keeps those that name a class of
+the package."""
 
 from __future__ import annotations
 
@@ -9,6 +15,12 @@ from graph_jobs.models import EdgeKind, RawImport
 QUERY = """
 (package_declaration (_) @package)
 (import_declaration) @import
+"""
+
+USES = """
+(type_identifier) @name
+(method_invocation object: (identifier) @name)
+(field_access object: (identifier) @name)
 """
 
 
@@ -29,7 +41,18 @@ def extract(root) -> list[RawImport]:
             flags.append("static")
         out.append(RawImport(text(names[0]).replace(" ", ""), EdgeKind.IMPORT, line(node),
                              tuple(flags)))
-    return out
+    return out + used_type_names(root)
+
+
+def used_type_names(root) -> list[RawImport]:
+    """Each capitalised type or receiver name the file uses, at its first line."""
+    first: dict[str, int] = {}
+    for _p, caps in matches("java", USES, root):
+        node = caps["name"][0]
+        name = text(node)
+        if name[:1].isupper() and name not in first:
+            first[name] = line(node)
+    return [RawImport(n, EdgeKind.SAME_PACKAGE, ln) for n, ln in first.items()]
 
 
 def imports_of(language: str, root, data: bytes) -> list[RawImport]:
