@@ -8,8 +8,11 @@
 - Each actor runs ``slots`` jobs at once (default 2): clone/parse of one overlaps with
   Node2Vec of another, and only one job at a time holds the actor's GPU (a lock around
   the embed stage), so the GPU is not idle while the CPU stages run.
-- An actor that crashes or is killed is restarted by Ray (``max_restarts=-1``); the
-  pool re-issues its loop, and its job comes back through the queue's lease.
+- One claim loop for the whole pool (:mod:`cluster.claim_loop`), in this process, hands
+  claimed tasks to free slots: an idle machine sends the queue about 960 commands a
+  day, whatever the number of actors and slots.
+- An actor that crashes or is killed is restarted by Ray (``max_restarts=-1``); its
+  job comes back through the queue's lease, and its slots take work again.
 - SIGTERM (``docker stop``) drains: no new claims; running jobs get ``grace_s`` to
   finish, then are handed back to the queue (``release``), losing nothing.
 - Metrics go through ``ray.util.metrics`` to the dashboard's Prometheus endpoint.
@@ -65,34 +68,23 @@ class GraphWorker:
         for i in range(slots):
             q = JobQueue.from_settings(settings)
             w = EdgeWorker(q, settings, worker_id=f"{name}.{i}" if slots > 1 else name,
-                           stores=stores, idle_poll_max_s=settings.idle_poll_max_s,
-                           redis_retry_s=settings.redis_retry_s)
+                           stores=stores, redis_retry_s=settings.redis_retry_s)
             w.embed_lock = self.embed_lock
             w.on_outcome = self.metrics.record
             self.workers.append(w)
-        self.threads: list[threading.Thread | None] = []
-        self._run_lock = threading.Lock()
         self.hardware = self.workers[0].hardware
 
-    def run(self) -> str:
-        """Start the loop of every slot that has none running (returns at once); each loop
-        prints the banner once (``run_forever`` announces). Calling it again, as the pool
-        does when a health check cannot tell, never starts a second loop for a slot."""
-        with self._run_lock:
-            if not self.threads:
-                self.threads = [None] * len(self.workers)
-            for i, w in enumerate(self.workers):
-                t = self.threads[i]
-                if t is not None and t.is_alive():
-                    continue
-                t = threading.Thread(target=w.run_forever, args=(self.stop,), daemon=True,
-                                     name=w.worker_id)
-                t.start()
-                self.threads[i] = t
-        return self.hardware
+    def announce(self) -> dict:
+        """Each slot says it is online (the banner, a heartbeat) and takes back a task a
+        previous life of it left between BLMOVE and claim. Returns what the pool's
+        claim loop needs: the slots' worker ids and the hardware."""
+        for w in self.workers:
+            w.announce()
+        return {"worker_ids": [w.worker_id for w in self.workers], "hardware": self.hardware}
 
-    def threads_alive(self) -> bool:
-        return bool(self.threads) and all(t is not None and t.is_alive() for t in self.threads)
+    def process(self, slot: int, task):
+        """Run one task the pool's claim loop claimed for ``slot``; its outcome."""
+        return self.workers[slot].process(task)
 
     def info(self) -> dict:
         return {"name": self.name, "hardware": self.hardware, "pid": os.getpid(),
@@ -102,7 +94,7 @@ class GraphWorker:
                 "jobs_done": sum(w.jobs_done for w in self.workers)}
 
     def drain(self, grace_s: float) -> dict:
-        """Stop claiming; wait up to ``grace_s`` for running jobs; hand back the rest."""
+        """Wait up to ``grace_s`` for running jobs; hand back the rest."""
         self.stop.set()
         for w in self.workers:
             w.draining.set()
@@ -114,9 +106,6 @@ class GraphWorker:
             if w.current is not None:
                 released.append(w.current.job_id)
                 w.abandon()
-        for t in self.threads:
-            if t is not None:
-                t.join(timeout=30)
         return {"released": released}
 
 
@@ -127,15 +116,21 @@ GraphWorkerActor = ray.remote(max_restarts=-1, max_task_retries=0,
 class WorkerPool:
     def __init__(self, settings: Settings, *, num_gpus: float | None = None,
                  pool_size: int | None = None, slots: int = 2, grace_s: float = 60.0) -> None:
+        from cluster.claim_loop import ClaimLoop
+        from cluster.job_queue import JobQueue
+
         self.settings = settings
         self.cpu_mode = num_gpus == 0
         self.pool_size = pool_size
         self.slots = slots
         self.grace_s = grace_s
         self.actors: dict[str, object] = {}
-        self.runs: dict[str, object] = {}
+        self._announcing: dict[str, object] = {}  # actor name -> its announce() ref
         self.stopping = threading.Event()
         self.store_handle = None
+        self.claims = ClaimLoop(JobQueue.from_settings(settings),
+                                idle_poll_max_s=settings.idle_poll_max_s,
+                                redis_retry_s=settings.redis_retry_s)
 
     def target_size(self) -> int:
         if self.cpu_mode:
@@ -144,11 +139,11 @@ class WorkerPool:
         return min(gpus, self.pool_size) if self.pool_size else gpus
 
     def start(self) -> None:
-        if not self.settings.qdrant_url:
+        if not self.settings.qdrant_url and self.store_handle is None:
             from cluster.store_actor import local_store_actor
 
             self.store_handle = local_store_actor(self.settings)
-        self.reconcile()
+        self.reconcile(wait_s=120.0)
 
     def _spawn(self, name: str) -> None:
         opts = {"name": name, "num_gpus": 0 if self.cpu_mode else 1,
@@ -156,10 +151,27 @@ class WorkerPool:
         actor = GraphWorkerActor.options(**opts).remote(self.settings, name, self.slots,
                                                    self.store_handle)
         self.actors[name] = actor
-        self.runs[name] = actor.run.remote()
+        self._announcing[name] = actor.announce.remote()
 
-    def reconcile(self) -> None:
-        """Grow to the target size; re-issue the loop of an actor Ray restarted."""
+    def _adopt(self, timeout: float) -> None:
+        """Actors that said they are online give their slots to the claim loop (an actor
+        on a node still starting is adopted by a later check)."""
+        for name, ref in list(self._announcing.items()):
+            ready, _ = ray.wait([ref], timeout=timeout)
+            if not ready:
+                continue
+            del self._announcing[name]
+            try:
+                online = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - it died starting; Ray restarts it
+                log.warning("actor %s did not come online (%s); asking again", name, exc)
+                self._announcing[name] = self.actors[name].announce.remote()
+                continue
+            self.claims.add(self.actors[name], online["worker_ids"], online["hardware"])
+
+    def reconcile(self, wait_s: float = 0.0) -> None:
+        """Grow to the target size; adopt actors that came online; keep the one claim
+        loop running."""
         if self.stopping.is_set():
             return
         want = self.target_size()
@@ -169,32 +181,15 @@ class WorkerPool:
             if name not in self.actors:
                 self._spawn(name)
             i += 1
-        for name, ref in list(self.runs.items()):
-            ready, _ = ray.wait([ref], timeout=0)
-            if not ready:
-                continue
-            try:
-                ray.get(ref)  # loops started; check the actor is still the same process
-                if self._threads_alive(name) is False:  # None: could not tell; leave it
-                    self.runs[name] = self.actors[name].run.remote()
-            except Exception as exc:  # the actor died: Ray restarts it; start its loop again
-                log.warning("actor %s died (%s); restarting its loop", name, exc)
-                self.runs[name] = self.actors[name].run.remote()
-
-    def _threads_alive(self, name: str) -> bool | None:
-        """True or False as the actor says; None when it did not answer in time (busy,
-        or restarting): a slow answer is not a dead loop."""
-        try:
-            return bool(ray.get(self.actors[name].threads_alive.remote(), timeout=30))
-        except Exception as exc:  # noqa: BLE001 - GetTimeoutError, a dead actor, ...
-            log.info("health check of %s did not answer (%s)", name, type(exc).__name__)
-            return None
+        self._adopt(wait_s)
+        self.claims.start()
 
     def info(self) -> list[dict]:
         return [ray.get(a.info.remote()) for a in self.actors.values()]
 
     def drain(self) -> list[str]:
         self.stopping.set()
+        self.claims.shutdown(timeout=0.5)
         refs = [a.drain.remote(self.grace_s) for a in self.actors.values()]
         released = []
         for r in refs:

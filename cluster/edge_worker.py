@@ -3,9 +3,11 @@
 Independent of Ray (the Ray actor in :mod:`cluster.actor_pool` wraps it), so it can be
 tested and run on its own. Rules:
 
-- An idle worker polls with exponential backoff up to ``idle_poll_max_s`` (REST), or
-  blocks on ``BLMOVE`` for twice that (TCP): about 1,440 commands per idle day at 60 s.
-  The heartbeat TTL (300 s) outlasts both.
+- Standing alone (``run_forever``, as tests and benches use it), an idle worker polls
+  with exponential backoff up to ``idle_poll_max_s`` (REST), or blocks on ``BLMOVE``
+  for twice that (TCP): about 960 commands per idle day at 90 s. In the edge pool the
+  slots do not poll: the pool's one claim loop (:mod:`cluster.claim_loop`) claims for
+  them and calls :meth:`EdgeWorker.process`. The heartbeat TTL (300 s) outlasts both.
 - A task older than ``TASK_TTL_SECONDS`` is recorded ``skipped`` with the reason.
 - While the job runs, a thread renews the lease every ``lease_s / 3`` and publishes the
   stage and progress; a cancel flag stops the job between stages; a lost lease (the
@@ -30,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cluster.idle_pacer import IdlePacer
 from cluster.job_queue import JobQueue, Task, WorkerBeat
 from cluster.redis_transport import QueueUnavailable
 from cluster.statuses import JobStatus, Outcome, WorkerState
@@ -68,7 +71,7 @@ class JobOutcome:
 
 class EdgeWorker:
     def __init__(self, queue: JobQueue, settings: Settings, *, worker_id: str | None = None,
-                 stores=None, idle_poll_min_s: float = 1.0, idle_poll_max_s: float = 60.0,
+                 stores=None, idle_poll_min_s: float = 1.0, idle_poll_max_s: float = 90.0,
                  redis_retry_s: float = 5.0, run_job: Callable | None = None,
                  faults: FaultHook = no_faults, url_policy: UrlPolicy | None = None) -> None:
         self.queue = queue
@@ -76,8 +79,7 @@ class EdgeWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.hardware = hardware_name()
         self.beat = WorkerBeat(self.worker_id, self.hardware)
-        self.idle_poll_min_s = idle_poll_min_s
-        self.idle_poll_max_s = idle_poll_max_s
+        self.pacer = IdlePacer(queue.t.can_block, idle_poll_min_s, idle_poll_max_s)
         self.redis_retry_s = redis_retry_s
         self._stores = stores
         self._run_job = run_job
@@ -86,7 +88,6 @@ class EdgeWorker:
         self.url_policy = url_policy or UrlPolicy.from_settings(settings)
         self.draining = threading.Event()
         self.current: Task | None = None
-        self._idle_wait = idle_poll_min_s
         self.jobs_done = 0
         self.embed_lock = None  # shared by the slots of one GPU actor
         self.on_outcome: Callable[[JobOutcome], None] | None = None
@@ -135,21 +136,18 @@ class EdgeWorker:
         if self.beat.state is not WorkerState.ERROR:
             self._set_idle()
         # TCP: block on BLMOVE for two ceilings, then one claim script (heartbeat + lease
-        # reaping): 2 commands per 120 s idle, like REST's 1 per 60 s.
-        block = 2 * self.idle_poll_max_s if self.queue.t.can_block else 0.0
+        # reaping): 2 commands per 180 s idle, like REST's 1 per 90 s.
         try:
-            task = self.queue.claim(self.beat, block_s=block)
+            task = self.queue.claim(self.beat, block_s=self.pacer.block_s)
         except QueueUnavailable as exc:
             log.warning("claim: Redis unreachable (%s); retrying in %.0fs", exc,
                         self.redis_retry_s)
             (stop or self.draining).wait(self.redis_retry_s)
             return None
         if task is None:
-            if not self.queue.t.can_block:
-                (stop or self.draining).wait(self._idle_wait)
-                self._idle_wait = min(self.idle_poll_max_s, self._idle_wait * 2)
+            self.pacer.empty(stop or self.draining)
             return None
-        self._idle_wait = self.idle_poll_min_s
+        self.pacer.reset()
         return self.process(task)
 
     def process(self, task: Task) -> JobOutcome:

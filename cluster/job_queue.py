@@ -213,8 +213,11 @@ class JobQueue:
         """Return tasks a previous life of this worker left between BLMOVE and claim."""
         return int(self.t.eval(lua.RESCUE, [keys.claiming_key(worker_id), QUEUE_KEY], []))
 
-    def claim(self, beat: WorkerBeat, block_s: float = 0.0) -> Task | None:
-        """Claim the next task (blocking up to ``block_s`` on the TCP transport)."""
+    def claim(self, beat: WorkerBeat, block_s: float = 0.0,
+              idle: list[WorkerBeat] | tuple[WorkerBeat, ...] = ()) -> Task | None:
+        """Claim the next task for ``beat``'s worker (blocking up to ``block_s`` on the
+        TCP transport). The same command refreshes the heartbeats of ``idle``: the other
+        idle slots of the machine, for which one claim loop speaks."""
         from_claiming = "0"
         claiming = keys.claiming_key(beat.worker_id)
         if block_s > 0 and self.t.can_block:
@@ -224,7 +227,8 @@ class JobQueue:
                                       HISTORY_KEY, claiming],
                           [beat.worker_id, now_ms(), self.lease_ms, self.max_attempts,
                            from_claiming, beat.to_json(), self.heartbeat_ttl_s,
-                           beat.status, iso_now()])
+                           beat.status, iso_now(),
+                           *(x for b in idle for x in (b.worker_id, b.to_json(), b.status))])
         if not res:
             return None
         raw, attempts = res[0], int(res[1])

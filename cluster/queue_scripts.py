@@ -68,9 +68,11 @@ return {'queued', ARGV[2], n + 1, n + 1}
 
 # KEYS: queue, inflight, pending, dead, history, claiming
 # ARGV: worker, now_ms, lease_ms, max_attempts, from_claiming, worker_json, ttl, line,
-#       dead_record_template (JSON with "__ID__" placeholders is overkill: built here)
+#       iso_now, then (worker, worker_json, line) of every other idle slot of the machine:
+#       one claim keeps all their heartbeats alive
 CLAIM = _HEARTBEAT + """
 heartbeat(ARGV[1], ARGV[6], ARGV[7], ARGV[8])
+for i = 10, #ARGV, 3 do heartbeat(ARGV[i], ARGV[i + 1], ARGV[7], ARGV[i + 2]) end
 local now = tonumber(ARGV[2])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 20)
 for _, id in ipairs(expired) do

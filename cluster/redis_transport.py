@@ -36,9 +36,15 @@ class RedisTransport:
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
                         redis.exceptions.ResponseError, OSError)
         self.url = url
-        self.client = redis.Redis.from_url(url, decode_responses=True,
-                                           socket_timeout=socket_timeout,
-                                           socket_connect_timeout=5, health_check_interval=30)
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # No health-check PING (it doubled an idle claimer's commands): a connection the
+        # server or a NAT closed is found by the next command, which reconnects once.
+        self.client = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=socket_timeout,
+            socket_connect_timeout=5, health_check_interval=0,
+            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError])
         self._socket_timeout = socket_timeout
         self._scripts: dict[str, object] = {}
         self._blocking = None

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(60.0, gt=0, validation_alias="PHAROS_LEASE_SECONDS")
     max_attempts: int = Field(3, ge=1, validation_alias="PHAROS_MAX_ATTEMPTS")
     retry_backoff_seconds: float = Field(30.0, ge=0, validation_alias="PHAROS_RETRY_BACKOFF_SECONDS")
-    idle_poll_max_s: float = Field(60.0, gt=0, validation_alias="PHAROS_IDLE_POLL_MAX_S")
+    idle_poll_max_s: float = Field(90.0, gt=0, validation_alias="PHAROS_IDLE_POLL_MAX_S")
     redis_retry_s: float = Field(5.0, gt=0, validation_alias="PHAROS_REDIS_RETRY_S")
     allowed_git_hosts: str = Field(
         "github.com,gitlab.com,bitbucket.org,codeberg.org",

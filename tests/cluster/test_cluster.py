@@ -257,3 +257,62 @@ def _port_open(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+BILLED = {"evalsha", "eval", "blmove", "ping", "lpop", "rpush", "get", "set", "script|load"}
+
+
+def _billed(r) -> dict[str, int]:
+    """Top-level commands Redis counted (what Upstash bills), by name. The Lua scripts'
+    inner calls are counted under their own names too; only EVALSHA and BLMOVE are sent
+    by an idle pool, so whatever else shows up here is a command it should not send."""
+    out = {}
+    for name, v in r.info("commandstats").items():
+        cmd = name.removeprefix("cmdstat_")
+        if cmd not in ("info", "config|resetstat", "config"):
+            out[cmd] = v["calls"]
+    return out
+
+
+def test_an_idle_pool_claims_through_one_loop_whatever_its_size(ray_2gpu, tmp_path, pg_url):
+    """Two actors with two slots each: one claim loop for the machine (re-checks do not
+    start another); idle, it sends BLMOVE + one claim script per cycle and nothing else,
+    and that script keeps all four slots' heartbeats fresh."""
+    import json
+
+    import redis
+
+    from tests.support.private_services import PrivateRedis
+
+    with PrivateRedis() as pr:
+        settings = _settings(_env(tmp_path, pr.url, pg_url, PHAROS_IDLE_POLL_MAX_S="0.5"))
+        pool = WorkerPool(settings, slots=2, grace_s=1)
+        q = JobQueue.from_settings(settings)
+        r = redis.Redis.from_url(pr.url, decode_responses=True)
+        try:
+            pool.start()
+            assert len(pool.claims.slots) == 4
+            _wait(lambda: len(q.status()["workers"]) == 4, what="four slots heartbeating")
+            for _ in range(3):
+                pool.reconcile()  # what serve_forever does every few seconds
+            loops = [t for t in threading.enumerate() if t.name == "pharos-claim-loop"]
+            assert len(loops) == 1
+            time.sleep(1.5)  # a cycle boundary, so that the window holds whole cycles
+            before = {w["worker_id"]: w["updated_at"] for w in q.status()["workers"]}
+            r.config_resetstat()
+            t0 = time.time()
+            time.sleep(6)
+            got = _billed(r)
+            window = time.time() - t0
+            after = {json.loads(r.get(f"worker_status:{w}"))["updated_at"] for w in before}
+        finally:
+            pool.drain()
+        # each cycle: BLMOVE blocking 2 x 0.5 s, then one claim script (its inner calls:
+        # ZRANGEBYSCORE, LPOP, SET x2 per heartbeat, SADD per heartbeat)
+        cycles = window / 1.0
+        top = {k: v for k, v in got.items() if k in ("evalsha", "eval", "blmove", "ping")}
+        assert set(top) <= {"evalsha", "blmove"}, got
+        assert top.get("blmove", 0) <= cycles + 1 and top.get("evalsha", 0) <= cycles + 1, got
+        assert top.get("evalsha", 0) >= cycles - 2, got  # it does claim, once a cycle
+        # four loops (one per slot) would send four times this; all four heartbeats moved
+        assert not (set(before.values()) & after), (before, after)

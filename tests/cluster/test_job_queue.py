@@ -338,28 +338,3 @@ def test_a_failed_attempt_backs_off_before_it_is_retried(transport):
     time.sleep(0.6)
     assert q.claim(beat) is None
     assert q.status()["in_flight"] == 0
-
-
-def test_a_pool_actor_never_runs_two_loops_for_one_slot(redis_url, settings, capsys):
-    """The pool re-issues ``run`` when a health check cannot tell (slow, or timed out):
-    the actor must not start a second loop for a slot (it printed the banner twice per
-    slot before)."""
-    from cluster.actor_pool import GraphWorker
-    from graph_jobs.settings import Settings
-
-    s = Settings(_env_file=None, PHAROS_DATA_DIR=str(settings.data_dir), REDIS_URL=redis_url,
-                 PHAROS_IDLE_POLL_MAX_S=0.2)
-    actor = GraphWorker(s, "pharos-worker-0", slots=2)
-    try:
-        actor.run()
-        first = list(actor.threads)
-        actor.run()  # a reconcile after a slow health check
-        actor.run()
-        assert actor.threads == first and len(actor.threads) == 2
-        assert actor.threads_alive()
-        loops = [t for t in threading.enumerate() if t.name.startswith("pharos-worker-0.")]
-        assert sorted(t.name for t in loops) == ["pharos-worker-0.0", "pharos-worker-0.1"]
-        assert capsys.readouterr().out.count("Edge Worker Online") == 2
-    finally:
-        actor.drain(0)
-    assert not actor.threads_alive()

@@ -1,0 +1,164 @@
+"""One claim loop per machine: it takes tasks from the queue and hands them to the pool's
+free slots, so that an idle edge machine costs the same few Redis commands a day
+whatever its pool size.
+
+Idle, the loop sends (``idle_poll_max_s`` = 90 s by default):
+
+- TCP (redis-py): one ``BLMOVE`` that blocks for ``2 * idle_poll_max_s``, then one
+  claim script: 2 commands per 180 s, 960 a day;
+- REST (Upstash, which cannot block): one claim script per poll, the poll interval
+  doubling from ``idle_poll_min_s`` to ``idle_poll_max_s``: 960 a day.
+
+The claim script also refreshes the heartbeat of every other idle slot, so the status
+page shows each slot without a command of its own. A busy slot's heartbeat rides on its
+lease renewals. Nothing else in the pool talks to Redis while it is idle.
+
+A slot is ``(actor, index)``: the actor (:class:`cluster.actor_pool.GraphWorker`) runs
+the task in that slot's :class:`~cluster.edge_worker.EdgeWorker`, which holds the lease
+under the slot's worker id from the claim on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import ray
+
+from cluster.idle_pacer import IdlePacer
+from cluster.job_queue import JobQueue, Task, WorkerBeat
+from cluster.redis_transport import QueueUnavailable
+from cluster.statuses import Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Slot:
+    actor: object  # a GraphWorker actor handle
+    index: int
+    beat: WorkerBeat
+    running: object | None = None  # the ObjectRef of the task it runs
+    task: Task | None = None
+    outcomes: list = field(default_factory=list)
+
+
+class ClaimLoop:
+    def __init__(self, queue: JobQueue, *, idle_poll_min_s: float = 1.0,
+                 idle_poll_max_s: float = 90.0, redis_retry_s: float = 5.0) -> None:
+        self.queue = queue
+        self.pacer = IdlePacer(queue.t.can_block, idle_poll_min_s, idle_poll_max_s)
+        self.redis_retry_s = redis_retry_s
+        self.slots: list[Slot] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.stop = threading.Event()
+        self.claims = 0
+
+    # --- slots -------------------------------------------------------------------------
+    def add(self, actor, worker_ids: list[str], hardware: str) -> None:
+        """The slots of one actor, with the worker ids its EdgeWorkers use."""
+        with self._lock:
+            for i, wid in enumerate(worker_ids):
+                self.slots.append(Slot(actor, i, WorkerBeat(wid, hardware)))
+
+    def replace(self, old_actor, new_actor) -> None:
+        with self._lock:
+            for s in self.slots:
+                if s.actor is old_actor:
+                    s.actor = new_actor
+
+    def busy(self) -> list[Slot]:
+        with self._lock:
+            return [s for s in self.slots if s.running is not None]
+
+    def _free(self) -> list[Slot]:
+        """Free slots, the least busy actor's first (spreads jobs over the GPUs)."""
+        with self._lock:
+            load: dict[int, int] = {}
+            for s in self.slots:
+                load[id(s.actor)] = load.get(id(s.actor), 0) + (s.running is not None)
+            free = [s for s in self.slots if s.running is None]
+            return sorted(free, key=lambda s: load[id(s.actor)])
+
+    # --- the loop ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the loop once (a second call while it runs does nothing)."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self.run, name="pharos-claim-loop",
+                                            daemon=True)
+            self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001 - the loop must outlive any one bad step
+                log.exception("claim loop step failed")
+                self.stop.wait(self.redis_retry_s)
+
+    def step(self) -> None:
+        if not self.slots:  # no actor online yet
+            self.stop.wait(0.5)
+            return
+        self._collect(timeout=0)
+        free = self._free()
+        if not free:
+            self._collect(timeout=1.0)  # every slot busy: wait for one, not for Redis
+            return
+        slot, others = free[0], free[1:]
+        try:
+            task = self.queue.claim(slot.beat, block_s=self.pacer.block_s,
+                                    idle=[s.beat for s in others])
+        except QueueUnavailable as exc:
+            log.warning("claim: Redis unreachable (%s); retrying in %.0fs", exc,
+                        self.redis_retry_s)
+            self.stop.wait(self.redis_retry_s)
+            return
+        if task is None:
+            self.pacer.empty(self.stop)
+            return
+        self.claims += 1
+        if self.stop.is_set():  # draining began while the claim blocked: hand it back
+            self.queue.release(task, slot.beat)
+            return
+        self.pacer.reset()
+        with self._lock:
+            slot.task = task
+            slot.running = slot.actor.process.remote(slot.index, task)
+
+    def _collect(self, timeout: float) -> None:
+        refs = [s.running for s in self.busy()]
+        if not refs:
+            return
+        # at once: whatever has finished; with a timeout: the first to finish
+        ready, _ = ray.wait(refs, num_returns=1 if timeout else len(refs), timeout=timeout)
+        for s in self.busy():
+            if s.running not in ready:
+                continue
+            try:
+                out = ray.get(s.running)
+                if out.status in (Outcome.FAILED, Outcome.RETRY):
+                    s.beat.failed(out.error or "failed")  # shown until its next job
+                else:
+                    s.beat.idle()
+            except Exception as exc:  # noqa: BLE001 - the actor died; the lease brings the job back
+                log.warning("slot %s: %s; its job comes back when its lease lapses",
+                            s.beat.worker_id, type(exc).__name__)
+                s.beat.idle()
+            with self._lock:
+                s.running, s.task = None, None
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop claiming. A claim blocked in BLMOVE is left to end on its own: a task it
+        takes after this is handed back (``step``), and one moved but not yet claimed
+        is returned to the queue by ``rescue`` when a worker with that id starts."""
+        self.stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
