@@ -145,20 +145,20 @@ def build_dependency_graph(
         st = stats[REPORTED.get(f.language, f.language)]
         resolver = resolvers.get(f.language)
         for imp in imports[f.path]:
-            outcomes = resolver.resolve(f.path, imp)
-            if not outcomes:
+            res = resolver.resolve(f.path, imp)
+            if not res:
                 continue  # declarations (package clauses), self-references
             st.imports += 1
+            for why in res.unresolved:
+                unresolved.append(UnresolvedImport(f.path, imp.spec, imp.kind.value, why,
+                                                   imp.line))
             ok = False
-            for target, what in outcomes:
-                if target is None:
-                    unresolved.append(UnresolvedImport(f.path, imp.spec, imp.kind.value, what,
-                                                       imp.line))
-                elif target != f.path:
+            for t in res.targets:
+                if t.path != f.path:
                     ok = True
-                    if (f.path, target, what) not in seen:
-                        seen.add((f.path, target, what))
-                        edges.append(Edge(f.path, target, what, imp.line))
+                    if (f.path, t.path, t.kind) not in seen:
+                        seen.add((f.path, t.path, t.kind))
+                        edges.append(Edge(f.path, t.path, t.kind, imp.line))
             if ok:
                 st.resolved += 1
             else:

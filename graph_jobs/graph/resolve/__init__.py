@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from graph_jobs.graph.resolve.resolution import NOTHING, Resolution, Target
 from graph_jobs.languages import FAMILY, LANGUAGES, load
 from graph_jobs.models import RawImport
 
-# (target path, edge kind) for a resolved import, or (None, why it is unresolved)
-Outcome = tuple[str | None, str]
+__all__ = ["NOTHING", "Resolution", "Resolver", "ResolverInputs", "Resolvers", "Target"]
 
 
 class Resolver(Protocol):
-    def resolve(self, source: str, imp: RawImport) -> list[Outcome]: ...
+    """One language family's resolver for one repository: what ``imp``, written in
+    ``source``, reaches (:class:`Resolution`)."""
+
+    def resolve(self, source: str, imp: RawImport) -> Resolution: ...
 
 
 @dataclass(frozen=True, slots=True)

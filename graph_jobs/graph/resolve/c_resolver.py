@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 
+from graph_jobs.graph.resolve.resolution import Resolution
 from graph_jobs.models import RawImport, Unresolved
 
 
@@ -30,23 +31,23 @@ class CResolver:
             for i in range(1, len(parts)):
                 self.by_tail["/".join(parts[i:])].append(p)
 
-    def resolve(self, source: str, imp: RawImport) -> list[tuple[str | None, str]]:
+    def resolve(self, source: str, imp: RawImport) -> Resolution:
         spec = imp.spec
         if not spec:
-            return [(None, Unresolved.DYNAMIC.value)]
+            return Resolution.why(Unresolved.DYNAMIC)
         system = "system" in imp.names
         cands = [] if system else [posixpath.join(posixpath.dirname(source), spec)]
         cands += [posixpath.join(d, spec) if d else spec for d in self.include_dirs]
         for c in cands:
             n = posixpath.normpath(c)
             if n in self.files:
-                return [(n, imp.kind.value)]
+                return Resolution.to(imp.kind.value, n)
         if not system and len(tails := self.by_tail.get(spec, [])) == 1:
-            return [(tails[0], imp.kind.value)]
+            return Resolution.to(imp.kind.value, tails[0])
         if system:
-            return [(None, Unresolved.STDLIB.value if "." not in spec or spec.endswith(".h")
-                     and "/" not in spec else Unresolved.EXTERNAL.value)]
-        return [(None, Unresolved.MISSING.value)]
+            return Resolution.why(Unresolved.STDLIB if "." not in spec or spec.endswith(".h")
+                                  and "/" not in spec else Unresolved.EXTERNAL)
+        return Resolution.why(Unresolved.MISSING)
 
 
 def for_repository(inputs) -> CResolver:

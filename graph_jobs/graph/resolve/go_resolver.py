@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from graph_jobs.graph.resolve.resolution import NOTHING, Resolution
 from graph_jobs.models import RawImport, Unresolved
 
 _MODULE = re.compile(r"^\s*module\s+(\S+)", re.M)
@@ -32,9 +33,9 @@ class GoResolver:
             if p.endswith(".go") and not p.endswith("_test.go"):
                 self.by_dir[posixpath.dirname(p)].append(p)
 
-    def resolve(self, source: str, imp: RawImport) -> list[tuple[str | None, str]]:
+    def resolve(self, source: str, imp: RawImport) -> Resolution:
         if imp.names == ("package",):
-            return []
+            return NOTHING
         spec = imp.spec
         for mod, d in self.modules:
             if spec == mod or spec.startswith(mod + "/"):
@@ -42,11 +43,11 @@ class GoResolver:
                 target_dir = posixpath.join(d, rest) if d else rest
                 files = self.by_dir.get(target_dir.rstrip("/"))
                 if not files:
-                    return [(None, Unresolved.MISSING.value)]
-                return [(f, imp.kind.value) for f in files if f != source]
+                    return Resolution.why(Unresolved.MISSING)
+                return Resolution.to(imp.kind.value, *(f for f in files if f != source))
         if "." not in spec.split("/", 1)[0]:
-            return [(None, Unresolved.STDLIB.value)]
-        return [(None, Unresolved.EXTERNAL.value)]
+            return Resolution.why(Unresolved.STDLIB)
+        return Resolution.why(Unresolved.EXTERNAL)
 
 
 def for_repository(inputs) -> GoResolver:

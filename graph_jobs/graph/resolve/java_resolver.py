@@ -13,6 +13,7 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 
+from graph_jobs.graph.resolve.resolution import NOTHING, Resolution
 from graph_jobs.models import EdgeKind, RawImport, Unresolved
 
 STDLIB_PREFIXES = ("java.", "javax.", "jdk.", "sun.", "com.sun.", "org.w3c.", "org.xml.")
@@ -32,35 +33,35 @@ class JavaResolver:
             self.classes.setdefault(f"{pkg}.{cls}" if pkg else cls, path)
             self.by_package[pkg].append(path)
 
-    def resolve(self, source: str, imp: RawImport) -> list[tuple[str | None, str]]:
+    def resolve(self, source: str, imp: RawImport) -> Resolution:
         if imp.names == ("package",):
-            return []
+            return NOTHING
         if imp.kind is EdgeKind.SAME_PACKAGE:
             return self._same_package(source, imp)
         name = imp.spec
         if "*" in imp.names:
             files = self.by_package.get(name)
             if files:
-                return [(f, imp.kind.value) for f in files if f != source]
+                return Resolution.to(imp.kind.value, *(f for f in files if f != source))
             if (hit := self.classes.get(name)) is not None:  # static import a.b.C.*
-                return [(hit, imp.kind.value)]
+                return Resolution.to(imp.kind.value, hit)
         else:
             parts = name.split(".")
             for i in range(len(parts), 0, -1):  # a.b.C.Inner / static a.b.C.m -> a.b.C
                 if (hit := self.classes.get(".".join(parts[:i]))) is not None:
-                    return [(hit, imp.kind.value)]
+                    return Resolution.to(imp.kind.value, hit)
         if name.startswith(STDLIB_PREFIXES):
-            return [(None, Unresolved.STDLIB.value)]
-        return [(None, Unresolved.EXTERNAL.value)]
+            return Resolution.why(Unresolved.STDLIB)
+        return Resolution.why(Unresolved.EXTERNAL)
 
-    def _same_package(self, source: str, imp: RawImport) -> list[tuple[str | None, str]]:
+    def _same_package(self, source: str, imp: RawImport) -> Resolution:
         if imp.spec in self.imported_names.get(source, ()):
-            return []
+            return NOTHING
         pkg = self.packages.get(source, "")
         hit = self.classes.get(f"{pkg}.{imp.spec}" if pkg else imp.spec)
         if hit is None or hit == source:
-            return []
-        return [(hit, imp.kind.value)]
+            return NOTHING
+        return Resolution.to(imp.kind.value, hit)
 
 
 def for_repository(inputs) -> JavaResolver:

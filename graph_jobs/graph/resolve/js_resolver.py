@@ -14,6 +14,7 @@ import posixpath
 from pathlib import Path
 
 from graph_jobs.graph.resolve import jsonc
+from graph_jobs.graph.resolve.resolution import NOTHING, Resolution
 from graph_jobs.models import RawImport, Unresolved
 
 # TypeScript sources prefer TypeScript; JavaScript and declaration files prefer the
@@ -61,7 +62,7 @@ def _targets(value) -> list[str]:
     if isinstance(value, dict):
         keys = sorted(value, key=lambda k: CONDITIONS.index(k) if k in CONDITIONS else 99)
         return [s for k in keys for s in _targets(value[k])]
-    return []
+    return NOTHING
 
 
 class JsResolver:
@@ -169,26 +170,26 @@ class JsResolver:
         return base_url, paths, paths_dir
 
     # -- resolution -------------------------------------------------------------------
-    def resolve(self, source: str, imp: RawImport) -> list[tuple[str | None, str]]:
+    def resolve(self, source: str, imp: RawImport) -> Resolution:
         spec = imp.spec.split("?", 1)[0]
         if not spec:
-            return [(None, Unresolved.DYNAMIC.value)]
+            return Resolution.why(Unresolved.DYNAMIC)
         here = _dirname(source)
         exts = TS_FIRST if source.endswith((".ts", ".tsx", ".mts", ".cts")) and not \
             source.endswith((".d.ts", ".d.mts", ".d.cts")) else JS_FIRST
         if imp.kind.value == "reference":
             hit = self._probe_file(posixpath.join(here, spec), TS_FIRST)
-            return [(hit, imp.kind.value) if hit else (None, Unresolved.MISSING.value)]
+            return Resolution.to(imp.kind.value, hit) if hit else Resolution.why(Unresolved.MISSING.value)
         if spec.startswith(("./", "../")) or spec in (".", ".."):
             hit = self._probe_file(posixpath.join(here, spec), exts)
-            return [(hit, imp.kind.value) if hit else (None, self._why_missing(here, spec))]
+            return Resolution.to(imp.kind.value, hit) if hit else Resolution.why(self._why_missing(here, spec))
         if spec.startswith("/"):
-            return [(None, Unresolved.MISSING.value)]
+            return Resolution.why(Unresolved.MISSING)
         if spec.startswith("node:") or spec.split("/", 1)[0] in NODE_BUILTINS:
-            return [(None, Unresolved.STDLIB.value)]
+            return Resolution.why(Unresolved.STDLIB)
         if spec.startswith("#"):
             hit = self._package_imports(here, spec)
-            return [(hit, imp.kind.value) if hit else (None, Unresolved.MISSING.value)]
+            return Resolution.to(imp.kind.value, hit) if hit else Resolution.why(Unresolved.MISSING.value)
         cfg = self._nearest(here, ("tsconfig.json", "jsconfig.json"))
         if cfg is not None:
             base_url, paths, paths_dir = self._tsconfig(cfg)
@@ -202,13 +203,13 @@ class JsResolver:
                     if isinstance(sub, str) and (
                         hit := self._probe_file(posixpath.join(paths_dir, sub.replace("*", best[1])))
                     ):
-                        return [(hit, imp.kind.value)]
+                        return Resolution.to(imp.kind.value, hit)
             if base_url is not None and (hit := self._probe_file(posixpath.join(base_url, spec))):
-                return [(hit, imp.kind.value)]
+                return Resolution.to(imp.kind.value, hit)
         hit = self._workspace(spec)
         if hit:
-            return [(hit, imp.kind.value)]
-        return [(None, Unresolved.EXTERNAL.value)]
+            return Resolution.to(imp.kind.value, hit)
+        return Resolution.why(Unresolved.EXTERNAL)
 
     def _why_missing(self, here: str, spec: str) -> str:
         n = _norm(posixpath.join(here, spec))

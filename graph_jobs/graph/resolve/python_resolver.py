@@ -16,6 +16,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable
 
+from graph_jobs.graph.resolve.resolution import Resolution, Target
 from graph_jobs.models import EdgeKind, RawImport, Unresolved
 
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
@@ -96,55 +97,55 @@ class PythonResolver:
         best = min(cands, key=lambda r: self._root_rank.get(r, (2, 0)))
         return cands[best]
 
-    def resolve(self, source: str, imp: RawImport) -> list[tuple[str, str] | tuple[None, str]]:
-        """[(target path, kind)] or [(None, reason)]."""
+    def resolve(self, source: str, imp: RawImport) -> Resolution:
         kind = EdgeKind.TYPE_ONLY if imp.type_checking else imp.kind
         if imp.kind is EdgeKind.DYNAMIC and not imp.spec and not imp.level:
-            return [(None, Unresolved.DYNAMIC.value)]
+            return Resolution.why(Unresolved.DYNAMIC)
         root = self.root_of.get(source, "")
         base = imp.spec
         if imp.level:
             pkg = self.module_name(source)
             if pkg is None:
-                return [(None, Unresolved.MISSING.value)]
+                return Resolution.why(Unresolved.MISSING)
             parts = pkg.split(".") if pkg else []
             if not source.endswith(("__init__.py", "__init__.pyi")):
                 parts = parts[:-1]
             up = imp.level - 1
             if up > len(parts):
-                return [(None, Unresolved.MISSING.value)]
+                return Resolution.why(Unresolved.MISSING)
             parts = parts[: len(parts) - up] if up else parts
             base = ".".join([*parts, *( [imp.spec] if imp.spec else [])])
         else:
             top = base.split(".", 1)[0]
             if top not in self.top_level:
                 reason = Unresolved.STDLIB if top in STDLIB else Unresolved.EXTERNAL
-                return [(None, reason.value)]
-        out: list = []
+                return Resolution.why(reason)
+        targets: list[str] = []
+        why: list[str] = []
         if imp.kind is EdgeKind.FROM_IMPORT:
             to_base = False
             for n in imp.names:
                 sub = self._lookup(f"{base}.{n}" if base else n, root) if n != "*" else None
                 if sub is not None:
-                    out.append((sub, kind.value))
+                    targets.append(sub)
                 else:
                     to_base = True
             if to_base or not imp.names:
                 target = self._lookup(base, root) if base else None
                 if target is not None:
-                    out.append((target, kind.value))
+                    targets.append(target)
                 elif base in self.namespaces or (not base and imp.level):
-                    if not out:
-                        out.append((None, Unresolved.NO_FILE.value))
+                    if not targets:
+                        why.append(Unresolved.NO_FILE.value)
                 else:
-                    out.append((None, Unresolved.MISSING.value))
-            return out
+                    why.append(Unresolved.MISSING.value)
+            return Resolution(tuple(Target(t, kind.value) for t in targets), tuple(why))
         target = self._lookup(base, root)
         if target is not None:
-            return [(target, kind.value)]
+            return Resolution.to(kind.value, target)
         if base in self.namespaces:
-            return [(None, Unresolved.NO_FILE.value)]
-        return [(None, Unresolved.MISSING.value)]
+            return Resolution.why(Unresolved.NO_FILE)
+        return Resolution.why(Unresolved.MISSING)
 
 
 def for_repository(inputs) -> PythonResolver:

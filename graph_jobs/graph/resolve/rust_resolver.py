@@ -11,6 +11,7 @@ import posixpath
 import re
 from pathlib import Path
 
+from graph_jobs.graph.resolve.resolution import NOTHING, Resolution
 from graph_jobs.models import RawImport, Unresolved
 
 _NAME = re.compile(r'^\s*name\s*=\s*"([^"]+)"', re.M)
@@ -61,20 +62,20 @@ class RustResolver:
                 return hit
         return None
 
-    def resolve(self, source: str, imp: RawImport) -> list[tuple[str | None, str]]:
+    def resolve(self, source: str, imp: RawImport) -> Resolution:
         kind = imp.kind.value
         if imp.kind.value == "mod":
             d = self._dir_of(source)
             for c in (f"{d}/{imp.spec}.rs", f"{d}/{imp.spec}/mod.rs"):
                 if c in self.files:
-                    return [(c, kind)]
-            return [(None, Unresolved.MISSING.value)]
+                    return Resolution.to(kind, c)
+            return Resolution.why(Unresolved.MISSING)
         parts = [p for p in imp.spec.split("::") if p]
         if not parts:
-            return [(None, Unresolved.MISSING.value)]
+            return Resolution.why(Unresolved.MISSING)
         head = parts[0]
         if head in STD:
-            return [(None, Unresolved.STDLIB.value)]
+            return Resolution.why(Unresolved.STDLIB)
         where = self.file_module.get(source)
         if head == "crate" and where:
             hit = self._longest(where[0], parts[1:])
@@ -89,10 +90,10 @@ class RustResolver:
         elif where and (where[0], *where[1], head) in self.module_file:
             hit = self._longest(where[0], [*where[1], *parts])  # 2018: a child module
         else:
-            return [(None, Unresolved.EXTERNAL.value)]
+            return Resolution.why(Unresolved.EXTERNAL)
         if hit is None or hit == source:
-            return [] if hit == source else [(None, Unresolved.MISSING.value)]
-        return [(hit, kind)]
+            return NOTHING if hit == source else Resolution.why(Unresolved.MISSING)
+        return Resolution.to(kind, hit)
 
 
 def for_repository(inputs) -> RustResolver:
