@@ -34,7 +34,7 @@ import json, resource, sys, time
 sys.path.insert(0, %(root)r)
 t0 = time.perf_counter()
 from graph_jobs.pipeline import run_ingest, Stores
-from graph_jobs.settings import Settings
+from pharos_cli.settings import Settings
 settings = Settings(_env_file=None, PHAROS_DATA_DIR=%(data)r, PHAROS_MAX_FILE_BYTES=1 << 20,
                     **%(extra)r)
 import graph_jobs.graph.graph_job as gj
@@ -45,7 +45,7 @@ t_import = time.perf_counter() - t0
 res = run_ingest(%(repo)r, settings, stores=stores)
 self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"result": res.to_dict(), "import_s": t_import,
+print(json.dumps({"result": res.to_dict("result"), "import_s": t_import,
                   "peak_mb": self_kb / 1024, "children_peak_mb": kids_kb / 1024}))
 """
 

@@ -42,8 +42,8 @@ import redis  # noqa: E402
 from cluster.edge_worker import EdgeWorker  # noqa: E402
 from cluster.job_queue import JobQueue  # noqa: E402
 from cluster.redis_transport import RedisTransport, UpstashTransport  # noqa: E402
-from graph_jobs.pipeline import IngestResult  # noqa: E402
-from graph_jobs.settings import Settings  # noqa: E402
+from graph_jobs.job_record import JobRecord  # noqa: E402
+from pharos_cli.settings import Settings  # noqa: E402
 from tests.support.private_services import PrivateRedis  # noqa: E402
 from tests.support.upstash_gateway import UpstashGateway  # noqa: E402
 
@@ -67,7 +67,7 @@ def fake_job(task, lease):
     for stage in ("clone", "graph", "embed", "store"):
         lease.progress(stage, 0.0)
         time.sleep(0.25)
-    return IngestResult(task.job_id, task.repo_url, "c", "complete", files_processed=100,
+    return JobRecord(task.job_id, task.repo_url, "complete", commit="c", files_processed=100,
                         embeddings_generated=100, duration_seconds=1.0)
 
 

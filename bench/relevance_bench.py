@@ -189,8 +189,8 @@ def pharos_answers(case: Case, data_dir: Path, *, seed: int, relations: str = "a
     from graph_jobs.pipeline import Stores, run_ingest
     from graph_jobs.relations.related_files import related_files
     from graph_jobs.relations.walk_settings import RELATION_DEFAULTS
-    from graph_jobs.settings import Settings
     from graph_jobs.stores.vector_store import close_local_clients
+    from pharos_cli.settings import Settings
 
     settings = Settings(_env_file=None, PHAROS_DATA_DIR=str(data_dir), PHAROS_RELATIONS=relations)
     stores = Stores.open(settings)
@@ -214,7 +214,7 @@ def pharos_answers(case: Case, data_dir: Path, *, seed: int, relations: str = "a
             out[m][q] = [h.file_path for h in hits]
     close_local_clients()
     stores.metadata.dispose()
-    return out, res.to_dict()
+    return out, res.to_dict("result")
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ def bootstrap(values: np.ndarray, boot: int, rng: np.random.Generator) -> tuple[
 
 def prepare(path: Path, work: Path, fraction: float, max_future_files: int) -> Case:
     from graph_jobs.graph.graph_job import graph_for
-    from graph_jobs.settings import Settings
+    from pharos_cli.settings import Settings
 
     name = path.name
     cut, n_commits = cut_commit(path, fraction)

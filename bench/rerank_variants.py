@@ -47,8 +47,8 @@ VARIANTS = {
 def collect(path: Path, work: Path) -> dict:
     from graph_jobs.pipeline import Stores, run_ingest
     from graph_jobs.relations.related_files import candidates
-    from graph_jobs.settings import Settings
     from graph_jobs.stores.vector_store import close_local_clients
+    from pharos_cli.settings import Settings
 
     case = rb.prepare(path, work, 0.7, 30)
     settings = Settings(_env_file=None, PHAROS_DATA_DIR=str(work / f"{case.name}-d"))

@@ -68,7 +68,7 @@ def load(path: Path, node2vec: bool, job: bool = True) -> dict:
     from graph_jobs.graph.graph_job import graph_for
     from graph_jobs.pipeline import graph_arrays
     from graph_jobs.roles.role_features import graph_role_vectors
-    from graph_jobs.settings import Settings
+    from pharos_cli.settings import Settings
 
     t0 = time.perf_counter()
     graph = graph_for(str(path), Settings(_env_file=None), use_cache=False)

@@ -27,7 +27,7 @@ LOOP = r'''
 import json, os, sys, tempfile, time
 sys.path.insert(0, os.getcwd())
 from graph_jobs.pipeline import Stores, run_ingest
-from graph_jobs.settings import Settings
+from pharos_cli.settings import Settings
 
 def rss_mb():
     with open("/proc/self/statm") as fh:

@@ -28,7 +28,7 @@ import time
 
 import ray
 
-from graph_jobs.settings import Settings
+from cluster.queue_settings import QueueSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class GraphWorker:
     (The Ray actor :data:`GraphWorkerActor` is this class, and the dashboard shows it by
     this name; it is plain here so that it can be tested without a cluster.)"""
 
-    def __init__(self, settings: Settings, name: str, slots: int = 2,
+    def __init__(self, settings: QueueSettings, name: str, slots: int = 2,
                  store_handle=None) -> None:
         logging.basicConfig(level=logging.INFO)
         from cluster.edge_worker import EdgeWorker
@@ -114,7 +114,7 @@ GraphWorkerActor = ray.remote(max_restarts=-1, max_task_retries=0,
 
 
 class WorkerPool:
-    def __init__(self, settings: Settings, *, num_gpus: float | None = None,
+    def __init__(self, settings: QueueSettings, *, num_gpus: float | None = None,
                  pool_size: int | None = None, slots: int = 2, grace_s: float = 60.0) -> None:
         from cluster.claim_loop import ClaimLoop
         from cluster.job_queue import JobQueue

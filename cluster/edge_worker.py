@@ -30,17 +30,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cluster.idle_pacer import IdlePacer
 from cluster.job_queue import JobQueue, Task, WorkerBeat
+from cluster.queue_settings import QueueSettings
 from cluster.redis_transport import QueueUnavailable
 from cluster.statuses import JobStatus, Outcome, WorkerState
 from graph_jobs.errors import JobCancelled
 from graph_jobs.faults import FaultHook, JobStep, no_faults
+from graph_jobs.job_record import JobRecord
 from graph_jobs.models import JobStage
-from graph_jobs.pipeline import IngestResult
-from graph_jobs.settings import Settings
 from graph_jobs.url_policy import UrlPolicy
 
 log = logging.getLogger(__name__)
@@ -58,19 +57,13 @@ def hardware_name() -> str:
     return f"CPU (logical GPU {gpus})" if gpus else "CPU"
 
 
-@dataclass
-class JobOutcome:
-    job_id: str
-    status: Outcome
-    error: str | None = None
-    duration_s: float = 0.0
-    files: int = 0
-    embeddings: int = 0
-    timings: dict | None = None
+def _outcome(task: Task, status: Outcome, **kw) -> JobRecord:
+    """What a worker says a job came to (``JobRecord.status`` is an ``Outcome``)."""
+    return JobRecord(task.job_id, task.repo_url, status, attempts=task.attempts, **kw)
 
 
 class EdgeWorker:
-    def __init__(self, queue: JobQueue, settings: Settings, *, worker_id: str | None = None,
+    def __init__(self, queue: JobQueue, settings: QueueSettings, *, worker_id: str | None = None,
                  stores=None, idle_poll_min_s: float = 1.0, idle_poll_max_s: float = 90.0,
                  redis_retry_s: float = 5.0, run_job: Callable | None = None,
                  faults: FaultHook = no_faults, url_policy: UrlPolicy | None = None) -> None:
@@ -90,7 +83,7 @@ class EdgeWorker:
         self.current: Task | None = None
         self.jobs_done = 0
         self.embed_lock = None  # shared by the slots of one GPU actor
-        self.on_outcome: Callable[[JobOutcome], None] | None = None
+        self.on_outcome: Callable[[JobRecord], None] | None = None
         self._lease: _LeaseKeeper | None = None
 
     # --- Redis calls that survive Redis going away --------------------------------------
@@ -128,7 +121,7 @@ class EdgeWorker:
         while not stop.is_set() and not self.draining.is_set():
             self.poll_once(stop)
 
-    def poll_once(self, stop: threading.Event | None = None) -> JobOutcome | None:
+    def poll_once(self, stop: threading.Event | None = None) -> JobRecord | None:
         """Claim and run at most one task; back off when there is none.
 
         After a failure the heartbeat keeps saying ``Error: ...`` until the next job.
@@ -150,7 +143,7 @@ class EdgeWorker:
         self.pacer.reset()
         return self.process(task)
 
-    def process(self, task: Task) -> JobOutcome:
+    def process(self, task: Task) -> JobRecord:
         self.current = task
         try:
             out = self._process(task)
@@ -170,13 +163,13 @@ class EdgeWorker:
         lease.released = True
         return bool(self._retrying("release", lambda: self.queue.release(task, self.beat)))
 
-    def _process(self, task: Task) -> JobOutcome:
+    def _process(self, task: Task) -> JobRecord:
         if task.age_s() > self.queue.task_ttl_s:
             reason = (f"task exceeded TTL: submitted {task.age_s() / 3600:.1f} h ago, limit "
                       f"{self.queue.task_ttl_s / 3600:.1f} h")
             self._set_idle()
             self._tell_queue(lambda: self.queue.ack(task, self.beat, JobStatus.SKIPPED, error=reason))
-            return JobOutcome(task.job_id, Outcome.SKIPPED, reason)
+            return _outcome(task, Outcome.SKIPPED, error=reason)
         self.beat.training(task.job_id, task.repo_url, JobStage.CLONE)
         lease = _LeaseKeeper(self, task)
         self._lease = lease
@@ -189,48 +182,49 @@ class EdgeWorker:
             cancelled = True
         except Exception as exc:  # noqa: BLE001 - whatever escapes the job is a failed attempt
             log.exception("job %s: %s escaped the pipeline", task.job_id, type(exc).__name__)
-            result = IngestResult(task.job_id, task.repo_url, None, JobStatus.FAILED,
-                                  error=f"{type(exc).__name__}: {exc}",
-                                  retryable=getattr(exc, "retryable", True),
-                                  duration_seconds=time.perf_counter() - t0)
+            result = JobRecord(task.job_id, task.repo_url, JobStatus.FAILED,
+                               error=f"{type(exc).__name__}: {exc}",
+                               retryable=getattr(exc, "retryable", True),
+                               duration_seconds=time.perf_counter() - t0)
         finally:
             lease.stop()  # in every case, so that no lease outlives its job
         return self._settle(task, lease, result, cancelled, time.perf_counter() - t0)
 
-    def _settle(self, task: Task, lease: _LeaseKeeper, result: IngestResult | None,
-                cancelled: bool, elapsed: float) -> JobOutcome:
+    def _settle(self, task: Task, lease: _LeaseKeeper, result: JobRecord | None,
+                cancelled: bool, elapsed: float) -> JobRecord:
         """The one place a job's outcome is decided: handed back (draining), lost (its
         lease went to another worker), cancelled, complete, failed for good (a permanent
         error), or failed for now (retried by the queue, dead-lettered after its
         attempts)."""
         if lease.released:
-            return JobOutcome(task.job_id, Outcome.RELEASED, "handed back to the queue")
+            return _outcome(task, Outcome.RELEASED, error="handed back to the queue")
         if lease.lost:
-            return JobOutcome(task.job_id, Outcome.LOST, "lease lost while running")
+            return _outcome(task, Outcome.LOST, error="lease lost while running")
         if cancelled or result is None:
             self._set_idle()
             self._tell_queue(lambda: self.queue.ack(
-                task, self.beat, JobStatus.CANCELLED, duration_s=elapsed, error="cancelled while running"))
-            return JobOutcome(task.job_id, Outcome.CANCELLED, duration_s=elapsed)
+                task, self.beat, JobStatus.CANCELLED, duration_seconds=elapsed,
+                error="cancelled while running"))
+            return _outcome(task, Outcome.CANCELLED, duration_seconds=elapsed)
         dur = result.duration_seconds
         if result.status == JobStatus.COMPLETE:
             self._set_idle()
             ok = self._tell_queue(lambda: self.queue.ack(
-                task, self.beat, JobStatus.COMPLETE, duration_s=dur, files=result.files_processed,
-                embeddings=result.embeddings_generated,
-                extra={"timings": {k: round(v, 3) for k, v in result.timings.items()},
-                       "device": result.device, "commit": result.commit}))
-            return JobOutcome(task.job_id, Outcome.COMPLETE if ok else Outcome.LOST, None, dur,
-                              result.files_processed, result.embeddings_generated,
-                              result.timings)
+                task, self.beat, JobStatus.COMPLETE, duration_seconds=dur,
+                files_processed=result.files_processed,
+                embeddings_generated=result.embeddings_generated,
+                timings=result.timings, device=result.device, commit=result.commit))
+            result.status = Outcome.COMPLETE if ok else Outcome.LOST
+            return result
         err = result.error or "unknown error"
         self.beat.failed(err)  # shown until the next job
         if not result.retryable:
-            self._tell_queue(lambda: self.queue.ack(task, self.beat, JobStatus.FAILED, duration_s=dur,
-                                                    error=err))
-            return JobOutcome(task.job_id, Outcome.FAILED, err, dur)
+            self._tell_queue(lambda: self.queue.ack(task, self.beat, JobStatus.FAILED,
+                                                    duration_seconds=dur, error=err))
+            return _outcome(task, Outcome.FAILED, error=err, duration_seconds=dur)
         verdict = self._tell_queue(lambda: self.queue.fail(task, self.beat, err, dur))
-        return JobOutcome(task.job_id, Outcome.FAILED if verdict == "dead" else Outcome.RETRY, err, dur)
+        return _outcome(task, Outcome.FAILED if verdict == "dead" else Outcome.RETRY, error=err,
+                        duration_seconds=dur)
 
     def _tell_queue(self, call: Callable):
         """The outcome reaches the queue: retried while Redis is away (the job in hand is

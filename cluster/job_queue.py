@@ -31,6 +31,7 @@ from cluster import redis_keys as keys
 from cluster.errors import QueueFull, QueueUnavailable
 from cluster.redis_transport import Transport
 from cluster.statuses import WorkerState
+from graph_jobs.job_record import JobRecord
 
 QUEUE_KEY = keys.QUEUE
 HISTORY_KEY = keys.HISTORY
@@ -176,21 +177,20 @@ class JobQueue:
             return None
         h = dict(zip(flat[::2], flat[1::2], strict=True))
         task = json.loads(h.get("task") or "{}")
-        out = {
-            "job_id": job_id, "repo_url": task.get("repo_url"), "ref": task.get("ref"),
-            "status": h.get("status"), "stage": h.get("stage") or None,
-            "progress": float(h.get("progress") or 0), "attempts": int(h.get("attempts") or 0),
-            "worker": h.get("worker"), "error": h.get("error") or None,
-            "submitted_at": task.get("timestamp"),
-            "queue_position": int(h["__position"]) if "__position" in h else None,
-            "cancel_requested": h.get("cancel") == "1",
-        }
-        for k in ("files_processed", "embeddings_generated"):
-            if h.get(k):
-                out[k] = int(h[k])
-        if h.get("duration_seconds"):
-            out["duration_seconds"] = float(h["duration_seconds"])
-        return out
+        return JobRecord(
+            job_id, task.get("repo_url"), h.get("status"), ref=task.get("ref"),
+            stage=h.get("stage") or None, progress=float(h.get("progress") or 0),
+            attempts=int(h.get("attempts") or 0), worker=h.get("worker"),
+            error=h.get("error") or None, submitted_at=task.get("timestamp"),
+            queue_position=int(h["__position"]) if "__position" in h else None,
+            cancel_requested=h.get("cancel") == "1",
+            # set once the job finished (None: not shown)
+            files_processed=int(h["files_processed"]) if h.get("files_processed") else None,
+            embeddings_generated=(int(h["embeddings_generated"])
+                                  if h.get("embeddings_generated") else None),
+            duration_seconds=(float(h["duration_seconds"])
+                              if h.get("duration_seconds") else None),
+        ).to_dict("queue")
 
     def history(self, limit: int = 10) -> list[dict]:
         limit = max(1, min(HISTORY_LIMIT, limit))
@@ -247,17 +247,20 @@ class JobQueue:
         self.t.eval(lua.HEARTBEAT, [], [beat.worker_id, beat.to_json(), self.heartbeat_ttl_s,
                                         beat.status])
 
-    def ack(self, task: Task, beat: WorkerBeat, status: str, *, duration_s: float = 0.0,
-            files: int = 0, embeddings: int = 0, error: str | None = None,
-            extra: dict | None = None) -> bool:
+    def ack(self, task: Task, beat: WorkerBeat, status: str, *, duration_seconds: float = 0.0,
+            files_processed: int = 0, embeddings_generated: int = 0, error: str | None = None,
+            timings: dict | None = None, device: str | None = None,
+            commit: str | None = None) -> bool:
         """Record the outcome (complete / skipped / cancelled / failed) exactly once."""
-        rec = self._record(task.job_id, status, task=task, duration_s=duration_s, files=files,
-                           embeddings=embeddings, error=error, worker=beat.worker_id,
-                           extra=extra)
+        rec = self._record(task.job_id, status, task=task, worker=beat.worker_id,
+                           duration_seconds=duration_seconds, files_processed=files_processed,
+                           embeddings_generated=embeddings_generated, error=error,
+                           timings=timings or {}, device=device, commit=commit)
         return bool(self.t.eval(lua.ACK, [INFLIGHT_KEY, HISTORY_KEY],
                                 [task.job_id, beat.worker_id, status, rec, now_ms(),
                                  beat.to_json(), self.heartbeat_ttl_s, beat.status,
-                                 error or "", files, embeddings, round(duration_s, 3)]))
+                                 error or "", files_processed, embeddings_generated,
+                                 round(duration_seconds, 3)]))
 
     def backoff_s(self, attempts: int) -> float:
         """How long a task waits after its ``attempts``-th failed attempt: doubling from
@@ -266,11 +269,12 @@ class JobQueue:
             return 0.0
         return min(self.retry_backoff_max_s, self.retry_backoff_s * 2 ** max(0, attempts - 1))
 
-    def fail(self, task: Task, beat: WorkerBeat, error: str, duration_s: float = 0.0) -> str:
+    def fail(self, task: Task, beat: WorkerBeat, error: str,
+             duration_seconds: float = 0.0) -> str:
         """A failed attempt: 'retry' (requeued after its backoff), 'dead' (dead-lettered)
         or 'lost'. While it waits, the job's status is ``retrying``; the first claim after
         the backoff puts it back at the end of the queue."""
-        rec = self._record(task.job_id, "failed", task=task, duration_s=duration_s,
+        rec = self._record(task.job_id, "failed", task=task, duration_seconds=duration_seconds,
                            error=error, worker=beat.worker_id)
         return self.t.eval(lua.FAIL, [INFLIGHT_KEY, HISTORY_KEY, QUEUE_KEY, PENDING_KEY,
                                       DEAD_KEY],
@@ -283,18 +287,12 @@ class JobQueue:
         return bool(self.t.eval(lua.RELEASE, [INFLIGHT_KEY, QUEUE_KEY, PENDING_KEY],
                                 [task.job_id, beat.worker_id]))
 
-    def _record(self, job_id: str, status: str, *, task: Task | None = None,
-                duration_s: float = 0.0, files: int = 0, embeddings: int = 0,
-                error: str | None = None, worker: str | None = None,
-                extra: dict | None = None) -> str:
-        rec = {"job_id": job_id, "repo_url": task.repo_url if task else None,
-               "status": status, "duration_seconds": round(duration_s, 3),
-               "files_processed": files, "embeddings_generated": embeddings,
-               "timestamp": iso_now(), "error": error, "worker": worker,
-               "attempts": task.attempts if task else 0}
-        if extra:
-            rec.update(extra)
-        return json.dumps(rec)
+    def _record(self, job_id: str, status: str, *, task: Task | None = None, **fields) -> str:
+        """The history entry (the ``history`` view of :class:`JobRecord`)."""
+        fields.setdefault("device", None)  # shown only when the job says where it ran
+        return JobRecord(job_id, task.repo_url if task else None, status,
+                         attempts=task.attempts if task else 0, timestamp=iso_now(),
+                         **fields).to_json("history")
 
 
 def history_stats(jobs: list[dict]) -> dict:

@@ -89,9 +89,11 @@ for _, id in ipairs(expired) do
     if attempts >= tonumber(ARGV[4]) then
       redis.call('HSET', jk, 'error', err)
       local t = cjson.decode(task)
+      -- the history view of graph_jobs.job_record.JobRecord, field for field
       local rec = cjson.encode({job_id = id, repo_url = t.repo_url, status = 'failed',
         error = err, attempts = attempts, duration_seconds = 0, files_processed = 0,
-        embeddings_generated = 0, timestamp = ARGV[9]})
+        embeddings_generated = 0, timestamp = ARGV[9],
+        worker = redis.call('HGET', jk, 'worker') or cjson.null})
       redis.call('LPUSH', KEYS[4], rec)
       finish(jk, KEYS[5], 'failed', rec, now)
     else

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from cluster.errors import QueueUnavailable
-from graph_jobs.settings import Settings
+from cluster.queue_settings import QueueSettings
 
 
 class Transport(Protocol):
@@ -120,7 +120,7 @@ def _safe(url: str) -> str:
     return url
 
 
-def transport_from_settings(settings: Settings) -> Transport:
+def transport_from_settings(settings: QueueSettings) -> Transport:
     """``REDIS_URL`` when set (blocking, fewer commands), else Upstash REST."""
     if settings.redis_url:
         return RedisTransport(settings.redis_url)

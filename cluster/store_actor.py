@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import ray
 
-from graph_jobs.settings import Settings
+from cluster.queue_settings import QueueSettings
 
 STORE_ACTOR_NAME = "pharos-qdrant-local"
 
 
 @ray.remote(num_cpus=0, max_restarts=-1)
 class VectorStoreActor:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: QueueSettings) -> None:
         from graph_jobs.stores.vector_store import VectorStore
 
         self.vs = VectorStore(settings)
@@ -58,7 +58,7 @@ class VectorStoreProxy:
         self._call("ping")
 
 
-def local_store_actor(settings: Settings):
+def local_store_actor(settings: QueueSettings):
     """Get or create the cluster's single owner of the local Qdrant directory."""
     return VectorStoreActor.options(name=STORE_ACTOR_NAME, get_if_exists=True,
                                     lifetime="detached").remote(settings)

@@ -26,7 +26,7 @@ class WorkerMetrics:
     def record(self, outcome) -> None:
         if outcome.status == Outcome.COMPLETE:
             self.completed.inc(1, self.tags)
-            self.duration.observe(outcome.duration_s, self.tags)
+            self.duration.observe(outcome.duration_seconds, self.tags)
         elif outcome.status in (Outcome.FAILED, Outcome.RETRY):
             self.failed.inc(1, self.tags)
         for stage, secs in (getattr(outcome, "timings", None) or {}).items():

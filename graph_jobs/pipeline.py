@@ -38,43 +38,12 @@ import numpy as np
 
 from graph_jobs.errors import JobCancelled, PharosJobError
 from graph_jobs.faults import FaultHook, JobStep, no_faults
+from graph_jobs.job_record import JobRecord
 from graph_jobs.models import DependencyGraph, JobStage, JobStatus
-from graph_jobs.settings import Settings
+from graph_jobs.settings import JobSettings
 
 log = logging.getLogger(__name__)
 StageProgress = Callable[[str, float], None]
-
-
-@dataclass
-class IngestResult:
-    job_id: str
-    repo_url: str
-    commit: str | None
-    status: str
-    files_processed: int = 0
-    embeddings_generated: int = 0
-    edges: int = 0
-    isolated: int = 0
-    skipped: int = 0
-    duration_seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-    device: str = "cpu"
-    error: str | None = None
-    retryable: bool = True  # for a failed job: may another attempt succeed?
-    history: str = ""  # what the history stage did ("mined: 812 commits read", "none: ...")
-    relations: dict[str, int] = field(default_factory=dict)  # relation -> edges
-
-    def to_dict(self) -> dict:
-        return {
-            "job_id": self.job_id, "repo_url": self.repo_url, "commit": self.commit,
-            "status": self.status, "files_processed": self.files_processed,
-            "embeddings_generated": self.embeddings_generated, "edges": self.edges,
-            "isolated_files": self.isolated, "skipped_files": self.skipped,
-            "duration_seconds": round(self.duration_seconds, 3),
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "device": self.device, "error": self.error, "history": self.history,
-            "relations": self.relations,
-        }
 
 
 def repo_key(source: str) -> str:
@@ -91,7 +60,7 @@ class Stores:
     metadata: object | None  # MetadataStore
 
     @classmethod
-    def open(cls, settings: Settings, metadata: bool = True) -> Stores:
+    def open(cls, settings: JobSettings, metadata: bool = True) -> Stores:
         from graph_jobs.stores.metadata_store import MetadataStore
         from graph_jobs.stores.vector_store import VectorStore
 
@@ -139,14 +108,14 @@ def graph_arrays(graph: DependencyGraph) -> tuple[np.ndarray, np.ndarray]:
     return edges, degree
 
 
-def run_ingest(source: str, settings: Settings, *, ref: str | None = None,
+def run_ingest(source: str, settings: JobSettings, *, ref: str | None = None,
                job_id: str | None = None, stores: Stores | None = None,
                progress: StageProgress | None = None,
                should_stop: Callable[[], bool] | None = None,
                repo_url: str | None = None, worker: str | None = None,
                params=None, embed_lock=None, relations: str | None = None,
                relation_weights=None, faults: FaultHook = no_faults,
-               url_policy=None) -> IngestResult:
+               url_policy=None) -> JobRecord:
     """Run the whole job; returns the result (status ``complete`` or ``failed``).
 
     Raises nothing for job failures (they are in the result, and in the metadata
@@ -184,7 +153,7 @@ class _Job:
     that ``run`` chains; whatever goes wrong is decided in ``run``."""
 
     source: str
-    settings: Settings
+    settings: JobSettings
     stores: Stores
     ref: str | None
     job_id: str
@@ -201,7 +170,7 @@ class _Job:
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.result = IngestResult(self.job_id, self.repo_url, None, JobStatus.RUNNING)
+        self.result = JobRecord(self.job_id, self.repo_url, JobStatus.RUNNING)
         self.t_start = time.perf_counter()
 
     def record(self, **fields) -> None:
@@ -212,7 +181,7 @@ class _Job:
         if self.should_stop is not None and self.should_stop():
             raise JobCancelled(f"job {self.job_id} cancelled")
 
-    def run(self) -> IngestResult:
+    def run(self) -> JobRecord:
         result = self.result
         try:
             self.check_source()
@@ -275,7 +244,7 @@ class _Job:
             timings["history"] = graph.timings["history"]
         result.commit = graph.commit
         result.files_processed = len(graph.files)
-        result.skipped = len(graph.skipped)
+        result.skipped_files = len(graph.skipped)
         edges, degree = graph_arrays(graph)
         result.edges = len(edges)
         result.history = (f"{mined.status}: {mined.note}" if mined is not None
@@ -318,7 +287,7 @@ class _Job:
         staged.vectors = file_vectors(graph, emb.vectors[:nf], trained)
         staged.trained = trained
         result.device = emb.device
-        result.isolated = int((~trained).sum())
+        result.isolated_files = int((~trained).sum())
         self.timings["embed"] = time.perf_counter() - t
 
     def store_stage(self, staged: _Staged) -> None:
@@ -376,7 +345,7 @@ def _drop_legacy_names(stores: Stores, repo_url: str, source: str) -> None:
         stores.vectors.delete_repository(old)
 
 
-def _finish(record, result: IngestResult, timings: dict, t_start: float,
+def _finish(record, result: JobRecord, timings: dict, t_start: float,
             faults: FaultHook) -> None:
     """Record the outcome. If that fails, a complete job becomes a retryable failure (its
     data is in the stores; another attempt rewrites the same rows and points)."""

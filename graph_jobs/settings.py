@@ -1,8 +1,9 @@
-"""The one settings object, read from the environment (and an optional `.env`).
+"""The job's settings, read from the environment (and an optional `.env`).
 
-Every variable named in shared/ARCHITECTURE.md is here. With nothing set, Pharos runs
-in the embedded default: a SQLite file and a local Qdrant directory under
-``PHAROS_DATA_DIR`` (``~/.pharos`` unless set), no Redis, no servers.
+With nothing set, Pharos runs in the embedded default: a SQLite file and a local Qdrant
+directory under ``PHAROS_DATA_DIR`` (``~/.pharos`` unless set), no Redis, no servers.
+The queue's and the ingress's settings live in their packages and extend this class;
+``pharos_cli.settings.Settings`` is all of them, composed once.
 """
 
 from __future__ import annotations
@@ -25,33 +26,22 @@ class SettingsError(ValueError):
     """A combination of settings that must not run (e.g. cloud mode with no admin token)."""
 
 
-class Settings(BaseSettings):
+class JobSettings(BaseSettings):
+    """What a job needs: the run mode, the stores, the graph, embedding and history
+    stages, and the clone policy. The queue's settings extend it in
+    ``cluster/queue_settings.py``, the ingress's in ``serve_app/ingress_settings.py``;
+    ``pharos_cli/settings.py`` composes them once, at the top."""
+
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     mode: RunMode = Field(RunMode.EMBEDDED, validation_alias="MODE")
 
-    # --- ingress ---------------------------------------------------------------------
-    admin_token: str = Field("", validation_alias="PHAROS_ADMIN_TOKEN")
-    cors_origins: str = Field("", validation_alias="CORS_ORIGINS")
-    port: int = Field(8000, validation_alias="PORT")
+    # --- which repositories a job may clone (graph_jobs.url_policy) -----------------
     allow_local_repos: bool = Field(False, validation_alias="PHAROS_ALLOW_LOCAL_REPOS")
-
-    # --- queue -----------------------------------------------------------------------
-    upstash_redis_rest_url: str = Field("", validation_alias="UPSTASH_REDIS_REST_URL")
-    upstash_redis_rest_token: str = Field("", validation_alias="UPSTASH_REDIS_REST_TOKEN")
-    redis_url: str = Field("", validation_alias="REDIS_URL")
-    max_queue_size: int = Field(10, ge=1, validation_alias="MAX_QUEUE_SIZE")
-    task_ttl_seconds: int = Field(24 * 3600, ge=1, validation_alias="TASK_TTL_SECONDS")
-    lease_seconds: float = Field(60.0, gt=0, validation_alias="PHAROS_LEASE_SECONDS")
-    max_attempts: int = Field(3, ge=1, validation_alias="PHAROS_MAX_ATTEMPTS")
-    retry_backoff_seconds: float = Field(30.0, ge=0, validation_alias="PHAROS_RETRY_BACKOFF_SECONDS")
-    idle_poll_max_s: float = Field(90.0, gt=0, validation_alias="PHAROS_IDLE_POLL_MAX_S")
-    redis_retry_s: float = Field(5.0, gt=0, validation_alias="PHAROS_REDIS_RETRY_S")
     allowed_git_hosts: str = Field(
         "github.com,gitlab.com,bitbucket.org,codeberg.org",
         validation_alias="PHAROS_ALLOWED_GIT_HOSTS")
-    insecure_local: bool = Field(False, validation_alias="PHAROS_INSECURE_LOCAL")
-    num_gpus: float | None = Field(None, ge=0, validation_alias="PHAROS_NUM_GPUS")
 
     # --- stores ----------------------------------------------------------------------
     database_url: str = Field(
@@ -90,7 +80,7 @@ class Settings(BaseSettings):
     relations: str = Field("all", pattern="^(all|imports)$", validation_alias="PHAROS_RELATIONS")
 
     @model_validator(mode="after")
-    def _expand(self) -> Settings:
+    def _expand(self) -> JobSettings:
         self.data_dir = Path(self.data_dir).expanduser()
         return self
 
@@ -112,24 +102,13 @@ class Settings(BaseSettings):
         return self.data_dir / "parse-cache.sqlite3"
 
     def check_production(self) -> None:
-        """Refuse values that are unsafe outside the embedded default."""
-        if self.mode is RunMode.CLOUD:
-            if not self.admin_token:
-                raise SettingsError(
-                    "MODE=CLOUD needs PHAROS_ADMIN_TOKEN: the ingress refuses to accept "
-                    "ingestion with no token configured"
-                )
-            if self.allow_local_repos:
-                raise SettingsError("PHAROS_ALLOW_LOCAL_REPOS=1 is refused in MODE=CLOUD")
-        if self.mode in (RunMode.CLOUD, RunMode.EDGE) and not (
-            self.redis_url or self.upstash_redis_rest_url
-        ):
-            raise SettingsError(
-                f"MODE={self.mode.value} needs REDIS_URL or UPSTASH_REDIS_REST_URL"
-            )
+        """Refuse values that are unsafe outside the embedded default (each layer adds
+        its own checks)."""
+        if self.mode is RunMode.CLOUD and self.allow_local_repos:
+            raise SettingsError("PHAROS_ALLOW_LOCAL_REPOS=1 is refused in MODE=CLOUD")
 
 
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, built once."""
-    return Settings()
+def get_job_settings() -> JobSettings:
+    """The job's settings alone (the Alembic environment uses it)."""
+    return JobSettings()

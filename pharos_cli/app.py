@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graph_jobs.errors import PharosJobError
-from graph_jobs.settings import get_settings
+from pharos_cli.settings import get_settings
 
 app = typer.Typer(help="Pharos: structural embeddings of Git repositories.",
                   no_args_is_help=True, add_completion=False)

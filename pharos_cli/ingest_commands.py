@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from graph_jobs.errors import NotFound
-from graph_jobs.settings import get_settings
+from pharos_cli.settings import get_settings
 
 out = Console()
 err = Console(stderr=True)
@@ -69,7 +69,7 @@ def ingest(
             res = run_ingest(source, settings, ref=ref, stores=stores, progress=progress,
                              relations=rel)
     if as_json:
-        json.dump(res.to_dict(), sys.stdout, indent=1)
+        json.dump(res.to_dict("result"), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         colour = "green" if res.status == "complete" else "red"
@@ -78,8 +78,8 @@ def ingest(
         t = Table(show_header=False, box=None)
         for k, v in [("files_processed", res.files_processed),
                      ("embeddings_generated", res.embeddings_generated),
-                     ("edges", res.edges), ("isolated files", res.isolated),
-                     ("skipped files", res.skipped), ("device", res.device),
+                     ("edges", res.edges), ("isolated files", res.isolated_files),
+                     ("skipped files", res.skipped_files), ("device", res.device),
                      ("history", res.history),
                      ("relations", ", ".join(f"{k} {v}" for k, v in res.relations.items())),
                      ("duration_seconds", f"{res.duration_seconds:.2f}")]:

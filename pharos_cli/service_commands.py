@@ -7,7 +7,7 @@ from enum import StrEnum
 import typer
 from rich.console import Console
 
-from graph_jobs.settings import get_settings
+from pharos_cli.settings import get_settings
 
 err = Console(stderr=True)
 

@@ -21,10 +21,11 @@ from fastapi.responses import JSONResponse, Response
 import graph_jobs
 from cluster.errors import QueueUnavailable
 from graph_jobs.errors import StoreError, VectorStoreError
-from graph_jobs.settings import RunMode, Settings, SettingsError
+from graph_jobs.settings import RunMode, SettingsError
 from serve_app.graph_routes import router as graph_router
 from serve_app.ingestion_routes import API, TARGET_TTL_S  # noqa: F401 - re-exported
 from serve_app.ingestion_routes import router as ingestion_router
+from serve_app.ingress_settings import IngressSettings
 from serve_app.metrics import Metrics
 from serve_app.schemas import Health
 from serve_app.services import IngressServices
@@ -32,9 +33,9 @@ from serve_app.services import IngressServices
 log = logging.getLogger("pharos.ingress")
 
 
-def create_app(settings: Settings | None = None, services: IngressServices | None = None
+def create_app(settings: IngressSettings | None = None, services: IngressServices | None = None
                ) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or IngressSettings()
     if settings.mode is RunMode.CLOUD:
         settings.check_production()  # refuses no token / local repos in cloud mode
     if settings.allow_local_repos and settings.mode is RunMode.CLOUD:

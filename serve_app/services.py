@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from graph_jobs.settings import Settings
+from serve_app.ingress_settings import IngressSettings
 
 
 class IngressServices:
-    def __init__(self, settings: Settings, *, queue=None, metadata=None, vectors=None) -> None:
+    def __init__(self, settings: IngressSettings, *, queue=None, metadata=None, vectors=None) -> None:
         self.settings = settings
         self._queue, self._metadata, self._vectors = queue, metadata, vectors
         self._lock = threading.Lock()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph_jobs.settings import Settings
+from pharos_cli.settings import Settings
 
 
 @pytest.fixture

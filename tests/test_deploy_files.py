@@ -44,7 +44,7 @@ def test_gpu_compose_reserves_the_gpu_and_sizes_shm():
 
 
 def test_render_yaml_is_held_to_the_code():
-    from graph_jobs.settings import Settings
+    from pharos_cli.settings import Settings
     from serve_app.app import create_app
 
     render = yaml.safe_load((ROOT / "render.yaml").read_text())
@@ -73,7 +73,7 @@ def test_render_yaml_is_held_to_the_code():
 
 
 def test_env_templates_list_every_setting_the_unit_reads():
-    from graph_jobs.settings import Settings
+    from pharos_cli.settings import Settings
 
     cloud = (ROOT / ".env.cloud.template").read_text()
     edge = (ROOT / ".env.edge.template").read_text()

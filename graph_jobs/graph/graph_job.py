@@ -14,17 +14,17 @@ from graph_jobs.faults import FaultHook, JobStep, no_faults
 from graph_jobs.graph.dependency_graph import Progress, build_dependency_graph
 from graph_jobs.graph.repo_source import open_repository
 from graph_jobs.models import DependencyGraph
-from graph_jobs.settings import Settings
+from graph_jobs.settings import JobSettings
 
 
-def graph_for(source: str, settings: Settings, ref: str | None = None, *, use_cache: bool = True,
+def graph_for(source: str, settings: JobSettings, ref: str | None = None, *, use_cache: bool = True,
               progress: Progress | None = None) -> DependencyGraph:
     graph, _history = graph_and_history_for(source, settings, ref, use_cache=use_cache,
                                             progress=progress, history=False)
     return graph
 
 
-def graph_and_history_for(source: str, settings: Settings, ref: str | None = None, *,
+def graph_and_history_for(source: str, settings: JobSettings, ref: str | None = None, *,
                           use_cache: bool = True, progress: Progress | None = None,
                           history: bool | None = None, stored_history=None,
                           faults: FaultHook = no_faults, url_policy=None):

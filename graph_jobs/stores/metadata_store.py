@@ -47,6 +47,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from graph_jobs.errors import MetadataStoreError, NotFound
+from graph_jobs.job_record import JobRecord
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -98,17 +99,15 @@ class IngestionJob(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     def to_dict(self) -> dict:
-        return {
-            "job_id": self.id, "repo_url": self.repo_url, "ref": self.ref,
-            "status": self.status, "stage": self.stage, "progress": self.progress,
-            "commit": self.commit, "worker": self.worker, "attempts": self.attempts,
-            "files_processed": self.files_processed,
-            "embeddings_generated": self.embeddings_generated, "edges": self.edges,
-            "duration_seconds": self.duration_seconds, "timings": self.timings,
-            "error": self.error,
-            "created_at": _iso(self.created_at), "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-        }
+        """The ``row`` view of :class:`~graph_jobs.job_record.JobRecord`."""
+        return JobRecord(
+            self.id, self.repo_url, self.status, ref=self.ref, stage=self.stage,
+            progress=self.progress, commit=self.commit, worker=self.worker,
+            attempts=self.attempts, files_processed=self.files_processed,
+            embeddings_generated=self.embeddings_generated, edges=self.edges,
+            duration_seconds=self.duration_seconds, timings=self.timings, error=self.error,
+            created_at=_iso(self.created_at), started_at=_iso(self.started_at),
+            finished_at=_iso(self.finished_at)).to_dict("row")
 
 
 class File(Base):

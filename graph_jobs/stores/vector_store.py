@@ -24,7 +24,7 @@ from pathlib import Path
 from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
 
 from graph_jobs.errors import NotFound, VectorStoreError
-from graph_jobs.settings import Settings
+from graph_jobs.settings import JobSettings
 
 log = logging.getLogger(__name__)
 POINT_NAMESPACE = uuid.UUID("6f1d7c1e-5a5e-4f0e-9d7a-7068617230fe")
@@ -59,7 +59,7 @@ class Neighbour:
     degree: int
 
 
-def _client(settings: Settings):
+def _client(settings: JobSettings):
     from qdrant_client import QdrantClient
 
     if settings.qdrant_url:
@@ -87,7 +87,7 @@ def close_local_clients() -> None:
 
 
 class VectorStore:
-    def __init__(self, settings: Settings, client=None, dim: int = 64) -> None:
+    def __init__(self, settings: JobSettings, client=None, dim: int = 64) -> None:
         self.settings = settings
         self.collection = settings.qdrant_collection
         self.batch_size = settings.qdrant_batch_size

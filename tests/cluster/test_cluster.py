@@ -18,8 +18,8 @@ ray = pytest.importorskip("ray")
 
 from cluster.actor_pool import WorkerPool  # noqa: E402
 from cluster.job_queue import JobQueue  # noqa: E402
-from graph_jobs.settings import Settings  # noqa: E402
 from graph_jobs.stores.metadata_store import MetadataStore  # noqa: E402
+from pharos_cli.settings import Settings  # noqa: E402
 from tests.support.git_http import GitHTTPServer  # noqa: E402
 from tests.support.repos import repo_from_packages  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402

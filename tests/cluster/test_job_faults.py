@@ -30,9 +30,9 @@ from cluster.redis_transport import QueueUnavailable, RedisTransport
 from graph_jobs.errors import MetadataStoreError, VectorStoreError
 from graph_jobs.faults import JobStep
 from graph_jobs.pipeline import Stores
-from graph_jobs.settings import Settings
 from graph_jobs.stores.metadata_store import MetadataStore
 from graph_jobs.stores.vector_store import VectorStore, close_local_clients
+from pharos_cli.settings import Settings
 from tests.support.private_services import PrivatePostgres, PrivateRedis, pg_bin
 from tests.support.repos import commit_all, make_repo
 

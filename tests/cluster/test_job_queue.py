@@ -15,11 +15,11 @@ from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import JobQueue, QueueFull, WorkerBeat, history_stats
 from cluster.redis_transport import QueueUnavailable, RedisTransport, UpstashTransport
 from cluster.worker_status import combined_status
-from graph_jobs.pipeline import IngestResult
+from graph_jobs.job_record import JobRecord
 
 
 def _result(task, status="complete", error=None):
-    return IngestResult(task.job_id, task.repo_url, "abc", status, files_processed=3,
+    return JobRecord(task.job_id, task.repo_url, status, commit="abc", files_processed=3,
                         embeddings_generated=3, duration_seconds=0.01, error=error)
 
 
@@ -40,7 +40,8 @@ def test_enqueue_claim_ack_and_history(transport):
     assert q.job(a.job_id)["status"] == "running"
     # once claimed, the same repository can be queued again (it is no longer pending)
     assert q.enqueue("https://github.com/o/a").job_id != a.job_id
-    assert q.ack(task, beat, "complete", duration_s=1.5, files=4, embeddings=4)
+    assert q.ack(task, beat, "complete", duration_seconds=1.5, files_processed=4,
+                 embeddings_generated=4)
     assert not q.ack(task, beat, "complete")  # exactly once
     h = q.history(10)
     assert len(h) == 1 and h[0]["status"] == "complete" and h[0]["repo_url"].endswith("/a")
@@ -57,7 +58,7 @@ def test_history_keeps_the_last_100(transport):
         q.enqueue(f"https://h.example/r{i}")
     for _ in range(105):
         t = q.claim(beat)
-        q.ack(t, beat, "complete", duration_s=1)
+        q.ack(t, beat, "complete", duration_seconds=1)
     assert len(q.history(500)) == 100
     assert q.history(1)[0]["repo_url"] == "h.example/r104"  # the one name
 
@@ -338,3 +339,50 @@ def test_a_failed_attempt_backs_off_before_it_is_retried(transport):
     time.sleep(0.6)
     assert q.claim(beat) is None
     assert q.status()["in_flight"] == 0
+
+
+def test_every_history_entry_is_the_one_job_record(transport, settings, pg_url):
+    """Complete, failed for good, cancelled, dead-lettered by Python and by the claim
+    script after a lost lease: every history entry has the keys of JobRecord's history
+    view (the Lua record too), and the job views show theirs."""
+    from graph_jobs.job_record import OPTIONAL, VIEWS
+    from graph_jobs.stores.metadata_store import MetadataStore
+
+    q = JobQueue(transport, lease_s=0.1, max_attempts=1)
+    beat = WorkerBeat("w")
+    done = q.enqueue("https://github.com/o/done").job_id
+    t = q.claim(beat)
+    assert q.ack(t, beat, "complete", duration_seconds=1.23456, files_processed=4,
+                 embeddings_generated=4, timings={"graph": 0.12345}, device="cpu",
+                 commit="abc")
+    assert q.cancel(q.enqueue("https://github.com/o/cancelled").job_id) == "cancelled"
+    q.enqueue("https://github.com/o/fails")
+    t = q.claim(beat)
+    assert q.fail(t, beat, "boom") == "dead"
+    lost = q.enqueue("https://github.com/o/lost").job_id
+    assert q.claim(WorkerBeat("vanishes")).job_id == lost
+    time.sleep(0.2)
+    assert q.claim(beat) is None  # reaps the lapsed lease: dead-lettered by the script
+    hist = q.history(10)
+    assert {h["status"] for h in hist} == {"complete", "cancelled", "failed"}
+    assert len(hist) == 4, hist
+    allowed = set(VIEWS["history"]) | set(OPTIONAL["history"])
+    for h in hist:
+        assert set(VIEWS["history"]) <= set(h) <= allowed, h
+    complete = next(h for h in hist if h["job_id"] == done)
+    assert complete["duration_seconds"] == 1.235 and complete["timings"] == {"graph": 0.123}
+    assert complete["commit"] == "abc" and complete["worker"] == "w"
+    by_script = next(h for h in hist if h["job_id"] == lost)
+    assert by_script["worker"] == "vanishes" and "worker lost" in by_script["error"]
+    view = q.job(done)
+    assert set(VIEWS["queue"]) <= set(view) <= set(VIEWS["queue"]) | set(OPTIONAL["queue"])
+    assert view["files_processed"] == 4
+    assert "files_processed" not in q.job(lost)
+
+    meta = MetadataStore(pg_url)
+    try:
+        meta.upsert_job("row-1", repo_url="https://github.com/o/row", status="running",
+                        worker="w")
+        assert list(meta.get_job("row-1")) == list(VIEWS["row"])
+    finally:
+        meta.dispose()

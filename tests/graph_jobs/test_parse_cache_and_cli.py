@@ -7,8 +7,9 @@ import json
 from typer.testing import CliRunner
 
 from graph_jobs.graph.dependency_graph import build_dependency_graph
-from graph_jobs.settings import RunMode, Settings, SettingsError
+from graph_jobs.settings import RunMode, SettingsError
 from pharos_cli.app import app
+from pharos_cli.settings import Settings
 from tests.support.repos import commit_all, make_repo
 
 
@@ -33,7 +34,7 @@ def test_unchanged_repository_reparses_nothing(tmp_path):
 def test_cli_graph_json(tmp_path, settings, monkeypatch):
     repo = make_repo(tmp_path / "r", {"pkg/__init__.py": "from . import a\n", "pkg/a.py": "",
                                       "web/x.ts": "import './y';\n", "web/y.ts": ""})
-    from graph_jobs.settings import get_settings
+    from pharos_cli.settings import get_settings
     get_settings.cache_clear()
     result = CliRunner().invoke(app, ["graph", str(repo), "--format", "json"])
     assert result.exit_code == 0, result.output

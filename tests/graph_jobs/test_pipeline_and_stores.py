@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from graph_jobs.errors import NotFound, VectorStoreError
 from graph_jobs.pipeline import Stores, repo_key, run_ingest
-from graph_jobs.settings import Settings
 from graph_jobs.stores.metadata_store import MetadataStore
 from graph_jobs.stores.vector_store import VectorStore, point_id
+from pharos_cli.settings import Settings
 from tests.support.repos import commit_all, git, make_repo, repo_from_packages
 
 
@@ -135,7 +135,7 @@ def test_one_bad_file_never_fails_the_job(settings, tmp_path):
     })
     res = run_ingest(str(repo), settings, stores=_stores(settings))
     assert res.status == "complete", res.error
-    assert res.skipped == 1 and res.files_processed == 4
+    assert res.skipped_files == 1 and res.files_processed == 4
 
 
 def test_failed_clone_is_a_failed_job_and_leaves_no_temp_dir(settings):
@@ -176,8 +176,8 @@ def test_postgres_metadata_store(settings, pg_url, requests_repo):
 
 
 def test_migrations_run_with_one_command_on_postgres(pg_url, monkeypatch, tmp_path):
-    from graph_jobs.settings import get_settings
     from pharos_cli.app import app
+    from pharos_cli.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", pg_url)
     monkeypatch.setenv("PHAROS_DATA_DIR", str(tmp_path))
@@ -243,8 +243,8 @@ def test_concurrent_migrations_on_one_fresh_postgres_database_all_succeed(pg_url
 
 
 def test_cli_ingest_similar_jobs_map(monkeypatch, tmp_path, requests_repo):
-    from graph_jobs.settings import get_settings
     from pharos_cli.app import app
+    from pharos_cli.settings import get_settings
 
     monkeypatch.setenv("PHAROS_DATA_DIR", str(tmp_path / "data"))
     for var in ("DATABASE_URL", "NEON_DATABASE_URL", "QDRANT_URL", "MODE"):

@@ -31,10 +31,10 @@ from graph_jobs.errors import CloneFailed, UnsafeRepositoryURL
 from graph_jobs.graph.repo_source import clone
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.repository_ref import RepoRef
-from graph_jobs.settings import Settings, get_settings
 from graph_jobs.stores.vector_store import FilePoint, close_local_clients
 from graph_jobs.url_policy import UrlPolicy, git_options
 from pharos_cli.app import app as cli_app
+from pharos_cli.settings import Settings, get_settings
 from serve_app.app import create_app
 from tests.support.git_http import GitHTTPServer
 from tests.support.repos import make_repo

@@ -14,9 +14,9 @@ from graph_jobs.answers import QuestionRefused, similar_files
 from graph_jobs.errors import NotFound
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.roles.role_features import DIM, role_vectors
-from graph_jobs.settings import get_settings
 from graph_jobs.stores.vector_store import RELATED, ROLE, VectorStore, close_local_clients
 from pharos_cli.app import app as cli_app
+from pharos_cli.settings import get_settings
 from tests.support.repos import make_repo
 
 SHAPE_A = {  # a package with an entry, a core, errors, a CLI and a test

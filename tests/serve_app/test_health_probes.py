@@ -93,7 +93,7 @@ def test_health_in_cloud_configuration_loads_neither_sqlalchemy_nor_qdrant_clien
     code = f"""
 import json, sys
 from fastapi.testclient import TestClient
-from graph_jobs.settings import Settings
+from pharos_cli.settings import Settings
 from serve_app.app import create_app
 s = Settings(_env_file=None, PHAROS_ADMIN_TOKEN="t", REDIS_URL={redis_url!r},
              DATABASE_URL={pg_url!r}, QDRANT_URL={fake_qdrant!r}, QDRANT_API_KEY={KEY!r},
@@ -116,7 +116,7 @@ print(json.dumps({{"status": r.status_code, "body": r.json(),
 def test_similar_search_with_qdrant_down_is_503_naming_it(redis_url, tmp_path):
     from fastapi.testclient import TestClient
 
-    from graph_jobs.settings import Settings
+    from pharos_cli.settings import Settings
     from serve_app.app import create_app
 
     s = Settings(_env_file=None, PHAROS_ADMIN_TOKEN="t", REDIS_URL=redis_url,

@@ -9,7 +9,7 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from graph_jobs.settings import Settings
+from pharos_cli.settings import Settings
 from serve_app.app import create_app
 from serve_app.url_validation import InvalidRepoURL, validate_repo_url
 
@@ -286,8 +286,8 @@ def test_serve_runtime_without_ray_refuses_to_start_and_says_why(monkeypatch, tm
 
     from typer.testing import CliRunner
 
-    from graph_jobs.settings import get_settings
     from pharos_cli.app import app
+    from pharos_cli.settings import get_settings
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

@@ -22,7 +22,7 @@ import ray
 
 from cluster.actor_pool import WorkerPool
 from cluster.job_queue import JobQueue
-from graph_jobs.settings import Settings
+from pharos_cli.settings import Settings
 from tests.support.waiting import wait_for
 
 

@@ -16,9 +16,9 @@ target_metadata = Base.metadata
 def _url() -> str:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
-        from graph_jobs.settings import get_settings
+        from graph_jobs.settings import get_job_settings
 
-        url = get_settings().effective_database_url
+        url = get_job_settings().effective_database_url
     return normalize_db_url(url)
 
 
