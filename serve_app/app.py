@@ -22,6 +22,8 @@ import graph_jobs
 from cluster.errors import QueueUnavailable
 from graph_jobs.errors import StoreError, VectorStoreError
 from graph_jobs.settings import RunMode, SettingsError
+from serve_app.console_routes import router as console_router
+from serve_app.explore_routes import router as explore_router
 from serve_app.graph_routes import router as graph_router
 from serve_app.ingestion_routes import API, TARGET_TTL_S  # noqa: F401 - re-exported
 from serve_app.ingestion_routes import router as ingestion_router
@@ -45,7 +47,8 @@ def create_app(settings: IngressSettings | None = None, services: IngressService
                     "OPEN (insecure local mode)" if settings.insecure_local else "disabled")
     services = services or IngressServices(settings)
     metrics = Metrics()
-    app = FastAPI(title="Pharos ingress", version=graph_jobs.__version__,
+    app = FastAPI(title="Pharos ingress", version=graph_jobs.__version__, docs_url=None,
+                  redoc_url=None,  # /docs comes from local files (serve_app.console_routes)
                   description="Submit Git repositories for structural embedding; watch the "
                               "workers; find structurally similar files.")
     app.state.settings, app.state.services, app.state.metrics = settings, services, metrics
@@ -69,6 +72,8 @@ def create_app(settings: IngressSettings | None = None, services: IngressService
 
     app.include_router(ingestion_router)
     app.include_router(graph_router)
+    app.include_router(explore_router)
+    app.include_router(console_router)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     def health():

@@ -73,7 +73,8 @@ def worker_status(request: Request):
     services, _settings, metrics = _state(request)
     st = services.queue.status()
     metrics.queue_depth.set(st["queue_size"])
-    return WorkerStatus(status=combined_status(st["workers"]), **st)
+    return WorkerStatus(status=combined_status(st["workers"]),
+                        max_queue_size=services.queue.max_size, **st)
 
 @router.get(f"{API}/jobs/history", response_model=History, responses=ERRORS)
 def jobs_history(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 10):

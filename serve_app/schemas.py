@@ -21,6 +21,7 @@ class WorkerStatus(BaseModel):
     queue_size: int
     in_flight: int
     workers: list[dict]
+    max_queue_size: int | None = None  # the cap (MAX_QUEUE_SIZE)
 
 
 class HistoryJob(BaseModel):
@@ -96,3 +97,23 @@ class ErrorBody(BaseModel):
 
 ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
           429: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+
+
+class MapFile(BaseModel):
+    path: str
+    x: float  # the 2-D layout of the file's Node2Vec vector (PCA over the repository)
+    y: float
+    group: str  # top folder, or "(root)"
+    language: str
+    degree: int
+
+
+class RepositoryMap(BaseModel):
+    repo_url: str
+    files: list[MapFile]
+    edges: list[tuple[int, int, str]]  # (importer, imported, kind): indices into files
+    groups: list[str]  # the top folders, most files first
+
+
+class Repositories(BaseModel):
+    repositories: list[str]

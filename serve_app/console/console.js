@@ -1,0 +1,393 @@
+// Pharos console: status, jobs, submit, and a map of a repository's files.
+// Plain browser JavaScript, no third-party code, no inline script (the page's CSP
+// allows scripts from this origin only). The admin token lives in this tab's
+// sessionStorage, never in a cookie or a URL.
+"use strict";
+
+const API = "/api/v1";
+const TOKEN_KEY = "pharos-admin-token";
+const $ = (sel) => document.querySelector(sel);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k === "color") node.style.background = v; // CSSOM: allowed by the CSP
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+class ApiError extends Error {
+  constructor(status, detail, retryAfter) {
+    super(detail);
+    this.status = status;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
+  }
+}
+
+async function api(path, { method = "GET", auth = false } = {}) {
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (auth && token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method, headers, credentials: "omit" });
+  let body = null;
+  try { body = await res.json(); } catch (_) { body = null; }
+  if (!res.ok) {
+    const detail = body && body.detail ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : res.statusText;
+    throw new ApiError(res.status, detail, res.headers.get("Retry-After"));
+  }
+  return body;
+}
+
+// Errors as sentences a person can act on.
+function sentence(err) {
+  if (!(err instanceof ApiError)) return `The ingress could not be reached (${err.message}).`;
+  switch (err.status) {
+    case 400: return `That repository was refused: ${err.detail}.`;
+    case 401: return "The admin token is missing or wrong. Enter the ingress's admin token (PHAROS_ADMIN_TOKEN) and submit again.";
+    case 404: return `Not found: ${err.detail}.`;
+    case 429: return `The queue is full (${err.detail}). Try again in ${err.retryAfter || "a few"} seconds.`;
+    case 503: return `A service behind the ingress is unavailable: ${err.detail}. Try again in ${err.retryAfter || "a few"} seconds.`;
+    default: return `The ingress answered ${err.status}: ${err.detail}.`;
+  }
+}
+
+const fmtSeconds = (s) => (s == null ? "—" : s < 60 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`);
+const fmtWhen = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+
+// ---- status and jobs: polled while the tab is visible, backing off when hidden ----
+const poller = { timer: null, hiddenWait: 4000, lastKey: "", jobs: [] };
+
+function nextWait(busy) {
+  if (document.visibilityState === "hidden") {
+    poller.hiddenWait = Math.min(poller.hiddenWait * 2, 60000);
+    return poller.hiddenWait;
+  }
+  poller.hiddenWait = 4000;
+  return busy ? 2000 : 10000; // a job running or waiting: every 2 s; idle: every 10 s
+}
+
+async function poll() {
+  clearTimeout(poller.timer);
+  let busy = false;
+  try {
+    const st = await api(`${API}/ingestion/worker/status`);
+    busy = st.queue_size > 0 || st.in_flight > 0;
+    renderStatus(st);
+    $("#status-error").textContent = "";
+    const key = JSON.stringify([st.queue_size, st.in_flight, st.workers.map((w) => [w.worker_id, w.state, w.job_id])]);
+    if (key !== poller.lastKey) { // the history changes only when a job starts or ends
+      poller.lastKey = key;
+      await loadJobs();
+    }
+  } catch (err) {
+    $("#status-error").textContent = sentence(err);
+  }
+  poller.timer = setTimeout(poll, nextWait(busy));
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") poll();
+});
+
+function renderStatus(st) {
+  const cap = st.max_queue_size ? ` of ${st.max_queue_size}` : "";
+  $("#queue").textContent = `Queue: ${st.queue_size}${cap} waiting, ${st.in_flight} running. Workers: ${st.workers.length}.`;
+  const list = $("#workers");
+  list.replaceChildren();
+  for (const w of st.workers) {
+    const training = w.state === "training";
+    const item = el("li", { "data-worker": w.worker_id },
+      el("strong", {}, w.worker_id), " ", el("span", {}, `(${w.hardware})`), el("br"),
+      training ? el("span", { class: "spinner", "aria-hidden": "true" }) : "",
+      " ", el("span", { class: w.state === "error" ? "error" : "" }, w.status));
+    if (training) {
+      const pct = Math.round((w.progress || 0) * 100);
+      item.append(el("br"), `Stage: ${w.stage || "starting"} `,
+        el("progress", { max: "100", value: String(pct), "aria-label": `Progress of job ${w.job_id}` }, `${pct}%`),
+        el("button", { type: "button", class: "link", onclick: () => cancelJob(w.job_id) }, `Cancel job ${w.job_id.slice(0, 8)}`));
+    }
+    list.append(item);
+  }
+}
+
+async function loadJobs() {
+  const h = await api(`${API}/ingestion/jobs/history?limit=20`);
+  poller.jobs = h.jobs;
+  const s = h.stats;
+  const pct = (x) => (x == null ? "—" : `${(x * 100).toFixed(0)}%`);
+  const rate = (n) => (s.jobs ? `${((n / s.jobs) * 100).toFixed(0)}%` : "—");
+  $("#stats").textContent = `Last ${s.jobs} jobs: success rate ${pct(s.success_rate)}, error rate ${rate(s.failed)}, ` +
+    `skip rate ${rate(s.skipped)}, average duration ${fmtSeconds(s.average_duration_seconds)}, ` +
+    `throughput ${s.throughput_per_hour == null ? "—" : s.throughput_per_hour + " jobs/h"}.`;
+  const body = $("#jobs-table tbody");
+  body.replaceChildren();
+  for (const j of h.jobs) {
+    body.append(el("tr", { "data-job": j.job_id },
+      el("td", {}, j.repo_url || "—"), el("td", { class: j.status === "failed" ? "error" : "" }, j.status),
+      el("td", {}, fmtSeconds(j.duration_seconds)), el("td", {}, j.files_processed ?? "—"),
+      el("td", {}, j.embeddings_generated ?? "—"), el("td", {}, fmtWhen(j.timestamp)),
+      el("td", {}, el("button", { type: "button", class: "link", onclick: () => showJob(j) }, `Details of ${j.job_id.slice(0, 8)}`))));
+  }
+}
+
+function showJob(j) {
+  const panel = $("#job-detail");
+  panel.hidden = false;
+  const rows = Object.entries(j.timings || {}).map(([stage, secs]) => el("li", {}, `${stage}: ${fmtSeconds(secs)}`));
+  panel.replaceChildren(el("h3", {}, `Job ${j.job_id}`), el("p", {}, `${j.repo_url} — ${j.status}, ${fmtSeconds(j.duration_seconds)}, attempt ${j.attempts ?? "?"}, worker ${j.worker || "—"}`),
+    j.error ? el("p", { class: "error" }, `Error: ${j.error}`) : "",
+    rows.length ? el("ul", { "aria-label": "Stage timings" }, ...rows) : el("p", {}, "No stage timings for this job."));
+}
+
+async function cancelJob(id) {
+  try {
+    const r = await api(`${API}/ingestion/jobs/${id}`, { method: "DELETE", auth: true });
+    $("#submit-msg").textContent = `Job ${id.slice(0, 8)}: ${r.result}.`;
+    poll();
+  } catch (err) {
+    $("#submit-msg").textContent = sentence(err);
+  }
+}
+
+// ---- submit ----
+$("#submit-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const tokenInput = $("#token");
+  if (tokenInput.value) {
+    sessionStorage.setItem(TOKEN_KEY, tokenInput.value);
+    tokenInput.value = "";
+    tokenInput.placeholder = "saved for this tab";
+  }
+  const repo = $("#repo").value.trim();
+  const msg = $("#submit-msg");
+  msg.className = "";
+  try {
+    const r = await api(`${API}/ingestion/ingest/${encodeURI(repo)}`, { method: "POST", auth: true });
+    msg.className = "ok";
+    msg.textContent = r.existing
+      ? `Already queued: job ${r.job_id.slice(0, 8)}, position ${r.queue_position} of ${r.queue_size}.`
+      : `Queued: job ${r.job_id.slice(0, 8)} for ${r.repo_url}, position ${r.queue_position} of ${r.queue_size}.`;
+    poll();
+  } catch (err) {
+    msg.className = "error";
+    msg.textContent = sentence(err);
+    if (err.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+  }
+});
+if (sessionStorage.getItem(TOKEN_KEY)) $("#token").placeholder = "saved for this tab";
+
+// ---- explore: a canvas map that stays smooth at thousands of files ----
+const PALETTE = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0a7ea4", "#d1242f",
+  "#6639ba", "#116329", "#953800", "#a40e26", "#1b7c83"];
+const map = { data: null, scale: 1, ox: 0, oy: 0, selected: -1, edges: false, frame: 0, colors: [], adj: null };
+const canvas = $("#map");
+const ctx = canvas.getContext("2d");
+
+function resizeCanvas() {
+  const r = canvas.getBoundingClientRect();
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.max(1, Math.round(r.width * dpr));
+  canvas.height = Math.max(1, Math.round(r.height * dpr));
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  redraw();
+}
+
+function toScreen(x, y) {
+  const r = canvas.getBoundingClientRect();
+  const half = Math.min(r.width, r.height) / 2 - 12;
+  return [r.width / 2 + (x * half + map.ox) * map.scale, r.height / 2 - (y * half - map.oy) * map.scale];
+}
+
+function redraw() {
+  if (map.frame) return;
+  map.frame = requestAnimationFrame(draw);
+}
+
+function draw() {
+  map.frame = 0;
+  const r = canvas.getBoundingClientRect();
+  ctx.clearRect(0, 0, r.width, r.height);
+  const d = map.data;
+  if (!d) return;
+  const xy = map.xy = new Float32Array(d.files.length * 2);
+  for (let i = 0; i < d.files.length; i++) {
+    const [sx, sy] = toScreen(d.files[i].x, d.files[i].y);
+    xy[2 * i] = sx; xy[2 * i + 1] = sy;
+  }
+  if (map.edges || map.selected >= 0) {
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = "rgba(87,96,106,0.18)";
+    ctx.beginPath();
+    for (const [a, b] of d.edges) {
+      if (!map.edges && a !== map.selected && b !== map.selected) continue;
+      ctx.moveTo(xy[2 * a], xy[2 * a + 1]);
+      ctx.lineTo(xy[2 * b], xy[2 * b + 1]);
+    }
+    ctx.stroke();
+  }
+  const size = Math.max(2, Math.min(6, 3 * Math.sqrt(map.scale)));
+  for (let g = 0; g < map.groupCount; g++) { // one fill style per group: few state changes
+    ctx.fillStyle = map.groupColor[g];
+    for (let i = 0; i < d.files.length; i++) {
+      if (map.groupOf[i] !== g) continue;
+      const x = xy[2 * i], y = xy[2 * i + 1];
+      if (x < -size || y < -size || x > r.width + size || y > r.height + size) continue;
+      ctx.fillRect(x - size / 2, y - size / 2, size, size);
+    }
+  }
+  if (map.selected >= 0) {
+    const x = xy[2 * map.selected], y = xy[2 * map.selected + 1];
+    ctx.strokeStyle = "#ffb000"; ctx.lineWidth = 3;
+    ctx.beginPath(); ctx.arc(x, y, size + 5, 0, Math.PI * 2); ctx.stroke();
+    ctx.fillStyle = "#1b1f24"; ctx.font = "12px system-ui, sans-serif";
+    ctx.fillText(d.files[map.selected].path, x + size + 8, y - size - 4);
+  }
+}
+
+function nearest(px, py) {
+  if (!map.xy) return -1;
+  let best = -1, bestD = 100; // within 10 px
+  for (let i = 0; i < map.data.files.length; i++) {
+    const dx = map.xy[2 * i] - px, dy = map.xy[2 * i + 1] - py, dd = dx * dx + dy * dy;
+    if (dd < bestD) { bestD = dd; best = i; }
+  }
+  return best;
+}
+
+async function openMap(repo) {
+  const msg = $("#map-msg");
+  msg.textContent = "Loading the map…";
+  try {
+    const d = await api(`${API}/graph/map?repo_url=${encodeURIComponent(repo)}`);
+    map.data = d; map.scale = 1; map.ox = 0; map.oy = 0; map.selected = -1;
+    const top = d.groups.slice(0, PALETTE.length);
+    const gi = new Map(top.map((g, i) => [g, i]));
+    map.groupCount = top.length + 1;
+    map.groupColor = [...top.map((_, i) => PALETTE[i]), "#8c959f"];
+    map.groupOf = Int16Array.from(d.files, (f) => (gi.has(f.group) ? gi.get(f.group) : top.length));
+    map.adj = d.files.map(() => ({ imports: [], importedBy: [] }));
+    for (const [a, b, kind] of d.edges) { map.adj[a].imports.push([b, kind]); map.adj[b].importedBy.push([a, kind]); }
+    $("#file-list").replaceChildren(...d.files.map((f) => el("option", { value: f.path })));
+    $("#legend").replaceChildren(...top.map((g, i) => el("li", {}, el("span", { class: "swatch", color: PALETTE[i] }), g)),
+      ...(d.groups.length > top.length ? [el("li", {}, el("span", { class: "swatch", color: "#8c959f" }), "(other)")] : []));
+    msg.textContent = `${d.repo_url}: ${d.files.length} files, ${d.edges.length} import edges. Related files lie near each other.`;
+    $("#file-panel").replaceChildren(el("p", {}, "Click a file, or find one by its path."));
+    resizeCanvas();
+  } catch (err) {
+    msg.textContent = sentence(err);
+  }
+}
+
+async function select(i) {
+  map.selected = i;
+  redraw();
+  const d = map.data, f = d.files[i];
+  const pick = (j) => el("button", { type: "button", class: "link", onclick: () => select(j) }, d.files[j].path);
+  const related = el("ol", { id: "related", "aria-label": "Related files" }, el("li", {}, "Loading…"));
+  $("#file-panel").replaceChildren(
+    el("h3", {}, f.path),
+    el("p", {}, `${f.language}, degree ${f.degree}, top folder ${f.group}`),
+    el("h4", {}, "Related files"), related,
+    el("h4", {}, `Imports (${map.adj[i].imports.length})`),
+    el("ul", {}, ...map.adj[i].imports.map(([j, k]) => el("li", {}, pick(j), el("span", { class: "why" }, ` ${k}`)))),
+    el("h4", {}, `Imported by (${map.adj[i].importedBy.length})`),
+    el("ul", {}, ...map.adj[i].importedBy.map(([j, k]) => el("li", {}, pick(j), el("span", { class: "why" }, ` ${k}`)))));
+  try {
+    const q = new URLSearchParams({ repo_url: d.repo_url, file_path: f.path, k: "10" });
+    const r = await api(`${API}/graph/similar?${q}`);
+    const index = new Map(d.files.map((x, j) => [x.path, j]));
+    related.replaceChildren(...r.results.map((h) => el("li", {},
+      index.has(h.file_path) ? pick(index.get(h.file_path)) : h.file_path,
+      el("span", { class: "why" }, ` — ${h.why.join("; ")} (score ${h.score.toFixed(2)})`))));
+  } catch (err) {
+    related.replaceChildren(el("li", { class: "error" }, sentence(err)));
+  }
+}
+
+function find() {
+  if (!map.data) return;
+  const q = $("#file-search").value.trim();
+  if (!q) return;
+  const files = map.data.files;
+  let i = files.findIndex((f) => f.path === q);
+  if (i < 0) i = files.findIndex((f) => f.path.includes(q));
+  if (i < 0) { $("#map-msg").textContent = `No file matches “${q}”.`; return; }
+  const r = canvas.getBoundingClientRect();
+  const half = Math.min(r.width, r.height) / 2 - 12;
+  map.scale = Math.max(map.scale, 2);
+  map.ox = -files[i].x * half; map.oy = files[i].y * half; // centre it
+  select(i);
+}
+
+function zoom(factor, cx, cy) {
+  const r = canvas.getBoundingClientRect();
+  cx = cx ?? r.width / 2; cy = cy ?? r.height / 2;
+  const s = Math.min(64, Math.max(0.5, map.scale * factor));
+  // keep the point under the cursor still
+  map.ox += (cx - r.width / 2) / s - (cx - r.width / 2) / map.scale;
+  map.oy += (cy - r.height / 2) / s - (cy - r.height / 2) / map.scale;
+  map.scale = s;
+  redraw();
+}
+
+function pan(dx, dy) {
+  map.ox += dx / map.scale; map.oy += dy / map.scale;
+  redraw();
+}
+
+let drag = null;
+canvas.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, moved: false }; canvas.setPointerCapture(e.pointerId); });
+canvas.addEventListener("pointermove", (e) => {
+  if (!drag) return;
+  const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+  if (Math.abs(dx) + Math.abs(dy) > 2) drag.moved = true;
+  drag.x = e.clientX; drag.y = e.clientY;
+  if (drag.moved) pan(dx, dy);
+});
+canvas.addEventListener("pointerup", (e) => {
+  const r = canvas.getBoundingClientRect();
+  if (drag && !drag.moved) {
+    const i = nearest(e.clientX - r.left, e.clientY - r.top);
+    if (i >= 0) select(i);
+  }
+  drag = null;
+});
+canvas.addEventListener("wheel", (e) => {
+  e.preventDefault();
+  const r = canvas.getBoundingClientRect();
+  zoom(e.deltaY < 0 ? 1.2 : 1 / 1.2, e.clientX - r.left, e.clientY - r.top);
+}, { passive: false });
+canvas.addEventListener("keydown", (e) => {
+  const step = 40;
+  const keys = { ArrowLeft: () => pan(step, 0), ArrowRight: () => pan(-step, 0), ArrowUp: () => pan(0, step),
+    ArrowDown: () => pan(0, -step), "+": () => zoom(1.25), "=": () => zoom(1.25), "-": () => zoom(0.8) };
+  if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
+});
+$("#zoom-in").addEventListener("click", () => zoom(1.25));
+$("#zoom-out").addEventListener("click", () => zoom(0.8));
+$("#zoom-reset").addEventListener("click", () => { map.scale = 1; map.ox = 0; map.oy = 0; redraw(); });
+$("#show-edges").addEventListener("change", (e) => { map.edges = e.target.checked; redraw(); });
+$("#find").addEventListener("click", find);
+$("#file-search").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); find(); } });
+$("#explore-form").addEventListener("submit", (e) => { e.preventDefault(); openMap($("#explore-repo").value.trim()); });
+window.addEventListener("resize", resizeCanvas);
+
+// for the browser tests and the frame-rate bench: the map's state, read-only
+window.pharosMap = { state: map, pan, zoom, select, redraw };
+
+async function loadRepositories() {
+  try {
+    const r = await api(`${API}/graph/repositories`);
+    $("#repo-list").replaceChildren(...r.repositories.map((u) => el("option", { value: u })));
+  } catch (_) { /* the map still opens by name */ }
+}
+
+poll();
+loadRepositories();
+const wanted = new URLSearchParams(location.hash.split("?")[1] || "").get("repo");
+if (wanted) { $("#explore-repo").value = wanted; openMap(wanted); }

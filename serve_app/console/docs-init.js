@@ -1,0 +1,9 @@
+// Swagger UI for /docs, from the swagger-ui-bundle package's files (no CDN).
+"use strict";
+window.ui = SwaggerUIBundle({
+  url: "/openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: "BaseLayout",
+});
