@@ -118,6 +118,7 @@ app.add_typer(cli_ingest.db_app, name="db")
 from pharos_cli import service_commands as cli_services  # noqa: E402
 
 app.command("serve")(cli_services.serve)
+app.command("console")(cli_services.console)
 app.command("worker")(cli_services.worker)
 
 

@@ -1,4 +1,5 @@
-"""`pharos serve` (the ingress) and `pharos worker` (the edge pool)."""
+"""`pharos serve` (the ingress), `pharos console` (the web console over the local stores)
+and `pharos worker` (the edge pool)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,23 @@ err = Console(stderr=True)
 class Runtime(StrEnum):
     serve = "serve"
     uvicorn = "uvicorn"
+
+
+def console(
+    port: int = typer.Option(8765, help="Port on 127.0.0.1."),
+) -> None:
+    """Open the web console over this machine's stores (the embedded default: no Redis,
+    no servers): explore what `pharos ingest` stored. With a queue configured, the
+    console also shows the workers and submits jobs, as the ingress's does."""
+    settings = get_settings()
+    from serve_app.app import create_app
+
+    # local only: repositories are named by their paths here
+    app = create_app(settings.model_copy(update={"allow_local_repos": True}))
+    err.print(f"console: http://127.0.0.1:{port}/  (stores under {settings.data_dir})")
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def serve(

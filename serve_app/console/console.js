@@ -60,15 +60,19 @@ const fmtSeconds = (s) => (s == null ? "—" : s < 60 ? `${s.toFixed(1)} s` : `$
 const fmtWhen = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 
 // ---- status and jobs: polled while the tab is visible, backing off when hidden ----
-const poller = { timer: null, hiddenWait: 4000, lastKey: "", jobs: [] };
+// Each poll is one Redis command behind the ingress (Upstash bills each): every 2 s
+// while a job runs or waits, every 30 s when idle, and when the tab is hidden from 30 s
+// doubling up to 5 min; back to visible, at once.
+const BUSY_MS = 2000, IDLE_MS = 30000, HIDDEN_MAX_MS = 300000;
+const poller = { timer: null, hiddenWait: IDLE_MS / 2, lastKey: "", jobs: [] };
 
 function nextWait(busy) {
   if (document.visibilityState === "hidden") {
-    poller.hiddenWait = Math.min(poller.hiddenWait * 2, 60000);
+    poller.hiddenWait = Math.min(poller.hiddenWait * 2, HIDDEN_MAX_MS);
     return poller.hiddenWait;
   }
-  poller.hiddenWait = 4000;
-  return busy ? 2000 : 10000; // a job running or waiting: every 2 s; idle: every 10 s
+  poller.hiddenWait = IDLE_MS / 2;
+  return busy ? BUSY_MS : IDLE_MS;
 }
 
 async function poll() {
@@ -85,6 +89,13 @@ async function poll() {
       await loadJobs();
     }
   } catch (err) {
+    if (err.status === 503 && /no queue configured/.test(err.detail)) {
+      // the embedded default (pharos console): nothing to watch, nothing to poll
+      $("#queue").textContent = "No job queue here (the embedded default): add repositories " +
+        "with `pharos ingest PATH`, then explore them below.";
+      $("#submit-form").hidden = true;
+      return;
+    }
     $("#status-error").textContent = sentence(err);
   }
   poller.timer = setTimeout(poll, nextWait(busy));
@@ -378,7 +389,7 @@ $("#explore-form").addEventListener("submit", (e) => { e.preventDefault(); openM
 window.addEventListener("resize", resizeCanvas);
 
 // for the browser tests and the frame-rate bench: the map's state, read-only
-window.pharosMap = { state: map, pan, zoom, select, redraw };
+window.pharosMap = { state: map, pan, zoom, select, redraw, draw };
 
 async function loadRepositories() {
   try {

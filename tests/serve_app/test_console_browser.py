@@ -233,3 +233,60 @@ def test_docs_render_offline_under_the_csp(stack, page):
     resp = page.request.get(stack["open"] + "/")
     csp = resp.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1]
+
+
+def test_pharos_console_explores_the_embedded_stores_without_redis(tmp_path, page,
+                                                                   repos_for_console):
+    """`pharos console` (a real subprocess) over what `run_ingest` stored in the embedded
+    default: no Redis anywhere; the map and the related files work, and the status says
+    there is no queue instead of polling for one."""
+    import socket
+    import subprocess
+    import sys
+
+    from graph_jobs.pipeline import Stores, run_ingest
+    from graph_jobs.stores.vector_store import close_local_clients
+    from pharos_cli.settings import Settings
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "UPSTASH_REDIS_REST_URL", "DATABASE_URL", "QDRANT_URL")}
+    env["PHAROS_DATA_DIR"] = str(tmp_path / "data")
+    settings = Settings(_env_file=None, PHAROS_DATA_DIR=env["PHAROS_DATA_DIR"])
+    stores = Stores.open(settings)
+    res = run_ingest(str(repos_for_console), settings, stores=stores)
+    assert res.status == "complete"
+    stores.metadata.dispose()
+    close_local_clients()  # the console process opens the local Qdrant directory itself
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "pharos_cli", "console", "--port", str(port)],
+                            env=env, cwd=Path(__file__).resolve().parents[2],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, "console did not start"
+                time.sleep(0.2)
+        page.goto(f"http://127.0.0.1:{port}/")
+        _until(page, "() => document.querySelector('#queue').textContent.includes('No job queue')")
+        assert page.locator("#submit-form").is_hidden()
+        page.get_by_label("Repository", exact=True).fill(res.repo_url)
+        page.get_by_role("button", name="Open its map").click()
+        _until(page, "() => document.querySelector('#map-msg').textContent.includes('files')")
+        page.get_by_label("Find a file").fill("requests/api.py")
+        page.get_by_role("button", name="Find").click()
+        _until(page, """() => { const li = document.querySelector('#related li');
+            return !!li && !li.textContent.startsWith('Loading'); }""")
+        assert len(page.locator("#related li").all_inner_texts()) >= 3
+        # the 503 of the missing queue is answered once, not polled for
+        expected = ("status of 503",)
+        assert all(any(e in p for e in expected) for p in page.problems), page.problems
+        assert len(page.problems) <= 1, page.problems
+    finally:
+        proc.terminate()
+        proc.wait(20)
