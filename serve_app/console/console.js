@@ -181,8 +181,10 @@ $("#submit-form").addEventListener("submit", async (ev) => {
     const r = await api(`${API}/ingestion/ingest/${encodeURI(repo)}`, { method: "POST", auth: true });
     msg.className = "ok";
     msg.textContent = r.existing
-      ? `Already queued: job ${r.job_id.slice(0, 8)}, position ${r.queue_position} of ${r.queue_size}.`
-      : `Queued: job ${r.job_id.slice(0, 8)} for ${r.repo_url}, position ${r.queue_position} of ${r.queue_size}.`;
+      ? `Already queued: job ${r.job_id.slice(0, 8)}, position ${r.queue_position} of ${r.queue_size}. `
+      : `Queued: job ${r.job_id.slice(0, 8)} for ${r.repo_url}, position ${r.queue_position} of ${r.queue_size}. `;
+    msg.append(el("button", { type: "button", class: "link", onclick: () => cancelJob(r.job_id) },
+      `Cancel job ${r.job_id.slice(0, 8)}`));
     poll();
   } catch (err) {
     msg.className = "error";
@@ -241,7 +243,8 @@ function draw() {
     }
     ctx.stroke();
   }
-  const size = Math.max(2, Math.min(6, 3 * Math.sqrt(map.scale)));
+  const n = d.files.length, base = n < 300 ? 5 : n < 2000 ? 4 : 3;
+  const size = Math.max(2, Math.min(8, base * Math.sqrt(map.scale)));
   for (let g = 0; g < map.groupCount; g++) { // one fill style per group: few state changes
     ctx.fillStyle = map.groupColor[g];
     for (let i = 0; i < d.files.length; i++) {

@@ -213,6 +213,11 @@ def test_a_wrong_token_is_a_sentence_and_is_not_kept(stack, page):
     _until(page, "() => document.querySelector('#submit-msg').textContent"
                  ".startsWith('Queued')")
     assert page.evaluate("sessionStorage.getItem('pharos-admin-token')") == "right-token"
+    page.locator("#submit-msg").get_by_role("button", name="Cancel job").click()
+    got = _until(page, "() => /^Job \\w+: (cancelled|cancelling)\\.$/"
+                       ".test(document.querySelector('#submit-msg').textContent)"
+                       " && document.querySelector('#submit-msg').textContent")
+    assert got
     assert "right-token" not in page.url
     page.get_by_label("Repository URL").fill("ftp://example.com/x")
     page.get_by_role("button", name="Submit").click()

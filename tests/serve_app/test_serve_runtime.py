@@ -65,6 +65,13 @@ def test_serve_runtime_serves_on_port_with_auth_and_stops_cleanly(tmp_path, redi
         r = httpx.post(f"{base}/ingest/file://{repo}", headers={"Authorization": "Bearer no"})
         assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
         assert httpx.get(f"{base}/worker/status").json()["status"] == "Offline"
+        # the console and the offline docs are served by this runtime too
+        page = httpx.get(f"http://127.0.0.1:{port}/")
+        assert page.status_code == 200 and "/console/console.js" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert httpx.get(f"http://127.0.0.1:{port}/console/console.js").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/docs-assets/swagger-ui-bundle.js"
+                         ).status_code == 200
 
         # the resident process is the small waiter, and Ray runs trimmed under it
         assert "ray_head.py" in _cmdline(proc.pid)
