@@ -78,7 +78,15 @@ def worker_status(request: Request):
 
 @router.get(f"{API}/jobs/history", response_model=History, responses=ERRORS)
 def jobs_history(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 10):
-    queue = request.app.state.services.queue
+    """The queue's history; with no queue configured (the embedded default, as
+    ``pharos console`` runs), the jobs the metadata store recorded (``pharos ingest``)."""
+    services, settings, _metrics = _state(request)
+    if not (settings.redis_url or settings.upstash_redis_rest_url):
+        rows = services.metadata.list_jobs(100)
+        jobs = [{**r, "timestamp": r.get("finished_at") or r.get("started_at")} for r in rows
+                if r["status"] not in ("pending", "running")]
+        return History(jobs=jobs[:limit], stats=history_stats(jobs))
+    queue = services.queue
     return History(jobs=queue.history(limit), stats=history_stats(queue.history(100)))
 
 @router.get(f"{API}/jobs/{{job_id}}", response_model=JobInfo, responses=ERRORS)

@@ -94,6 +94,7 @@ async function poll() {
       $("#queue").textContent = "No job queue here (the embedded default): add repositories " +
         "with `pharos ingest PATH`, then explore them below.";
       $("#submit-form").hidden = true;
+      loadJobs().catch((e) => { $("#status-error").textContent = sentence(e); });
       return;
     }
     $("#status-error").textContent = sentence(err);

@@ -280,6 +280,10 @@ def test_pharos_console_explores_the_embedded_stores_without_redis(tmp_path, pag
         page.goto(f"http://127.0.0.1:{port}/")
         _until(page, "() => document.querySelector('#queue').textContent.includes('No job queue')")
         assert page.locator("#submit-form").is_hidden()
+        # the jobs `pharos ingest` recorded, from the metadata store
+        _until(page, "() => document.querySelector('#jobs-table tbody')"
+                     ".textContent.includes('complete')")
+        assert res.repo_url in page.locator("#jobs-table tbody").inner_text()
         page.get_by_label("Repository", exact=True).fill(res.repo_url)
         page.get_by_role("button", name="Open its map").click()
         _until(page, "() => document.querySelector('#map-msg').textContent.includes('files')")
