@@ -123,6 +123,18 @@ def _until(page, fn: str, timeout: float = 30.0):
     raise AssertionError(f"timed out waiting for {fn}")
 
 
+def _open_map_and_find(page, repo: str, path: str) -> list[str]:
+    """Open ``repo``'s map, find ``path`` with the search box: its related files."""
+    page.get_by_label("Repository", exact=True).fill(repo)
+    page.get_by_role("button", name="Open its map").click()
+    _until(page, "() => document.querySelector('#map-msg').textContent.includes('files')")
+    page.get_by_label("Find a file").fill(path)
+    page.get_by_role("button", name="Find").click()
+    _until(page, """() => { const li = document.querySelector('#related li');
+        return !!li && !li.textContent.startsWith('Loading'); }""")
+    return page.locator("#related li").all_inner_texts()
+
+
 def _shot(page, name: str) -> None:
     out = os.environ.get("PHAROS_SCREENSHOTS")
     if out:
@@ -167,14 +179,7 @@ def test_submit_watch_progress_explore_and_related_files(stack, page):
     row.get_by_role("button").click()
     assert "Stage timings" in page.locator("#job-detail").inner_html()
 
-    page.get_by_label("Repository", exact=True).fill(repo)
-    page.get_by_role("button", name="Open its map").click()
-    _until(page, "() => document.querySelector('#map-msg').textContent.includes('files')")
-    page.get_by_label("Find a file").fill("requests/sessions.py")
-    page.get_by_role("button", name="Find").click()
-    _until(page, """() => { const li = document.querySelector('#related li');
-        return !!li && !li.textContent.startsWith('Loading'); }""")
-    related = page.locator("#related li").all_inner_texts()
+    related = _open_map_and_find(page, repo, "requests/sessions.py")
     assert len(related) >= 3 and all(" — " in r for r in related), related
     assert any("imports it" in r or "imported by it" in r for r in related), related
     panel = page.locator("#file-panel").inner_text()
@@ -284,14 +289,7 @@ def test_pharos_console_explores_the_embedded_stores_without_redis(tmp_path, pag
         _until(page, "() => document.querySelector('#jobs-table tbody')"
                      ".textContent.includes('complete')")
         assert res.repo_url in page.locator("#jobs-table tbody").inner_text()
-        page.get_by_label("Repository", exact=True).fill(res.repo_url)
-        page.get_by_role("button", name="Open its map").click()
-        _until(page, "() => document.querySelector('#map-msg').textContent.includes('files')")
-        page.get_by_label("Find a file").fill("requests/api.py")
-        page.get_by_role("button", name="Find").click()
-        _until(page, """() => { const li = document.querySelector('#related li');
-            return !!li && !li.textContent.startsWith('Loading'); }""")
-        assert len(page.locator("#related li").all_inner_texts()) >= 3
+        assert len(_open_map_and_find(page, res.repo_url, "requests/api.py")) >= 3
         # the 503 of the missing queue is answered once, not polled for
         expected = ("status of 503",)
         assert all(any(e in p for e in expected) for p in page.problems), page.problems
