@@ -56,6 +56,7 @@ function sentence(err) {
   }
 }
 
+const STAGES = ["clone", "graph", "embed", "store"]; // graph_jobs.models.JobStage
 const fmtSeconds = (s) => (s == null ? "—" : s < 60 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`);
 const fmtWhen = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 
@@ -118,7 +119,9 @@ function renderStatus(st) {
       training ? el("span", { class: "spinner", "aria-hidden": "true" }) : "",
       " ", el("span", { class: w.state === "error" ? "error" : "" }, w.status));
     if (training) {
-      const pct = Math.round((w.progress || 0) * 100);
+      // the whole job: its stage's place among the four, plus how far into it it is
+      const at = Math.max(0, STAGES.indexOf(w.stage));
+      const pct = Math.round(((at + Math.min(1, w.progress || 0)) / STAGES.length) * 100);
       item.append(el("br"), `Stage: ${w.stage || "starting"} `,
         el("progress", { max: "100", value: String(pct), "aria-label": `Progress of job ${w.job_id}` }, `${pct}%`),
         el("button", { type: "button", class: "link", onclick: () => cancelJob(w.job_id) }, `Cancel job ${w.job_id.slice(0, 8)}`));

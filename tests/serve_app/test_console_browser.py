@@ -168,12 +168,15 @@ def test_submit_watch_progress_explore_and_related_files(stack, page):
             if w["bar"] is not None:
                 bars.append(w["bar"])
                 stages.add(w["text"].split("Stage: ")[1].split(" ")[0])
+                if len(bars) == 1:
+                    _shot(page, "status")  # a worker training, its progress bar
         done = page.evaluate("""() => [...document.querySelectorAll('#jobs-table tbody tr')]
             .some(tr => tr.textContent.includes('complete'))""")
         time.sleep(0.25)
     assert done, "the job never showed complete"
     assert len(stages) >= 2, f"the progress bar never moved through the stages: {stages}"
-    _shot(page, "status")
+    assert max(bars) > min(bars), f"the progress bar never moved: {bars}"
+    _shot(page, "jobs")
     row = page.locator("#jobs-table tbody tr", has_text="complete").first
     assert repo in row.inner_text()
     row.get_by_role("button").click()
