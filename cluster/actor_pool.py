@@ -189,7 +189,7 @@ class WorkerPool:
 
     def drain(self) -> list[str]:
         self.stopping.set()
-        self.claims.shutdown(timeout=0.5)
+        self.claims.shutdown()
         refs = [a.drain.remote(self.grace_s) for a in self.actors.values()]
         released = []
         for r in refs:

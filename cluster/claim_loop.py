@@ -117,6 +117,8 @@ class ClaimLoop:
             task = self.queue.claim(slot.beat, block_s=self.pacer.block_s,
                                     idle=[s.beat for s in others])
         except QueueUnavailable as exc:
+            if self.stop.is_set():
+                return  # the block was interrupted by shutdown
             log.warning("claim: Redis unreachable (%s); retrying in %.0fs", exc,
                         self.redis_retry_s)
             self.stop.wait(self.redis_retry_s)
@@ -155,10 +157,17 @@ class ClaimLoop:
             with self._lock:
                 s.running, s.task = None, None
 
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop claiming. A claim blocked in BLMOVE is left to end on its own: a task it
-        takes after this is handed back (``step``), and one moved but not yet claimed
-        is returned to the queue by ``rescue`` when a worker with that id starts."""
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop claiming, and wait for the loop to end, so that no Ray call of it can
+        outlive the pool (or ``ray.shutdown``). A claim blocked in BLMOVE is interrupted
+        (its connection shut down). A task moved but not yet claimed at that moment is
+        returned to the queue by ``rescue`` when a worker with that id starts; one
+        claimed after the stop is handed back (``step``)."""
         self.stop.set()
+        interrupt = getattr(self.queue.t, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("claim loop still running %.0fs after shutdown", timeout)

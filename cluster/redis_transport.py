@@ -73,12 +73,21 @@ class RedisTransport:
                                                   timeout_s)
         except self._errors as exc:
             raise QueueUnavailable(f"Redis at {_safe(self.url)}: {exc}") from exc
+        except ValueError as exc:  # its socket closed under it: interrupt()
+            raise QueueUnavailable(f"Redis at {_safe(self.url)}: blocking claim "
+                                   f"interrupted ({exc})") from exc
 
     def ping(self) -> None:
         try:
             self.client.ping()
         except self._errors as exc:
             raise QueueUnavailable(f"Redis at {_safe(self.url)}: {exc}") from exc
+
+    def interrupt(self) -> None:
+        """End a ``blmove`` blocked in another thread now (it raises QueueUnavailable):
+        its connection is shut down. A draining worker does not wait out the block."""
+        if self._blocking is not None:
+            self._blocking.connection_pool.disconnect(inuse_connections=True)
 
 
 class UpstashTransport:

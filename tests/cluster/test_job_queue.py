@@ -386,3 +386,30 @@ def test_every_history_entry_is_the_one_job_record(transport, settings, pg_url):
         assert list(meta.get_job("row-1")) == list(VIEWS["row"])
     finally:
         meta.dispose()
+
+
+def test_a_blocked_claim_is_interrupted_at_once(redis_url):
+    """A draining pool does not wait out BLMOVE's block (180 s in production): the
+    claim loop's shutdown interrupts it, so no claim outlives the pool."""
+    t = RedisTransport(redis_url)
+    t.blmove("pharos:test:empty", "pharos:test:dst", 0.1)  # the blocking client exists
+    out = {}
+
+    def block():
+        t0 = time.monotonic()
+        try:
+            t.blmove("pharos:test:empty", "pharos:test:dst", 30)
+            out["result"] = "returned"
+        except QueueUnavailable:
+            out["result"] = "interrupted"
+        out["seconds"] = time.monotonic() - t0
+
+    th = threading.Thread(target=block)
+    th.start()
+    time.sleep(0.5)
+    t.interrupt()
+    th.join(10)
+    assert not th.is_alive() and out["result"] == "interrupted", out
+    assert out["seconds"] < 5, out
+    # the transport still works afterwards
+    assert t.blmove("pharos:test:empty", "pharos:test:dst", 0.1) is None
