@@ -48,7 +48,6 @@ class GraphWorker:
 
         self.settings = settings
         self.name = name
-        self.stop = threading.Event()
         self.embed_lock = threading.Lock()
         self.metrics = WorkerMetrics(name)
         vectors = None
@@ -95,7 +94,6 @@ class GraphWorker:
 
     def drain(self, grace_s: float) -> dict:
         """Wait up to ``grace_s`` for running jobs; hand back the rest."""
-        self.stop.set()
         for w in self.workers:
             w.draining.set()
         deadline = time.time() + grace_s

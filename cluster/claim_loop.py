@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ray
 
 from cluster.idle_pacer import IdlePacer
-from cluster.job_queue import JobQueue, Task, WorkerBeat
+from cluster.job_queue import JobQueue, WorkerBeat
 from cluster.redis_transport import QueueUnavailable
 from cluster.statuses import Outcome
 
@@ -40,8 +40,6 @@ class Slot:
     index: int
     beat: WorkerBeat
     running: object | None = None  # the ObjectRef of the task it runs
-    task: Task | None = None
-    outcomes: list = field(default_factory=list)
 
 
 class ClaimLoop:
@@ -54,7 +52,6 @@ class ClaimLoop:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.stop = threading.Event()
-        self.claims = 0
 
     # --- slots -------------------------------------------------------------------------
     def add(self, actor, worker_ids: list[str], hardware: str) -> None:
@@ -62,12 +59,6 @@ class ClaimLoop:
         with self._lock:
             for i, wid in enumerate(worker_ids):
                 self.slots.append(Slot(actor, i, WorkerBeat(wid, hardware)))
-
-    def replace(self, old_actor, new_actor) -> None:
-        with self._lock:
-            for s in self.slots:
-                if s.actor is old_actor:
-                    s.actor = new_actor
 
     def busy(self) -> list[Slot]:
         with self._lock:
@@ -91,9 +82,6 @@ class ClaimLoop:
             self._thread = threading.Thread(target=self.run, name="pharos-claim-loop",
                                             daemon=True)
             self._thread.start()
-
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -126,13 +114,11 @@ class ClaimLoop:
         if task is None:
             self.pacer.empty(self.stop)
             return
-        self.claims += 1
         if self.stop.is_set():  # draining began while the claim blocked: hand it back
             self.queue.release(task, slot.beat)
             return
         self.pacer.reset()
         with self._lock:
-            slot.task = task
             slot.running = slot.actor.process.remote(slot.index, task)
 
     def _collect(self, timeout: float) -> None:
@@ -155,7 +141,7 @@ class ClaimLoop:
                             s.beat.worker_id, type(exc).__name__)
                 s.beat.idle()
             with self._lock:
-                s.running, s.task = None, None
+                s.running = None
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop claiming, and wait for the loop to end, so that no Ray call of it can

@@ -26,11 +26,14 @@ class QueueSettings(JobSettings):
     # --- edge pool -------------------------------------------------------------------
     num_gpus: float | None = Field(None, ge=0, validation_alias="PHAROS_NUM_GPUS")
 
+    @property
+    def queue_configured(self) -> bool:
+        """A queue to talk to (False: the embedded default, no Redis)."""
+        return bool(self.redis_url or self.upstash_redis_rest_url)
+
     def check_production(self) -> None:
         super().check_production()
-        if self.mode in (RunMode.CLOUD, RunMode.EDGE) and not (
-            self.redis_url or self.upstash_redis_rest_url
-        ):
+        if self.mode in (RunMode.CLOUD, RunMode.EDGE) and not self.queue_configured:
             raise SettingsError(
                 f"MODE={self.mode.value} needs REDIS_URL or UPSTASH_REDIS_REST_URL"
             )

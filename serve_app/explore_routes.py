@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from serve_app.graph_routes import _repo_key
+from serve_app.graph_routes import request_repo_key
 from serve_app.schemas import ERRORS, MapFile, Repositories, RepositoryMap
 
 router = APIRouter()
@@ -30,7 +30,7 @@ def repository_map(request: Request,
 
     from graph_jobs.viz import project_2d, top_dir
 
-    key = _repo_key(request, repo_url)
+    key = request_repo_key(request, repo_url)
     services = request.app.state.services
     points = [p for p in services.vectors.repository_points(key) if p.vector is not None]
     if not points:

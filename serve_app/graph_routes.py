@@ -30,7 +30,7 @@ def similar(request: Request, repo_url: Annotated[str, Query(min_length=1, max_l
     compare."""
     from graph_jobs.answers import QuestionRefused, similar_files
 
-    key = _repo_key(request, repo_url)
+    key = request_repo_key(request, repo_url)
     services = request.app.state.services
     try:
         ans = similar_files(services.vectors, services.metadata, key, file_path, k,
@@ -55,14 +55,15 @@ def similar_repositories(request: Request, repo_url: Annotated[str, Path(max_len
                          k: Annotated[int, Query(ge=1, le=100)] = 10):
     """Repositories whose dependency graphs are shaped like this one's (the NetLSD heat
     trace of each graph, stored at ingest; nearest first)."""
-    key = _repo_key(request, repo_url)
+    key = request_repo_key(request, repo_url)
     try:
         rows = request.app.state.services.metadata.similar_repositories(key, k)
     except NotFound as exc:
         raise HTTPException(404, detail=exc.args[0]) from None
     return SimilarRepositories(repo_url=key, results=rows)
 
-def _repo_key(request: Request, repo_url: str) -> str:
+def request_repo_key(request: Request, repo_url: str) -> str:
+    """``repo_url``'s one name under this ingress's URL rules (a 400 when refused)."""
     settings = request.app.state.settings
     try:
         return validate_repo_url(repo_url, allowed_hosts=allowed_hosts(settings),

@@ -81,7 +81,7 @@ def jobs_history(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 
     """The queue's history; with no queue configured (the embedded default, as
     ``pharos console`` runs), the jobs the metadata store recorded (``pharos ingest``)."""
     services, settings, _metrics = _state(request)
-    if not (settings.redis_url or settings.upstash_redis_rest_url):
+    if not settings.queue_configured:
         rows = services.metadata.list_jobs(100)
         jobs = [{**r, "timestamp": r.get("finished_at") or r.get("started_at")} for r in rows
                 if r["status"] not in ("pending", "running")]

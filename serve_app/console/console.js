@@ -65,7 +65,7 @@ const fmtWhen = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 // while a job runs or waits, every 30 s when idle, and when the tab is hidden from 30 s
 // doubling up to 5 min; back to visible, at once.
 const BUSY_MS = 2000, IDLE_MS = 30000, HIDDEN_MAX_MS = 300000;
-const poller = { timer: null, hiddenWait: IDLE_MS / 2, lastKey: "", jobs: [] };
+const poller = { timer: null, hiddenWait: IDLE_MS / 2, lastKey: "" };
 
 function nextWait(busy) {
   if (document.visibilityState === "hidden") {
@@ -132,7 +132,6 @@ function renderStatus(st) {
 
 async function loadJobs() {
   const h = await api(`${API}/ingestion/jobs/history?limit=20`);
-  poller.jobs = h.jobs;
   const s = h.stats;
   const pct = (x) => (x == null ? "—" : `${(x * 100).toFixed(0)}%`);
   const rate = (n) => (s.jobs ? `${((n / s.jobs) * 100).toFixed(0)}%` : "—");
@@ -201,7 +200,7 @@ if (sessionStorage.getItem(TOKEN_KEY)) $("#token").placeholder = "saved for this
 // ---- explore: a canvas map that stays smooth at thousands of files ----
 const PALETTE = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0a7ea4", "#d1242f",
   "#6639ba", "#116329", "#953800", "#a40e26", "#1b7c83"];
-const map = { data: null, scale: 1, ox: 0, oy: 0, selected: -1, edges: false, frame: 0, colors: [], adj: null };
+const map = { data: null, scale: 1, ox: 0, oy: 0, selected: -1, edges: false, frame: 0, adj: null };
 const canvas = $("#map");
 const ctx = canvas.getContext("2d");
 
