@@ -15,9 +15,6 @@ from graph_jobs.models import EdgeKind, RawImport
 QUERY = """
 (package_declaration (_) @package)
 (import_declaration) @import
-"""
-
-USES = """
 (type_identifier) @name
 (method_invocation object: (identifier) @name)
 (field_access object: (identifier) @name)
@@ -25,8 +22,15 @@ USES = """
 
 
 def extract(root) -> list[RawImport]:
-    out = []
+    """One pass over the tree: the package, the imports, and the type names used."""
+    out, first = [], {}
     for _p, caps in matches("java", QUERY, root):
+        if "name" in caps:
+            node = caps["name"][0]
+            name = text(node)
+            if name[:1].isupper() and name not in first:
+                first[name] = line(node)
+            continue
         if "package" in caps:
             out.append(RawImport(text(caps["package"][0]), EdgeKind.IMPORT, 0, ("package",)))
             continue
@@ -41,18 +45,8 @@ def extract(root) -> list[RawImport]:
             flags.append("static")
         out.append(RawImport(text(names[0]).replace(" ", ""), EdgeKind.IMPORT, line(node),
                              tuple(flags)))
-    return out + used_type_names(root)
-
-
-def used_type_names(root) -> list[RawImport]:
-    """Each capitalised type or receiver name the file uses, at its first line."""
-    first: dict[str, int] = {}
-    for _p, caps in matches("java", USES, root):
-        node = caps["name"][0]
-        name = text(node)
-        if name[:1].isupper() and name not in first:
-            first[name] = line(node)
-    return [RawImport(n, EdgeKind.SAME_PACKAGE, ln) for n, ln in first.items()]
+    # each capitalised type or receiver name, at its first line: a same-package candidate
+    return out + [RawImport(n, EdgeKind.SAME_PACKAGE, ln) for n, ln in first.items()]
 
 
 def imports_of(language: str, root, data: bytes) -> list[RawImport]:
