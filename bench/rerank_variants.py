@@ -29,10 +29,15 @@ import relevance_bench as rb  # noqa: E402
 from graph_jobs.relations.related_files import package_distance  # noqa: E402
 
 K = 10
-BASE = {"co": 8.0, "act": 1.0, "imp": 0.2, "dist": 0.15, "test": 0.6, "folder": 0.2}
+BASE = {"co": 8.0, "act": 1.0, "imp": 0.2, "dist": 0.15, "test": 0.6, "folder": 0.2,
+        "terms": 6.0}
 VARIANTS = {
-    "vector only": {"co": 0, "act": 0, "imp": 0, "dist": 0, "test": 0, "folder": 0},
+    "vector only": {"co": 0, "act": 0, "imp": 0, "dist": 0, "test": 0, "folder": 0,
+                    "terms": 0},
     "defaults": {},
+    "no shared words (the rerank before session 9)": {"terms": 0},
+    "shared words, weight 2 / 4 / 8 / 12": [{"terms": 2.0}, {"terms": 4.0}, {"terms": 8.0},
+                                            {"terms": 12.0}],
     "cosine as z-score": {"cos": "z"},
     "cosine as rank": {"cos": "rank"},
     "symmetric degree instead of confidence": {"sym": 1},
@@ -120,6 +125,7 @@ def score_repo(d: dict, w: dict) -> float:
             s += w["folder"] * (PurePosixPath(p).parent == PurePosixPath(q).parent)
             s -= w["dist"] * package_distance(q, p)
             s += w["act"] * a / mx
+            s += w["terms"] * sig.get("shared_terms", {}).get(p, 0.0)
             s += w.get("hop2", 0) * min(1.0, two.get(p, 0.0))
             s += w.get("ppr", 0) * pr.get(p, 0.0) / prmx
             if w.get("aa") or w.get("jac"):

@@ -121,6 +121,8 @@ class DependencyGraph:
     timings: dict[str, float] = field(default_factory=dict)
     cache_hits: int = 0
     parsed: int = 0  # files parsed in this run (not found in the cache)
+    # path -> {word: count} of its identifiers (graph_jobs.graph.extract.terms)
+    terms: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict:
         return {

@@ -143,6 +143,7 @@ class _Staged:
     degree: np.ndarray
     history: object = None  # CoChange, or None (structure alone)
     relation_graph: object = None
+    shared: object = None  # SharedTerms: files that use the same words
     vectors: np.ndarray | None = None
     trained: np.ndarray | None = None
 
@@ -250,7 +251,15 @@ class _Job:
         result.history = (f"{mined.status}: {mined.note}" if mined is not None
                           else "off: related files come from structure alone")
         history = mined.cochange if mined is not None and mined.status != "none" else None
-        return _Staged(graph, edges, degree, history)
+        from graph_jobs.relations.shared_terms import SharedTerms, shared_terms
+
+        staged = _Staged(graph, edges, degree, history, shared=SharedTerms())
+        if self.relations == "all":  # `--relations imports`: pure structure, no words
+            t = time.perf_counter()
+            staged.shared = shared_terms([f.path for f in graph.files], graph.terms)
+            timings["terms"] = time.perf_counter() - t
+        graph.terms = {}  # the counts are not needed past this point
+        return staged
 
     def embed_stage(self, staged: _Staged) -> None:
         """The relation graph, then Node2Vec on the device (one job at a time on it)."""
@@ -315,12 +324,14 @@ class _Job:
             self.stores.metadata.replace_repository(
                 self.repo_url, graph.commit, self.job_id,
                 [{"path": f.path, "language": f.language, "size": f.size,
-                  "degree": int(degree[i]), "isolated": not bool(trained[i])}
+                  "degree": int(degree[i]), "isolated": not bool(trained[i]),
+                  "terms": " ".join(staged.shared.top_terms.get(f.path, ())) or None}
                  for i, f in enumerate(graph.files)],
                 [{"source_path": e.source, "target_path": e.target, "kind": e.kind,
                   "line": e.line} for e in graph.edges],
                 history=staged.history, history_status=self.result.history,
                 tests=staged.relation_graph.tests, descriptor=descriptor,
+                term_pairs=staged.shared.pairs,
             )
         _drop_legacy_names(self.stores, self.repo_url, self.source)
         self.timings["store"] = time.perf_counter() - t

@@ -1,6 +1,6 @@
 """What extraction found in each file, cached by git blob id.
 
-The same content always gives the same imports, so re-ingesting an unchanged
+The same content always gives the same imports (and words), so re-ingesting an unchanged
 repository re-parses nothing. One SQLite file, safe for several processes."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-# (skip reason or None, had syntax errors, [RawImport tuples])
-ParseResult = tuple[str | None, bool, list[tuple]]
+# (skip reason or None, had syntax errors, [RawImport tuples], {word: count})
+ParseResult = tuple[str | None, bool, list[tuple], dict[str, int]]
 
 
 class ParseCache:
@@ -36,8 +36,8 @@ class ParseCache:
                 (self.version, *chunk),
             )
             for blob, lang, payload in rows:
-                skip, err, imps = json.loads(payload)
-                out[(blob, lang)] = (skip, err, [tuple(t) for t in imps])
+                skip, err, imps, words = json.loads(payload)
+                out[(blob, lang)] = (skip, err, [tuple(t) for t in imps], words)
         return out
 
     def put_many(self, items: list[tuple[str, str, ParseResult]]) -> None:

@@ -2,18 +2,22 @@
 
 1. Candidates: the ``pool`` files nearest to the query's Node2Vec vector (cosine) in
    its repository, from Qdrant, and every file with an exact tie to it (co-change
-   partner, import either way, test pair) that the search did not return, with its
-   cosine: in a large repository a strong partner can lie beyond the pool.
+   partner, import either way, test pair, shared words) that the search did not return,
+   with its cosine: in a large repository a strong partner can lie beyond the pool.
 2. Each candidate's score adds to its cosine what the metadata store knows exactly
    about the pair (:class:`RerankWeights`): co-change (the share of the query's
    age-decayed commits that also changed the candidate), an import either way, a
    test/source pair, the same folder, minus a little per step of distance between the
-   two files' packages (folders without layout folders such as ``src/main/java``); plus the candidate's own recent activity, relative to the busiest file of the
-   repository (files that change often keep changing, with whatever is being worked on).
+   two files' packages (folders without layout folders such as ``src/main/java``); plus
+   the similarity of the words their identifiers are made of (TF-IDF cosine,
+   :mod:`graph_jobs.relations.shared_terms`); plus the candidate's own recent activity,
+   relative to the busiest file of the repository (files that change often keep
+   changing, with whatever is being worked on).
 3. Each answer says why it is there (``why``): "imports it", "imported by it" (for a
    Java class of the same package, used without an import: "uses it (same package)",
    "used by it (same package)"),
-   "changed together 7 times (last 2025-03-02)", "its test", "same folder", or, when
+   "changed together 7 times (last 2025-03-02)", "its test", "same folder", "uses the
+   same names: cookie, jar, expires" (words both files weigh most), or, when
    no exact tie holds, "near in the relation graph" (the vectors alone put it there).
 
 ``rerank=False`` returns the vector order (what Qdrant says), still with ``why``.
@@ -38,6 +42,7 @@ class RerankWeights:
     folder: float = 0.2  # the same folder
     distance: float = 0.15  # subtracted per step of path distance in the tree
     activity: float = 1.0  # times the candidate's decayed commits / the busiest file's
+    terms: float = 6.0  # times the cosine of the two files' word vectors (shared_terms)
     prior: float = 1.0  # commits of doubt in the co-change confidence
 
 
@@ -73,6 +78,11 @@ def explain(query: str, other: str, signals: dict) -> list[str]:
 
         why.append("its test" if is_test(other) and not is_test(query) else "the file it tests"
                    if is_test(query) and not is_test(other) else "test pair")
+    if other in signals.get("shared_terms", {}):
+        mine = signals.get("terms", {}).get(query, [])
+        theirs = set(signals.get("terms", {}).get(other, ()))
+        both = [w for w in mine if w in theirs][:3]
+        why.append(f"uses the same names: {', '.join(both)}" if both else "uses similar names")
     if PurePosixPath(other).parent == PurePosixPath(query).parent:
         why.append("same folder")
     return why or ["near in the relation graph"]
@@ -129,6 +139,7 @@ def rank_related(query: str, candidates: list[tuple[str, float, str, int]], sign
             if PurePosixPath(path).parent == qdir:
                 score += w.folder
             score -= w.distance * package_distance(query, path)
+            score += w.terms * signals.get("shared_terms", {}).get(path, 0.0)
             busiest = signals.get("max_revision_weight") or 0.0
             if busiest > 0:
                 score += w.activity * signals["revisions"].get(path, (0, 0.0))[1] / busiest
@@ -150,12 +161,13 @@ def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
     cands = [(h.file_path, h.score, h.language, h.degree) for h in hits]
     if metadata is None:
         return cands, {"imports": {}, "imported_by": {}, "cochange": {}, "revisions": {},
-                       "tests": set()}
+                       "tests": set(), "shared_terms": {}, "terms": {}}
     signals = metadata.file_signals(repo_url, file_path, [c[0] for c in cands])
     if tied:
         seen = {c[0] for c in cands}
         missing = [p for p in (*signals["cochange"], *signals["imports"],
-                               *signals["imported_by"], *sorted(signals["tests"]))
+                               *signals["imported_by"], *sorted(signals["tests"]),
+                               *signals.get("shared_terms", {}))
                    if p not in seen]
         cands += [(h.file_path, h.score, h.language, h.degree)
                   for h in vectors.scores(repo_url, file_path, missing, include_isolated)]

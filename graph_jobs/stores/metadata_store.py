@@ -3,7 +3,9 @@
 History: ``file_history`` (each file's commits, plain and age-decayed) and
 ``cochange_pairs`` (files changed together), with the repository's ``history_head`` and
 ``history_time``: the state the history stage merges new commits into, so a re-ingest
-only reads the commits after ``history_head``. ``test_pairs`` holds (test, source) pairs.
+only reads the commits after ``history_head``. ``test_pairs`` holds (test, source) pairs;
+``term_pairs`` files that use the same words (``graph_jobs.relations.shared_terms``), and
+``files.terms`` each file's heaviest words, space-separated, which explain such a pair.
 
 SQLite file under ``PHAROS_DATA_DIR`` by default; Postgres (Neon) through
 ``DATABASE_URL`` / ``NEON_DATABASE_URL`` with psycopg2. ``postgres://`` URLs are
@@ -121,6 +123,7 @@ class File(Base):
     size: Mapped[int] = mapped_column(Integer)
     degree: Mapped[int] = mapped_column(Integer, default=0)
     isolated: Mapped[bool] = mapped_column(default=False)
+    terms: Mapped[str | None] = mapped_column(Text)  # its heaviest words, heaviest first
 
 
 class Dependency(Base):
@@ -165,6 +168,16 @@ class TestPair(Base):
                                                index=True)
     test_path: Mapped[str] = mapped_column(String(4096))
     source_path: Mapped[str] = mapped_column(String(4096))
+
+
+class TermPair(Base):
+    __tablename__ = "term_pairs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"),
+                                               index=True)
+    path_a: Mapped[str] = mapped_column(String(4096))  # path_a < path_b
+    path_b: Mapped[str] = mapped_column(String(4096))
+    similarity: Mapped[float] = mapped_column(Float)  # cosine of their TF-IDF word vectors
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -306,16 +319,18 @@ class MetadataStore:
                            files: Iterable[dict], edges: Iterable[dict], *,
                            history=None, history_status: str | None = None,
                            tests: Iterable[tuple[str, str]] = (),
-                           descriptor: list[float] | None = None) -> None:
+                           descriptor: list[float] | None = None,
+                           term_pairs: dict[tuple[str, str], float] | None = None) -> None:
         """Replace the stored files, dependencies, history (a ``CoChange``, or None to
-        leave the stored one) and test pairs of a repository in one transaction."""
+        leave the stored one), test pairs and shared-word pairs of a repository in one
+        transaction."""
         files, edges, tests = list(files), list(edges), list(tests)
         self._retry(f"could not store {repo_url}", lambda: self._replace_repository(
             repo_url, commit, job_id, files, edges, history, history_status, tests,
-            descriptor))
+            descriptor, term_pairs or {}))
 
     def _replace_repository(self, repo_url, commit, job_id, files, edges, history,
-                            history_status, tests, descriptor=None) -> None:
+                            history_status, tests, descriptor=None, term_pairs=None) -> None:
         with self._session() as s, s.begin():
             repo = s.scalar(select(Repository).where(Repository.url == repo_url))
             if repo is None:
@@ -337,6 +352,11 @@ class MetadataStore:
                 s.execute(TestPair.__table__.insert(),
                           [{"repository_id": repo.id, "test_path": t, "source_path": src}
                            for t, src in tests])
+            s.execute(delete(TermPair).where(TermPair.repository_id == repo.id))
+            if term_pairs:
+                s.execute(TermPair.__table__.insert(),
+                          [{"repository_id": repo.id, "path_a": a, "path_b": b,
+                            "similarity": sim} for (a, b), sim in term_pairs.items()])
             repo.history_status = (history_status or "")[:255] or None
             if descriptor is not None:
                 repo.descriptor = [float(x) for x in descriptor]
@@ -385,8 +405,10 @@ class MetadataStore:
 
     def file_signals(self, repo_url: str, path: str, candidates: Iterable[str] = ()) -> dict:
         """What the store knows of one file's ties: imports both ways, co-change
-        partners, its test or tested pair; and the revisions (plain and decayed commit
-        counts) of the file, its partners and ``candidates``."""
+        partners, its test or tested pair, the files that use the same words
+        (``shared_terms``: path -> similarity); and, for the file, its partners and
+        ``candidates``, the revisions (plain and decayed commit counts) and the heaviest
+        words (``terms``)."""
         candidates = list(candidates)
         return self._retry(f"could not read the signals of {path!r}",
                            lambda: self._file_signals(repo_url, path, candidates))
@@ -396,7 +418,8 @@ class MetadataStore:
             repo = s.scalar(select(Repository).where(Repository.url == repo_url))
             if repo is None:
                 return {"imports": {}, "imported_by": {}, "cochange": {}, "revisions": {},
-                        "tests": set(), "history_time": None}
+                        "tests": set(), "history_time": None, "shared_terms": {},
+                        "terms": {}}
             rid = repo.id
             imports, imported_by = {}, {}
             for r in s.execute(select(Dependency.source_path, Dependency.target_path,
@@ -423,18 +446,29 @@ class MetadataStore:
                                       or_(TestPair.test_path == path,
                                           TestPair.source_path == path))):
                 tests.add(r.source_path if r.test_path == path else r.test_path)
-            wanted = list({path, *cochange, *imports, *imported_by, *tests, *candidates})
-            revisions = {}
+            shared = {}
+            for r in s.execute(select(TermPair.path_a, TermPair.path_b, TermPair.similarity)
+                               .where(TermPair.repository_id == rid,
+                                      or_(TermPair.path_a == path, TermPair.path_b == path))):
+                shared[r.path_b if r.path_a == path else r.path_a] = r.similarity
+            wanted = list({path, *cochange, *imports, *imported_by, *tests, *shared,
+                           *candidates})
+            revisions, terms = {}, {}
             for i in range(0, len(wanted), 500):  # within SQLite's bound-parameter limit
+                chunk = wanted[i:i + 500]
                 revisions.update((r.path, (r.commits, r.weight)) for r in s.execute(
                     select(FileHistory.path, FileHistory.commits, FileHistory.weight)
-                    .where(FileHistory.repository_id == rid,
-                           FileHistory.path.in_(wanted[i:i + 500]))))
+                    .where(FileHistory.repository_id == rid, FileHistory.path.in_(chunk))))
+                terms.update((r.path, r.terms.split()) for r in s.execute(
+                    select(File.path, File.terms)
+                    .where(File.repository_id == rid, File.path.in_(chunk),
+                           File.terms.is_not(None))))
             busiest = s.scalar(select(func.max(FileHistory.weight))
                                .where(FileHistory.repository_id == rid))
             return {"imports": imports, "imported_by": imported_by, "cochange": cochange,
                     "revisions": revisions, "tests": tests, "history_time": repo.history_time,
-                    "max_revision_weight": float(busiest or 0.0)}
+                    "max_revision_weight": float(busiest or 0.0), "shared_terms": shared,
+                    "terms": terms}
 
     def repository(self, repo_url: str) -> dict | None:
         with self._session() as s:
@@ -493,7 +527,7 @@ class MetadataStore:
                 repo = s.scalar(select(Repository).where(Repository.url == repo_url))
                 if repo is None:
                     return False
-                for table in (Dependency, File, FileHistory, CoChangePair, TestPair):
+                for table in (Dependency, File, FileHistory, CoChangePair, TestPair, TermPair):
                     s.execute(delete(table).where(table.repository_id == repo.id))
                 s.delete(repo)
                 return True

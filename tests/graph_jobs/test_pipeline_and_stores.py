@@ -195,8 +195,8 @@ def test_migrations_run_with_one_command_on_postgres(pg_url, monkeypatch, tmp_pa
         version = c.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
     eng.dispose()
     assert {"repositories", "ingestion_jobs", "files", "dependencies", "file_history",
-            "cochange_pairs", "test_pairs"} <= tables
-    assert version == "0003"
+            "cochange_pairs", "test_pairs", "term_pairs"} <= tables
+    assert version == "0004"
 
 
 def test_history_migration_keeps_existing_repositories(pg_url, tmp_path):
