@@ -271,7 +271,8 @@ class _Job:
         self.faults(JobStep.EMBED)
         t = time.perf_counter()
         graph, result = staged.graph, self.result
-        rg = build_relation_graph(graph, staged.history, self.relation_weights, self.relations)
+        rg = build_relation_graph(graph, staged.history, self.relation_weights, self.relations,
+                                  shared=staged.shared)
         staged.relation_graph = rg
         result.relations = {k: int(v) for k, v in rg.kinds.items()}
         if self.relations == "all":

@@ -15,6 +15,8 @@ mirror          folders that are one package in a mirrored tree (``src/main/java
 co-change       ``cochange * strength(a, b)``; strength is the coupling degree
                 shrunk toward 0 for pairs seen in few commits (see below)
 test - source   ``test`` (see :mod:`.tests_and_sources`)
+shared words    ``terms * similarity`` (TF-IDF cosine of their identifier words,
+                :mod:`.shared_terms`), pairs each file keeps
 ==============  ==================================================================
 
 ``strength(a, b) = shared_w / (mean(revs_w(a), revs_w(b)) + prior)``: code-maat's degree
@@ -52,6 +54,7 @@ class RelationWeights:
     cochange_prior: float = 1.0  # commits of doubt in the co-change strength
     folder_size: float = 0.0  # folders with n > folder_size children: folder * sqrt(folder_size / n)
     min_strength: float = 0.05  # weaker co-change pairs are not edges
+    terms: float = 0.0  # times the shared-words similarity (0: not an edge)
 
 
 @dataclass
@@ -79,7 +82,8 @@ def cochange_strength(history: CoChange, a: str, b: str, prior: float = 1.0) -> 
 
 def build_relation_graph(graph: DependencyGraph, history: CoChange | None = None,
                          weights: RelationWeights | None = None,
-                         relations: str = "all") -> RelationGraph:
+                         relations: str = "all", shared=None) -> RelationGraph:
+    """``shared``: a :class:`~graph_jobs.relations.shared_terms.SharedTerms`, or None."""
     if relations not in RELATION_SETS:
         raise ValueError(f"relations must be one of {RELATION_SETS}, got {relations!r}")
     w = weights or RelationWeights()
@@ -154,6 +158,11 @@ def build_relation_graph(graph: DependencyGraph, history: CoChange | None = None
                 s = cochange_strength(history, a, b, w.cochange_prior)
                 if s >= w.min_strength:
                     add(i, j, w.cochange * s, "cochange")
+        if shared is not None and w.terms > 0:
+            for (a, b), sim in shared.pairs.items():
+                i, j = idx.get(a), idx.get(b)
+                if i is not None and j is not None:
+                    add(i, j, w.terms * sim, "terms")
         tests = pair_tests([(f.path, f.language) for f in graph.files])
         for t, s in tests:
             add(idx[t], idx[s], w.test, "test")

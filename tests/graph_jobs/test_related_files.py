@@ -83,12 +83,14 @@ def test_related_files_say_why(project, settings):
 
 def test_tied_files_are_candidates_beyond_the_vector_pool(project, settings):
     """A pool of one nearest neighbour: every file with an exact tie to app/core.py
-    (co-change, imports both ways, its test) is still a candidate, with its real cosine."""
+    (co-change, imports both ways, its test, shared words) is still a candidate, with its
+    real cosine."""
     stores = _stores(settings)
     res = run_ingest(str(project), settings, stores=stores)
     assert res.status == "complete", res.error
     cands, sig = candidates(stores.vectors, stores.metadata, res.repo_url, "app/core.py", 1)
-    tied = {*sig["cochange"], *sig["imports"], *sig["imported_by"], *sig["tests"]}
+    tied = {*sig["cochange"], *sig["imports"], *sig["imported_by"], *sig["tests"],
+            *sig["shared_terms"]}
     assert {"lib/schema.py", "app/util.py", "app/cli.py", "tests/test_core.py"} <= tied
     nearest = stores.vectors.similar(res.repo_url, "app/core.py", 1)[0].file_path
     assert {c[0] for c in cands} == tied | {nearest}  # nothing untied was added
@@ -178,7 +180,8 @@ def test_bench_runs_end_to_end(project, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
     assert set(data["summary"]) >= {"random", "ppr", "folder", "coupling",
-                                    "coupling+ppr+folder", "pharos", "pharos-vector"}
+                                    "coupling+ppr+folder", "words", "coupling+words",
+                                    "pharos", "pharos-vector"}
     assert "recall@10" in proc.stdout
 
 
