@@ -277,8 +277,11 @@ def prepare(path: Path, work: Path, fraction: float, max_future_files: int) -> C
     info = {"cut": cut[:12], "non_merge_commits": n_commits, "files": len(files),
             "future_commits_used": used, "queries": len(queries),
             "future_commits": len(future)}
+    from graph_jobs.graph.file_words import read_words
+
+    terms = read_words(clone, graph.files)
     return Case(name, clone, files, [(e.source, e.target) for e in graph.edges], history,
-                truth, queries, info, terms=graph.terms)
+                truth, queries, info, terms=terms)
 
 
 def main() -> None:

@@ -236,13 +236,15 @@ class _Job:
             self.source, self.settings, self.ref,
             progress=lambda stage, frac: self.report(JobStage.GRAPH, frac),
             history=want_history, stored_history=stored, faults=self.faults,
-            url_policy=self.url_policy)
-        timings["graph"] = time.perf_counter() - t - graph.timings.get("history", 0.0)
+            url_policy=self.url_policy, words=self.relations == "all")
+        timings["graph"] = (time.perf_counter() - t - graph.timings.get("history", 0.0)
+                            - graph.timings.get("words", 0.0))
         for k in ("clone", "discover", "parse", "resolve"):
             if k in graph.timings:
                 timings[f"graph.{k}"] = graph.timings[k]
-        if "history" in graph.timings:
-            timings["history"] = graph.timings["history"]
+        for k in ("history", "words"):
+            if k in graph.timings:
+                timings[k] = graph.timings[k]
         result.commit = graph.commit
         result.files_processed = len(graph.files)
         result.skipped_files = len(graph.skipped)
@@ -257,7 +259,7 @@ class _Job:
         if self.relations == "all":  # `--relations imports`: pure structure, no words
             t = time.perf_counter()
             staged.shared = shared_terms([f.path for f in graph.files], graph.terms)
-            timings["terms"] = time.perf_counter() - t
+            timings["words"] = timings.get("words", 0.0) + time.perf_counter() - t
         graph.terms = {}  # the counts are not needed past this point
         return staged
 

@@ -17,8 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from graph_jobs.graph.discovery import discover_files, sniff
-from graph_jobs.graph.extract import EXTRACTOR_VERSION, extract_imports, to_utf8_bytes
-from graph_jobs.graph.extract.terms import file_terms
+from graph_jobs.graph.extract import EXTRACTOR_VERSION, extract_imports
 from graph_jobs.graph.parse_cache import ParseCache, ParseResult
 from graph_jobs.graph.resolve import Resolvers
 from graph_jobs.languages import REPORTED
@@ -41,16 +40,16 @@ def parse_one(root: str, path: str, lang: str, max_bytes: int) -> ParseResult:
         with open(os.path.join(root, path), "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        return (f"unreadable: {exc.strerror}", False, [], {})
+        return (f"unreadable: {exc.strerror}", False, [])
     if len(data) > max_bytes:
-        return (f"over the size limit (> {max_bytes} bytes)", False, [], {})
+        return (f"over the size limit (> {max_bytes} bytes)", False, [])
     if (why := sniff(data)) is not None:
-        return (why, False, [], {})
+        return (why, False, [])
     try:
         imports, had_error = extract_imports(lang, data)
     except (RecursionError, MemoryError, ValueError, SystemError) as exc:  # never fail the job
-        return (f"parser failed: {type(exc).__name__}", True, [], {})
-    return (None, had_error, [i.to_tuple() for i in imports], file_terms(to_utf8_bytes(data)))
+        return (f"parser failed: {type(exc).__name__}", True, [])
+    return (None, had_error, [i.to_tuple() for i in imports])
 
 
 def _parse_batch(args) -> list[ParseResult]:
@@ -126,16 +125,14 @@ def build_dependency_graph(
     t0 = time.perf_counter()
     files, skipped = [], list(found.skipped)
     imports: dict[str, list[RawImport]] = {}
-    terms: dict[str, dict[str, int]] = {}
     stats: dict[str, LanguageStats] = {}
     for f, key in zip(found.files, keys, strict=True):
-        skip, had_error, imps, words = results[key]
+        skip, had_error, imps = results[key]
         if skip is not None:
             skipped.append(SkippedFile(f.path, skip))
             continue
         files.append(f)
         imports[f.path] = [RawImport.from_tuple(t) for t in imps]
-        terms[f.path] = words
         st = stats.setdefault(REPORTED.get(f.language, f.language), LanguageStats())
         st.files += 1
         st.parse_errors += int(had_error)
@@ -168,4 +165,4 @@ def build_dependency_graph(
                 st.unresolved += 1
     timings["resolve"] = time.perf_counter() - t0
     return DependencyGraph(str(root), commit, files, edges, unresolved, skipped, stats, timings,
-                           cache_hits=len(cached), parsed=len(todo), terms=terms)
+                           cache_hits=len(cached), parsed=len(todo))

@@ -2,7 +2,8 @@
 
 ``graph_and_history_for`` also runs the history stage on the same work tree, before a
 temporary clone is removed; the clone then carries ``history_max_commits`` commits
-(blobless) instead of one.
+(blobless) instead of one. With ``words=True`` it also reads each file's words
+(:mod:`graph_jobs.graph.file_words`) into ``graph.terms``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def graph_for(source: str, settings: JobSettings, ref: str | None = None, *, use
 def graph_and_history_for(source: str, settings: JobSettings, ref: str | None = None, *,
                           use_cache: bool = True, progress: Progress | None = None,
                           history: bool | None = None, stored_history=None,
-                          faults: FaultHook = no_faults, url_policy=None):
+                          faults: FaultHook = no_faults, url_policy=None, words: bool = False):
     """``(graph, HistoryResult | None)``; history is mined when ``settings.history`` is on
     (or ``history=True``), from ``stored_history`` onwards when it still applies.
 
@@ -57,6 +58,15 @@ def graph_and_history_for(source: str, settings: JobSettings, ref: str | None = 
         )
         graph.timings = {"clone": t_clone, **graph.timings}
         graph.root = source if repo.is_clone else str(Path(repo.root))
+        if words:
+            from graph_jobs.graph.file_words import read_words
+
+            t = time.perf_counter()
+            graph.terms = read_words(
+                repo.root, graph.files, max_bytes=settings.max_file_bytes,
+                cache_path=settings.parse_cache_path if use_cache and settings.parse_cache
+                else None, workers=settings.parse_workers)
+            graph.timings["words"] = time.perf_counter() - t
         mined = None
         if want_history:
             from graph_jobs.history.cochange import CoChangeParams

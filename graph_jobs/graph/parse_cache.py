@@ -1,7 +1,8 @@
 """What extraction found in each file, cached by git blob id.
 
-The same content always gives the same imports (and words), so re-ingesting an unchanged
-repository re-parses nothing. One SQLite file, safe for several processes."""
+The same content always gives the same imports (table ``parsed``) and the same words
+(table ``words``, :mod:`graph_jobs.graph.file_words`), so re-ingesting an unchanged
+repository re-reads nothing. One SQLite file, safe for several processes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-# (skip reason or None, had syntax errors, [RawImport tuples], {word: count})
-ParseResult = tuple[str | None, bool, list[tuple], dict[str, int]]
+# (skip reason or None, had syntax errors, [RawImport tuples])
+ParseResult = tuple[str | None, bool, list[tuple]]
 
 
 class ParseCache:
@@ -24,6 +25,10 @@ class ParseCache:
             "CREATE TABLE IF NOT EXISTS parsed (blob TEXT, lang TEXT, version INTEGER,"
             " payload TEXT, PRIMARY KEY (blob, lang, version)) WITHOUT ROWID"
         )
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS words (blob TEXT, version INTEGER, payload TEXT,"
+            " PRIMARY KEY (blob, version)) WITHOUT ROWID"
+        )
 
     def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], ParseResult]:
         out: dict[tuple[str, str], ParseResult] = {}
@@ -36,8 +41,8 @@ class ParseCache:
                 (self.version, *chunk),
             )
             for blob, lang, payload in rows:
-                skip, err, imps, words = json.loads(payload)
-                out[(blob, lang)] = (skip, err, [tuple(t) for t in imps], words)
+                skip, err, imps = json.loads(payload)
+                out[(blob, lang)] = (skip, err, [tuple(t) for t in imps])
         return out
 
     def put_many(self, items: list[tuple[str, str, ParseResult]]) -> None:
@@ -46,6 +51,24 @@ class ParseCache:
                 "INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?)",
                 [(b, lang, self.version, json.dumps(r)) for b, lang, r in items],
             )
+
+    def get_words(self, blobs: list[str]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        blobs = sorted(set(blobs))
+        for i in range(0, len(blobs), 500):
+            chunk = blobs[i: i + 500]
+            rows = self.db.execute(
+                f"SELECT blob, payload FROM words WHERE version=? AND blob IN "
+                f"({','.join('?' * len(chunk))})",
+                (self.version, *chunk),
+            )
+            out.update((blob, json.loads(payload)) for blob, payload in rows)
+        return out
+
+    def put_words(self, items: list[tuple[str, dict[str, int]]]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO words VALUES (?, ?, ?)",
+                                [(b, self.version, json.dumps(w)) for b, w in items])
 
     def close(self) -> None:
         self.db.close()

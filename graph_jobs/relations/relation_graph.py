@@ -54,7 +54,7 @@ class RelationWeights:
     cochange_prior: float = 1.0  # commits of doubt in the co-change strength
     folder_size: float = 0.0  # folders with n > folder_size children: folder * sqrt(folder_size / n)
     min_strength: float = 0.05  # weaker co-change pairs are not edges
-    terms: float = 0.0  # times the shared-words similarity (0: not an edge)
+    terms: float = 2.0  # times the shared-words similarity (0: not an edge)
 
 
 @dataclass

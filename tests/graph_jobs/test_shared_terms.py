@@ -82,7 +82,8 @@ def test_why_names_the_shared_words(words_repo, settings):
     stores = Stores.open(settings)
     res = run_ingest(str(words_repo), settings, stores=stores)
     assert res.status == "complete", res.error
-    assert "terms" in res.timings
+    assert "words" in res.timings
+    assert res.relations.get("terms", 0) >= 1  # shared words are edges Node2Vec walks
     hits = related_files(stores.vectors, stores.metadata, res.repo_url, "net/cookies.py", k=5)
     why = {h.file_path: h.why for h in hits}
     assert hits[0].file_path == "web/session.py"
@@ -105,6 +106,22 @@ def test_words_come_back_from_the_parse_cache(words_repo, settings):
     after = stores.metadata.file_signals(second.repo_url, "net/cookies.py")
     assert after["shared_terms"] == before["shared_terms"] and after["shared_terms"]
     assert after["terms"]["net/cookies.py"] == before["terms"]["net/cookies.py"]
+
+
+def test_words_are_cached_by_blob_and_the_same_on_every_core(words_repo, tmp_path,
+                                                             monkeypatch):
+    import graph_jobs.graph.file_words as fw
+    from graph_jobs.graph.discovery import discover_files
+
+    files = discover_files(words_repo, 1 << 20).files
+    cache = tmp_path / "cache.sqlite"
+    serial = fw.read_words(words_repo, files, cache_path=cache, workers=1)
+    assert serial["net/cookies.py"]["cookie"] == 3
+    monkeypatch.setattr(fw, "PARALLEL_MIN_FILES", 1)
+    assert fw.read_words(words_repo, files, workers=2) == serial  # worker processes
+    (words_repo / "net" / "cookies.py").unlink()  # the cache answers for its blob
+    assert fw.read_words(words_repo, files, cache_path=cache, workers=1) == serial
+    assert fw.read_words(words_repo, files, workers=1)["net/cookies.py"] == {}  # unreadable
 
 
 def test_relations_imports_stores_no_word_pairs(words_repo, settings):

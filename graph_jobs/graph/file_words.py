@@ -1,0 +1,67 @@
+"""Each file's words (:mod:`graph_jobs.graph.extract.terms`), read from the work tree.
+
+A stage of its own, after the graph: the dependency graph does not need words, and
+``pharos graph`` does not read them. Cached by git blob id in the parse cache's SQLite
+file (table ``words``), so an unchanged file is never read twice; parsed on every core
+for large repositories, like the graph. A file that cannot be read now has no words
+(it was readable a moment ago, for the graph; the answer just loses one signal).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from graph_jobs.graph.extract import to_utf8_bytes
+from graph_jobs.graph.extract.terms import file_terms
+from graph_jobs.models import SourceFile
+
+# Bump when file_terms changes: cached words of older versions are not used.
+WORDS_VERSION = 1
+PARALLEL_MIN_FILES = 300
+
+
+def words_of_file(root: str, path: str, max_bytes: int) -> dict[str, int]:
+    try:
+        with open(os.path.join(root, path), "rb") as fh:
+            data = fh.read(max_bytes)
+    except OSError:
+        return {}
+    return file_terms(to_utf8_bytes(data))
+
+
+def _words_batch(args) -> list[dict[str, int]]:
+    root, paths, max_bytes = args
+    return [words_of_file(root, p, max_bytes) for p in paths]
+
+
+def read_words(root: Path, files: list[SourceFile], *, max_bytes: int = 1 << 20,
+               cache_path: Path | None = None, workers: int = 0) -> dict[str, dict[str, int]]:
+    """``{path: {word: count}}`` for ``files`` (see the module doc)."""
+    from graph_jobs.graph.dependency_graph import _pool
+    from graph_jobs.graph.parse_cache import ParseCache
+
+    cache = ParseCache(cache_path, WORDS_VERSION) if cache_path else None
+    try:
+        cached = cache.get_words([f.blob for f in files]) if cache else {}
+        todo = [f for f in files if f.blob not in cached]
+        workers = workers or (os.cpu_count() or 1)
+        if workers <= 1 or len(todo) < PARALLEL_MIN_FILES:
+            fresh = [words_of_file(str(root), f.path, max_bytes) for f in todo]
+        else:
+            n = workers * 4
+            batches = [todo[i::n] for i in range(n)]
+            fresh = [{}] * len(todo)
+            with _pool(workers) as ex:
+                jobs = [(str(root), [f.path for f in b], max_bytes) for b in batches]
+                for i, got in enumerate(ex.map(_words_batch, jobs)):
+                    for j, w in enumerate(got):
+                        fresh[i + j * n] = w
+        if cache:
+            cache.put_words([(f.blob, w) for f, w in zip(todo, fresh, strict=True)])
+    finally:
+        if cache:
+            cache.close()
+    for f, w in zip(todo, fresh, strict=True):
+        cached[f.blob] = w
+    return {f.path: cached.get(f.blob, {}) for f in files}
