@@ -35,6 +35,46 @@ def shared_terms(files: list[str], terms: dict[str, dict[str, int]], *, k: int =
     out = SharedTerms()
     if n < 2:
         return out
+    sizes = [len(terms.get(f, ())) for f in files]
+    keys = [w for f in files for w in terms.get(f, ())]
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(keys))}
+    indices = np.fromiter(map(vocab.__getitem__, keys), dtype=np.int64, count=len(keys))
+    counts = np.fromiter((c for f in files for c in terms.get(f, {}).values()),
+                         dtype=np.float64, count=len(keys))
+    indptr = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    x = sp.csr_matrix((np.log(counts) + 1.0, indices, indptr), shape=(n, len(vocab)))
+    df = np.bincount(x.indices, minlength=len(vocab))
+    idf = np.log(n / np.maximum(df, 1))
+    idf[df < 2] = 0.0
+    x = (x @ sp.diags(idf)).tocsr()
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    x = (sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ x).tocsr()
+    x.eliminate_zeros()
+
+    words = np.array(list(vocab), dtype=object)
+    for i, f in enumerate(files):
+        lo, hi = x.indptr[i], x.indptr[i + 1]
+        order = np.argsort(-x.data[lo:hi], kind="stable")[:top]
+        out.top_terms[f] = [str(w) for w in words[x.indices[lo:hi][order]]]
+
+    xt = x.T.tocsr()
+    kk = min(k, n - 1)
+    best_sim: dict[tuple[int, int], float] = {}
+    for start in range(0, n, block):
+        sims = (x[start:start + block] @ xt).toarray()
+        rows = np.arange(sims.shape[0])
+        sims[rows, rows + start] = -1.0  # not itself
+        best = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        got = np.take_along_axis(sims, best, axis=1)
+        r, c = np.nonzero(got >= min_similarity)
+        a, b = r + start, best[r, c]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        for i, j, v in zip(lo.tolist(), hi.tolist(), got[r, c].tolist(), strict=True):
+            best_sim[(i, j)] = v
+    for (i, j), v in best_sim.items():
+        a, b = files[i], files[j]
+        out.pairs[(a, b) if a < b else (b, a)] = v
+    return out
     vocab: dict[str, int] = {}
     indptr, indices, counts = [0], [], []
     for f in files:
