@@ -212,6 +212,12 @@ class _Job:
         _finish(self.record, result, self.timings, self.t_start, self.faults)
         return result
 
+    @property
+    def want_words(self) -> bool:
+        """Shared words are read with the relation graph (not for `--relations imports`,
+        pure structure) unless PHAROS_WORDS is off."""
+        return self.relations == "all" and self.settings.words
+
     def check_source(self) -> None:
         if self.url_policy is None:
             return
@@ -236,7 +242,7 @@ class _Job:
             self.source, self.settings, self.ref,
             progress=lambda stage, frac: self.report(JobStage.GRAPH, frac),
             history=want_history, stored_history=stored, faults=self.faults,
-            url_policy=self.url_policy, words=self.relations == "all")
+            url_policy=self.url_policy, words=self.want_words)
         timings["graph"] = (time.perf_counter() - t - graph.timings.get("history", 0.0)
                             - graph.timings.get("words", 0.0))
         for k in ("clone", "discover", "parse", "resolve"):
@@ -256,7 +262,10 @@ class _Job:
         from graph_jobs.relations.shared_terms import SharedTerms, shared_terms
 
         staged = _Staged(graph, edges, degree, history, shared=SharedTerms())
-        if self.relations == "all":  # `--relations imports`: pure structure, no words
+        if self.want_words and len(graph.files) > self.settings.words_max_files:
+            log.warning("%s: %d files, over PHAROS_WORDS_MAX_FILES (%d): no shared words",
+                        self.repo_url, len(graph.files), self.settings.words_max_files)
+        elif self.want_words:
             t = time.perf_counter()
             staged.shared = shared_terms([f.path for f in graph.files], graph.terms)
             timings["words"] = timings.get("words", 0.0) + time.perf_counter() - t

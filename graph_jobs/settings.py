@@ -78,6 +78,9 @@ class JobSettings(BaseSettings):
     history_session_hours: float = Field(0.0, ge=0,
                                          validation_alias="PHAROS_HISTORY_SESSION_HOURS")
     relations: str = Field("all", pattern="^(all|imports)$", validation_alias="PHAROS_RELATIONS")
+    # shared words (graph_jobs.relations.shared_terms): off, or skipped above this many files
+    words: bool = Field(True, validation_alias="PHAROS_WORDS")
+    words_max_files: int = Field(20000, ge=0, validation_alias="PHAROS_WORDS_MAX_FILES")
 
     @model_validator(mode="after")
     def _expand(self) -> JobSettings:

@@ -3,7 +3,8 @@
 ``graph_and_history_for`` also runs the history stage on the same work tree, before a
 temporary clone is removed; the clone then carries ``history_max_commits`` commits
 (blobless) instead of one. With ``words=True`` it also reads each file's words
-(:mod:`graph_jobs.graph.file_words`) into ``graph.terms``.
+(:mod:`graph_jobs.graph.file_words`) into ``graph.terms``, unless the repository has
+more than ``settings.words_max_files`` files.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def graph_and_history_for(source: str, settings: JobSettings, ref: str | None = 
         )
         graph.timings = {"clone": t_clone, **graph.timings}
         graph.root = source if repo.is_clone else str(Path(repo.root))
-        if words:
+        if words and len(graph.files) <= settings.words_max_files:
             from graph_jobs.graph.file_words import read_words
 
             t = time.perf_counter()

@@ -129,3 +129,13 @@ def test_relations_imports_stores_no_word_pairs(words_repo, settings):
     res = run_ingest(str(words_repo), settings, stores=stores, relations="imports")
     assert res.status == "complete"
     assert stores.metadata.file_signals(res.repo_url, "net/cookies.py")["shared_terms"] == {}
+
+
+@pytest.mark.parametrize("update", [{"words": False}, {"words_max_files": 3}])
+def test_words_can_be_turned_off_or_bounded(words_repo, settings, update):
+    settings = settings.model_copy(update=update)
+    stores = Stores.open(settings)
+    res = run_ingest(str(words_repo), settings, stores=stores)
+    assert res.status == "complete", res.error
+    assert "terms" not in res.relations and "words" not in res.timings
+    assert stores.metadata.file_signals(res.repo_url, "net/cookies.py")["shared_terms"] == {}
