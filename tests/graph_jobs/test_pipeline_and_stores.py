@@ -138,19 +138,35 @@ def test_one_bad_file_never_fails_the_job(settings, tmp_path):
     assert res.skipped_files == 1 and res.files_processed == 4
 
 
-def test_failed_clone_is_a_failed_job_and_leaves_no_temp_dir(settings):
-    before = set(Path(tempfile.gettempdir()).glob("pharos-clone-*"))
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch) -> Path:
+    """A temporary directory of this test's own, so clones of tests running beside it
+    (another xdist worker) are not counted."""
+    d = tmp_path / "tmp"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    return d
+
+
+def test_failed_clone_is_a_failed_job_and_leaves_no_temp_dir(settings, private_tmp):
     res = run_ingest("file:///definitely/not/here.git", settings, stores=_stores(settings))
     assert res.status == "failed" and "CloneFailed" in res.error
-    assert set(Path(tempfile.gettempdir()).glob("pharos-clone-*")) == before
+    assert not list(private_tmp.glob("pharos-clone-*"))
 
 
-def test_clone_url_ingest_removes_its_clone(settings, requests_repo):
-    before = set(Path(tempfile.gettempdir()).glob("pharos-clone-*"))
+def test_clone_url_ingest_removes_its_clone(settings, requests_repo, private_tmp,
+                                           monkeypatch):
+    import graph_jobs.graph.repo_source as rs
+
+    made = []
+    mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(rs.tempfile, "mkdtemp",
+                        lambda *a, **k: made.append(mkdtemp(*a, **k)) or made[-1])
     res = run_ingest(f"file://{requests_repo}", settings, stores=_stores(settings))
     # one name for the directory, read in place or cloned through file://
     assert res.status == "complete" and res.repo_url == str(requests_repo.resolve())
-    assert set(Path(tempfile.gettempdir()).glob("pharos-clone-*")) == before
+    assert made and all(not Path(d).exists() for d in made)  # it cloned, then removed it
+    assert not list(private_tmp.glob("pharos-clone-*"))
 
 
 def test_postgres_metadata_store(settings, pg_url, requests_repo):
