@@ -75,7 +75,7 @@ class RepoRef:
         low = s.lower()
         if low.startswith("file:"):
             rest = re.sub(r"^file:(//(localhost)?)?", "", s, flags=re.I)
-            path = Path(rest).expanduser().resolve()
+            path = _local_path(rest)
             return cls(str(path), f"file://{path}", True, "file")
         s = re.sub(r"^(https?):/(?!/)", r"\1://", s, flags=re.I)
         if "://" in s:
@@ -88,7 +88,7 @@ class RepoRef:
         if (_HOST_FIRST.match(first) and s.count("/") >= 2 and not Path(s).exists()
                 and not s.startswith(("./", "../", "~"))):
             return cls._from_url("https://" + s)
-        path = Path(s).expanduser().resolve()
+        path = _local_path(s)
         return cls(str(path), str(path), True)
 
     @classmethod
@@ -128,3 +128,11 @@ def _clean_path(p: str) -> str:
 def repo_name(source: str) -> str:
     """The name ``source`` is stored under (:attr:`RepoRef.name`)."""
     return RepoRef.parse(source).name
+
+
+def _local_path(s: str) -> Path:
+    """``s`` as an absolute local path; ``~user`` of no such user is refused, not a crash."""
+    try:
+        return Path(s).expanduser().resolve()
+    except RuntimeError as exc:  # "Could not determine home directory."
+        raise UnsafeRepositoryURL(f"cannot read {s!r} as a local path: {exc}") from None

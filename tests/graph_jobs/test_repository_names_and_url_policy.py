@@ -375,3 +375,10 @@ def test_the_policy_refuses_what_the_ingress_refuses():
     assert checked.ref.clone_url == "https://github.com/o/r"
     assert "http.curloptResolve=github.com:443:140.82.112.3" in checked.git_config
     assert "http.followRedirects=false" in checked.git_config
+
+
+@pytest.mark.parametrize("raw", ["~0", "~no-such-user-9/repo", "file://~no-such-user-9/r"])
+def test_home_of_no_such_user_is_a_clear_error(raw):
+    """Found by schemathesis: ``~0`` made pathlib raise RuntimeError (a 500)."""
+    with pytest.raises(UnsafeRepositoryURL, match="local path"):
+        RepoRef.parse(raw)
