@@ -54,9 +54,17 @@ def _pct(x: np.ndarray) -> np.ndarray:
     n = len(x)
     if n <= 1:
         return np.zeros(n)
-    from scipy.stats import rankdata
-
-    return (rankdata(x, method="average") - 1) / (n - 1)
+    # average ranks of ties, as scipy.stats.rankdata(method="average"), whose import
+    # alone (scipy.stats) cost 1.5 s of every job
+    x = np.asarray(x)
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    ends = np.r_[starts[1:], n]
+    mean_rank = (starts + ends - 1) / 2.0  # 0-based mean position of each run of ties
+    ranks = np.empty(n)
+    ranks[order] = np.repeat(mean_rank, ends - starts)
+    return ranks / (n - 1)
 
 
 def _levels(n: int, adj: list[list[int]], starts: list[int]) -> np.ndarray:

@@ -217,3 +217,19 @@ def test_role_vectors_from_edges_alone():
                        tests=[False, False, False, True])
     assert np.array_equal(one, two)
     assert np.all(one >= 0) and np.all(one <= 1.0 + 1e-6)
+
+
+def test_percentile_ranks_match_scipy():
+    """_pct ranks ties by their mean, as scipy.stats.rankdata does (without importing
+    scipy.stats, which took 1.5 s of every job)."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    from graph_jobs.roles.role_features import _pct
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(2, 60))
+        x = rng.integers(0, 4, n).astype(float) if rng.random() < 0.5 else rng.random(n)
+        assert np.allclose(_pct(x), (rankdata(x) - 1) / (n - 1))
+    assert _pct(np.array([5.0])).tolist() == [0.0] and _pct(np.array([])).size == 0
