@@ -9,7 +9,8 @@ a local Qdrant directory; the parse cache is off (cold). Targets: ~100 files < 5
 ~2,500 files < 20 s, peak < 2 GB. The old system took 2-3 minutes for 100 files on a GPU.
 
 ``--history PATH...``: each real repository (a local clone with its history) is ingested
-through a ``file://`` URL, so the clone is part of the job, twice, each in a fresh
+through a ``file://`` URL of a bare mirror that honours ``--filter`` (as GitHub does), so
+the clone is part of the job, twice, each in a fresh
 process: as before the history stage (``PHAROS_HISTORY=0 PHAROS_RELATIONS=imports``, a
 ``--depth 1`` clone, Node2Vec on the import graph with the library defaults) and as
 now (a blobless clone of ``PHAROS_HISTORY_MAX_COMMITS`` commits, co-change mining, the
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -53,10 +53,8 @@ print(json.dumps({"result": res.to_dict("result"), "import_s": t_import,
 def run_child(repo: str, work: Path, extra: dict | None = None) -> dict:
     code = CHILD % {"root": str(ROOT), "data": str(work / "data"), "repo": repo,
                     "extra": extra or {}}
-    env = {**os.environ, "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "uploadpack.allowFilter",
-           "GIT_CONFIG_VALUE_0": "true"}  # let the local "server" honour --filter
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=env)
+                         check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -75,22 +73,47 @@ BEFORE = {"PHAROS_HISTORY": False, "PHAROS_RELATIONS": "imports"}
 STAGES = ("graph.clone", "graph", "words", "history", "embed", "store")
 
 
+def serve_with_filters(path: Path, dest: Path) -> str:
+    """A bare mirror of ``path`` (hard links, outside the timing) whose upload-pack honours
+    ``--filter``, as GitHub's does, and its ``file://`` URL. Git does not pass ``-c`` or
+    ``GIT_CONFIG_*`` settings to a local upload-pack, so the setting lives in the mirror;
+    a blobless clone is checked to be one."""
+    subprocess.run(["git", "clone", "-q", "--mirror", str(path.resolve()), str(dest)],
+                   check=True)
+    subprocess.run(["git", "-C", str(dest), "config", "uploadpack.allowFilter", "true"],
+                   check=True)
+    url = f"file://{dest}"
+    probe = dest.parent / "probe.git"
+    got = subprocess.run(["git", "clone", "-q", "--bare", "--depth", "1", "--filter=blob:none",
+                          url, str(probe)], capture_output=True, text=True, check=True)
+    if "filtering not recognized" in got.stderr:
+        raise SystemExit(f"{path}: the local server ignores --filter")
+    shutil.rmtree(probe)
+    return url
+
+
 def history_cost(paths: list[Path], repeat: int) -> None:
     print("| repository | files | mode | job seconds | " + " | ".join(STAGES)
           + " | history | ratio |")
     print("|---|---|---|---|" + "---|" * len(STAGES) + "---|---|")
     for path in paths:
         best: dict[str, dict] = {}
-        for _ in range(repeat):
-            for mode, extra in (("before", BEFORE), ("with history", {})):
-                work = Path(tempfile.mkdtemp(prefix="pharos-hist-"))
-                try:
-                    r = run_child(f"file://{path.resolve()}", work, extra)["result"]
-                finally:
-                    shutil.rmtree(work, ignore_errors=True)
-                assert r["status"] == "complete", r
-                if mode not in best or r["duration_seconds"] < best[mode]["duration_seconds"]:
-                    best[mode] = r
+        served = Path(tempfile.mkdtemp(prefix="pharos-served-"))
+        try:
+            url = serve_with_filters(path, served / "repo.git")
+            for _ in range(repeat):
+                for mode, extra in (("before", BEFORE), ("with history", {})):
+                    work = Path(tempfile.mkdtemp(prefix="pharos-hist-"))
+                    try:
+                        r = run_child(url, work, extra)["result"]
+                    finally:
+                        shutil.rmtree(work, ignore_errors=True)
+                    assert r["status"] == "complete", r
+                    if (mode not in best
+                            or r["duration_seconds"] < best[mode]["duration_seconds"]):
+                        best[mode] = r
+        finally:
+            shutil.rmtree(served, ignore_errors=True)
         base = best["before"]["duration_seconds"]
         for mode, r in best.items():
             t = r["timings"]

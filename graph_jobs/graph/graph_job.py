@@ -70,16 +70,24 @@ def graph_and_history_for(source: str, settings: JobSettings, ref: str | None = 
             graph.timings["words"] = time.perf_counter() - t
         mined = None
         if want_history:
+            from graph_jobs.errors import RepositoryError
             from graph_jobs.history.cochange import CoChangeParams
-            from graph_jobs.history.history_stage import mine_history
+            from graph_jobs.history.history_stage import HistoryResult, mine_history
 
             t = time.perf_counter()
-            mined = mine_history(
-                repo.root, {f.path for f in graph.files},
-                params=CoChangeParams(max_commit_files=settings.history_max_commit_files,
-                                      half_life_days=settings.history_half_life_days,
-                                      session_hours=settings.history_session_hours),
-                stored=stored_history, max_commits=settings.history_max_commits,
-                max_age_days=settings.history_max_days)
+            try:
+                history_root = repo.history_root()  # waits for the history clone
+            except RepositoryError as exc:  # no history is not a failed job
+                history_root = None
+                mined = HistoryResult(None, "none", f"the history clone failed ({exc}): "
+                                      "related files come from structure alone")
+            if history_root is not None:
+                mined = mine_history(
+                    history_root, {f.path for f in graph.files}, head=repo.commit or None,
+                    params=CoChangeParams(max_commit_files=settings.history_max_commit_files,
+                                          half_life_days=settings.history_half_life_days,
+                                          session_hours=settings.history_session_hours),
+                    stored=stored_history, max_commits=settings.history_max_commits,
+                    max_age_days=settings.history_max_days)
             graph.timings["history"] = time.perf_counter() - t
         return graph, mined

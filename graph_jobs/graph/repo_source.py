@@ -2,11 +2,14 @@
 
 ``open_repository`` is a context manager; a temporary clone is always removed on exit,
 whatever happened inside. Clones are single-branch, without tags or submodules, and
-shallow: ``--depth 1`` for structure alone, or, when the history stage wants commits,
-a blobless partial clone (``--filter=blob:none --depth history_depth``) that brings the
-last ``history_depth`` commits and their trees but only the file contents of HEAD.
-They refuse the ``ext::`` transport and option-like arguments, never prompt
-for credentials, and are killed when they pass the time or size limit.
+shallow: the work tree is a ``--depth 1`` clone. When the history stage wants commits, a
+second, bare, blobless partial clone (``--filter=blob:none --depth history_depth``:
+commits and trees, no file contents) is made at the same time, in a thread, so it
+overlaps the work-tree clone and the parsing; ``OpenedRepository.history_root()`` waits
+for it. (One blobless clone with a work tree costs more: its checkout fetches HEAD's
+contents in a second round trip, after the first.) They refuse the ``ext::`` transport
+and option-like arguments, never prompt for credentials, and are killed when they pass
+the time or size limit (each clone its own), or when the repository is closed early.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +47,12 @@ class OpenedRepository:
     commit: str | None  # HEAD commit, None for a directory that is not a git repo
     source: str  # what the user gave
     is_clone: bool
+    history: Future | None = None  # the history clone under way (a bare git directory)
+
+    def history_root(self) -> Path:
+        """Where to read commits: the history clone once it is done (raises its
+        :class:`~graph_jobs.errors.RepositoryError`), else the work tree."""
+        return self.history.result() if self.history is not None else self.root
 
 
 def is_remote(source: str) -> bool:
@@ -78,8 +89,9 @@ def _dir_size(path: Path) -> int:
 
 
 def _run_git_watched(args: list[str], cwd: Path, watch: Path, timeout_s: float, max_bytes: int,
-                     config: tuple[str, ...] = ()):
-    """Run one git command through GitPython, killing it past the time or size limit.
+                     config: tuple[str, ...] = (), stop: threading.Event | None = None):
+    """Run one git command through GitPython, killing it past the time or size limit, or
+    when ``stop`` is set.
 
     ``config``: ``key=value`` settings given to git as ``-c`` (the URL policy's pinned
     address, no redirects, https only)."""
@@ -108,6 +120,9 @@ def _run_git_watched(args: list[str], cwd: Path, watch: Path, timeout_s: float, 
             except subprocess.TimeoutExpired:
                 pass
             elapsed = time.monotonic() - start
+            if stop is not None and stop.is_set():
+                popen.kill()
+                raise CloneFailed(f"git {args[0]} stopped: the repository was closed")
             if elapsed > timeout_s:
                 popen.kill()
                 raise CloneTimeout(f"git {args[0]} ran past its {timeout_s:.0f} s limit")
@@ -144,11 +159,15 @@ def clone(
     allow_local: bool = False,
     history_depth: int = 0,
     git_config: tuple[str, ...] = (),
+    *,
+    bare: bool = False,
+    stop: threading.Event | None = None,
 ) -> str:
     """Shallow-clone ``url`` into the empty directory ``dest``; return the HEAD commit.
 
     ``history_depth`` > 0: that many commits, blobless (commits and trees only, file
-    contents for HEAD alone). ``git_config``: see :func:`_run_git_watched`.
+    contents for HEAD alone, or none with ``bare``). ``git_config``: see
+    :func:`_run_git_watched`.
     """
     _check_clone_argument(url, allow_local)
     if history_depth > 0:
@@ -156,23 +175,27 @@ def clone(
     else:
         common = ["--depth", "1", "--no-tags"]
     dest.mkdir(parents=True, exist_ok=True)
+
+    def run(args: list[str], cwd: Path, config: tuple[str, ...] = ()) -> None:
+        _run_git_watched(args, cwd, dest, timeout_s, max_bytes, config, stop)
+
     if ref and _SHA_RE.match(ref):
         # A commit cannot be named by --branch: fetch exactly that commit instead.
-        _run_git_watched(["init", "-q", str(dest)], dest, dest, timeout_s, max_bytes)
-        _run_git_watched(["-C", str(dest), "remote", "add", "origin", "--", url], dest, dest,
-                         timeout_s, max_bytes)
-        _run_git_watched(["-C", str(dest), "fetch", "-q", *common, "origin", ref], dest, dest,
-                         timeout_s, max_bytes, git_config)
-        _run_git_watched(["-C", str(dest), "checkout", "-q", "FETCH_HEAD"], dest, dest,
-                         timeout_s, max_bytes, git_config)
+        run(["init", "-q", *(["--bare"] if bare else []), str(dest)], dest)
+        run(["-C", str(dest), "remote", "add", "origin", "--", url], dest)
+        run(["-C", str(dest), "fetch", "-q", *common, "origin", ref], dest, git_config)
+        if bare:
+            run(["-C", str(dest), "update-ref", "HEAD", "FETCH_HEAD"], dest)
+        else:
+            run(["-C", str(dest), "checkout", "-q", "FETCH_HEAD"], dest, git_config)
     else:
-        args = ["clone", "-q", *common, "--single-branch", "--no-recurse-submodules"]
+        args = ["clone", "-q", *common, "--single-branch", "--no-recurse-submodules",
+                *(["--bare"] if bare else [])]
         if ref:
             if ref.startswith("-"):
                 raise UnsafeRepositoryURL(f"ref looks like a git option: {ref!r}")
             args += ["--branch", ref]
-        _run_git_watched([*args, "--", url, str(dest)], dest.parent, dest, timeout_s, max_bytes,
-                         git_config)
+        run([*args, "--", url, str(dest)], dest.parent, git_config)
     try:
         return git.Repo(dest).head.commit.hexsha
     except ValueError:  # an empty repository has no HEAD commit
@@ -205,7 +228,9 @@ def open_repository(
     """Yield the repository at ``source`` (a directory or a URL), cleaning up afterwards.
 
     A local directory is read in place (``ref`` must then be None: check it out
-    yourself). A URL is cloned into a temporary directory that is removed on exit.
+    yourself). A URL is cloned into a temporary directory that is removed on exit; with
+    ``history_depth`` > 0 its history is cloned beside it at the same time (see the
+    module doc).
     """
     if not is_remote(source):
         root = Path(source).expanduser()
@@ -217,10 +242,23 @@ def open_repository(
         yield OpenedRepository(root, _local_commit(root), source, False)
         return
     tmp = Path(tempfile.mkdtemp(prefix="pharos-clone-", dir=workdir))
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="pharos-history-clone")
     try:
+        history = None
+        if history_depth > 0:
+            def clone_history() -> Path:
+                clone(source, tmp / "history.git", ref, timeout_s, max_bytes,
+                      allow_local=allow_local_urls, history_depth=history_depth,
+                      git_config=git_config, bare=True, stop=stop)
+                return (tmp / "history.git").resolve()
+
+            history = pool.submit(clone_history)
         dest = tmp / "repo"
         commit = clone(source, dest, ref, timeout_s, max_bytes, allow_local=allow_local_urls,
-                       history_depth=history_depth, git_config=git_config)
-        yield OpenedRepository(dest.resolve(), commit, source, True)
+                       git_config=git_config)
+        yield OpenedRepository(dest.resolve(), commit, source, True, history)
     finally:
+        stop.set()  # a history clone still running is killed (its error is not wanted)
+        pool.shutdown(wait=True)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -126,9 +126,11 @@ def read_commits(root: Path | str, *, since: str | None = None, max_commits: int
     return parse_log(_git(root, *args))
 
 
-def head_commit(root: Path | str) -> str | None:
+def head_commit(root: Path | str, rev: str = "HEAD") -> str | None:
+    """The commit ``rev`` names in ``root`` (HEAD by default), or None."""
     try:
-        return _git(Path(root), "rev-parse", "--verify", "-q", "HEAD^{commit}").decode().strip()
+        return _git(Path(root), "rev-parse", "--verify", "-q",
+                    f"{rev}^{{commit}}").decode().strip() or None
     except HistoryUnavailable:
         return None
 

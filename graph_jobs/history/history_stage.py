@@ -35,13 +35,20 @@ class HistoryResult:
 
 def mine_history(root: Path | str, files: set[str], *, params: CoChangeParams | None = None,
                  stored: CoChange | None = None, max_commits: int = 2000,
-                 max_age_days: float = 0) -> HistoryResult:
+                 max_age_days: float = 0, head: str | None = None) -> HistoryResult:
+    """Mine ``root``'s commits up to ``head`` (default: its HEAD). ``head`` names the
+    commit the graph was built from, when ``root`` is a history clone made beside it."""
     root = Path(root)
     params = params or CoChangeParams()
-    head = head_commit(root)
-    if not head:
+    found = head_commit(root, head or "HEAD")
+    if not found:
+        if head and head_commit(root):
+            return HistoryResult(None, "none", f"the history clone does not hold {head[:12]}"
+                                 " (the branch moved between the two clones): related files"
+                                 " come from structure alone")
         return HistoryResult(None, "none", "not a git repository, or no commit yet: "
                              "related files come from structure alone")
+    head = found
     partial = is_partial_clone(root)
     try:
         if stored is not None and stored.head == head:
@@ -49,13 +56,14 @@ def mine_history(root: Path | str, files: set[str], *, params: CoChangeParams | 
                                  f"no commit since {head[:12]}")
         if stored is not None and stored.head and is_ancestor(root, stored.head, head):
             commits = read_commits(root, since=stored.head, max_commits=max_commits,
-                                   max_age_days=max_age_days, exact_renames_only=partial)
+                                   max_age_days=max_age_days, exact_renames_only=partial,
+                                   head=head)
             new = mine(commits, params, keep=files)
             return HistoryResult(merge(stored, new).restrict(files), "incremental",
                                  f"{len(commits)} new commits since {stored.head[:12]}",
                                  len(commits))
         commits = read_commits(root, max_commits=max_commits, max_age_days=max_age_days,
-                               exact_renames_only=partial)
+                               exact_renames_only=partial, head=head)
     except HistoryUnavailable as exc:
         return HistoryResult(None, "none", f"history unavailable ({exc}): structure alone")
     state = mine(commits, params, keep=files)

@@ -71,3 +71,75 @@ def test_time_limit(tmp_path):
     finally:
         server.close()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("pharos-clone-")]
+
+
+@pytest.mark.parametrize("ref", [None, "feature", "sha"])
+def test_history_clone_beside_the_work_tree(tmp_path, upstream, ref):
+    """With history wanted, the work tree stays a --depth 1 clone and the history is a
+    bare clone made at the same time, holding the same commit and its ancestors."""
+    from graph_jobs.history.git_log import head_commit, read_commits
+
+    if ref == "sha":
+        ref = git(upstream, "rev-parse", "main~1").strip()
+    with open_repository(f"file://{upstream}", ref, workdir=tmp_path,
+                         history_depth=50) as opened:
+        assert git(opened.root, "rev-list", "--count", "HEAD").strip() == "1"
+        hist = opened.history_root()
+        assert hist != opened.root and git(hist, "rev-parse", "--is-bare-repository").strip() \
+            == "true"
+        assert head_commit(hist) == opened.commit
+        want = int(git(upstream, "rev-list", "--count", opened.commit).strip())
+        assert len(read_commits(hist, head=opened.commit)) == want
+    assert not hist.exists() and not opened.root.exists()
+
+
+def test_closing_early_stops_the_history_clone(tmp_path, upstream, monkeypatch):
+    """Leaving the context before the history is read kills its clone and removes both."""
+    import threading
+
+    import graph_jobs.graph.repo_source as rs
+
+    started, real = threading.Event(), rs._run_git_watched
+
+    def slow(args, cwd, watch, timeout_s, max_bytes, config=(), stop=None):
+        if "--bare" in args:  # the history clone: hangs until stopped
+            started.set()
+            assert stop is not None and stop.wait(30), "never stopped"
+            raise rs.CloneFailed("stopped")
+        return real(args, cwd, watch, timeout_s, max_bytes, config, stop)
+
+    monkeypatch.setattr(rs, "_run_git_watched", slow)
+    t0 = time.monotonic()
+    with open_repository(f"file://{upstream}", workdir=tmp_path, history_depth=5) as opened:
+        assert started.wait(10)
+    assert time.monotonic() - t0 < 10
+    assert not opened.root.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("pharos-clone-")]
+    with pytest.raises(rs.CloneFailed):
+        opened.history_root()
+
+
+def test_a_failed_history_clone_leaves_structure_alone(tmp_path, upstream, monkeypatch,
+                                                       settings):
+    import graph_jobs.graph.repo_source as rs
+    from graph_jobs.pipeline import Stores, run_ingest
+
+    real = rs.clone
+
+    def no_history(*a, **k):
+        if k.get("bare"):
+            raise rs.CloneFailed("git clone failed (exit 128): fatal: the history is gone")
+        return real(*a, **k)
+
+    monkeypatch.setattr(rs, "clone", no_history)
+    res = run_ingest(f"file://{upstream}", settings, stores=Stores.open(settings))
+    assert res.status == "complete", res.error
+    assert res.history.startswith("none: the history clone failed"), res.history
+    assert "structure alone" in res.history
+
+
+def test_history_of_a_commit_the_clone_lacks(tmp_path, upstream):
+    from graph_jobs.history.history_stage import mine_history
+
+    got = mine_history(upstream, {"a.py"}, head="0" * 40)
+    assert got.status == "none" and "does not hold" in got.note
