@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 # (skip reason or None, had syntax errors, [RawImport tuples])
@@ -30,19 +31,24 @@ class ParseCache:
             " PRIMARY KEY (blob, version)) WITHOUT ROWID"
         )
 
-    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], ParseResult]:
-        out: dict[tuple[str, str], ParseResult] = {}
-        blobs = sorted({b for b, _ in keys})
+    def _rows(self, columns: str, table: str, blobs) -> Iterator[tuple]:
+        """``columns`` of ``table``'s rows of this version for ``blobs``, 500 at a time
+        (within SQLite's bound-parameter limit)."""
+        blobs = sorted(set(blobs))
         for i in range(0, len(blobs), 500):
             chunk = blobs[i: i + 500]
-            rows = self.db.execute(
-                f"SELECT blob, lang, payload FROM parsed WHERE version=? AND blob IN "
+            yield from self.db.execute(
+                f"SELECT {columns} FROM {table} WHERE version=? AND blob IN "
                 f"({','.join('?' * len(chunk))})",
                 (self.version, *chunk),
             )
-            for blob, lang, payload in rows:
-                skip, err, imps = json.loads(payload)
-                out[(blob, lang)] = (skip, err, [tuple(t) for t in imps])
+
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], ParseResult]:
+        out: dict[tuple[str, str], ParseResult] = {}
+        for blob, lang, payload in self._rows("blob, lang, payload", "parsed",
+                                              (b for b, _ in keys)):
+            skip, err, imps = json.loads(payload)
+            out[(blob, lang)] = (skip, err, [tuple(t) for t in imps])
         return out
 
     def put_many(self, items: list[tuple[str, str, ParseResult]]) -> None:
@@ -53,17 +59,8 @@ class ParseCache:
             )
 
     def get_words(self, blobs: list[str]) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        blobs = sorted(set(blobs))
-        for i in range(0, len(blobs), 500):
-            chunk = blobs[i: i + 500]
-            rows = self.db.execute(
-                f"SELECT blob, payload FROM words WHERE version=? AND blob IN "
-                f"({','.join('?' * len(chunk))})",
-                (self.version, *chunk),
-            )
-            out.update((blob, json.loads(payload)) for blob, payload in rows)
-        return out
+        return {blob: json.loads(payload)
+                for blob, payload in self._rows("blob, payload", "words", blobs)}
 
     def put_words(self, items: list[tuple[str, dict[str, int]]]) -> None:
         with self.db:
