@@ -72,19 +72,27 @@ def parse_files(root: Path, todo: list[tuple[str, str]], max_bytes: int, workers
             if progress and i % 200 == 0:
                 progress("parse", i / len(todo))
         return out
-    # Interleave files across batches so big and small ones spread evenly.
+    return map_on_cores(_parse_batch, str(root), todo, max_bytes, workers,
+                        (lambda f: progress("parse", f)) if progress else None)
+
+
+def map_on_cores(batch_fn: Callable[[tuple], list], root: str, items: list, max_bytes: int,
+                 workers: int, on_batch: Callable[[float], None] | None = None) -> list:
+    """``batch_fn((root, batch, max_bytes))`` for batches of ``items`` on ``workers``
+    processes; the results in ``items``' order. Items are interleaved across the batches
+    so big and small files spread evenly; ``on_batch(fraction done)`` after each batch."""
     n_batches = workers * 8
-    order = list(range(len(todo)))
+    order = list(range(len(items)))
     batches = [order[i::n_batches] for i in range(n_batches)]
-    results: list[ParseResult | None] = [None] * len(todo)
+    results: list = [None] * len(items)
     with _pool(workers) as ex:
-        jobs = [(str(root), [todo[i] for i in b], max_bytes) for b in batches]
-        for k, (b, res) in enumerate(zip(batches, ex.map(_parse_batch, jobs), strict=True)):
+        jobs = [(root, [items[i] for i in b], max_bytes) for b in batches]
+        for k, (b, res) in enumerate(zip(batches, ex.map(batch_fn, jobs), strict=True)):
             for i, r in zip(b, res, strict=True):
                 results[i] = r
-            if progress:
-                progress("parse", (k + 1) / len(batches))
-    return results  # type: ignore[return-value]
+            if on_batch:
+                on_batch((k + 1) / len(batches))
+    return results
 
 
 def build_dependency_graph(

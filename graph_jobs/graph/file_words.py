@@ -38,7 +38,7 @@ def _words_batch(args) -> list[dict[str, int]]:
 def read_words(root: Path, files: list[SourceFile], *, max_bytes: int = 1 << 20,
                cache_path: Path | None = None, workers: int = 0) -> dict[str, dict[str, int]]:
     """``{path: {word: count}}`` for ``files`` (see the module doc)."""
-    from graph_jobs.graph.dependency_graph import _pool
+    from graph_jobs.graph.dependency_graph import map_on_cores
     from graph_jobs.graph.parse_cache import ParseCache
 
     cache = ParseCache(cache_path, WORDS_VERSION) if cache_path else None
@@ -46,17 +46,11 @@ def read_words(root: Path, files: list[SourceFile], *, max_bytes: int = 1 << 20,
         cached = cache.get_words([f.blob for f in files]) if cache else {}
         todo = [f for f in files if f.blob not in cached]
         workers = workers or (os.cpu_count() or 1)
+        paths = [f.path for f in todo]
         if workers <= 1 or len(todo) < PARALLEL_MIN_FILES:
-            fresh = [words_of_file(str(root), f.path, max_bytes) for f in todo]
+            fresh = _words_batch((str(root), paths, max_bytes))
         else:
-            n = workers * 4
-            batches = [todo[i::n] for i in range(n)]
-            fresh = [{}] * len(todo)
-            with _pool(workers) as ex:
-                jobs = [(str(root), [f.path for f in b], max_bytes) for b in batches]
-                for i, got in enumerate(ex.map(_words_batch, jobs)):
-                    for j, w in enumerate(got):
-                        fresh[i + j * n] = w
+            fresh = map_on_cores(_words_batch, str(root), paths, max_bytes, workers)
         if cache:
             cache.put_words([(f.blob, w) for f, w in zip(todo, fresh, strict=True)])
     finally:

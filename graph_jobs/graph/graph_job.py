@@ -1,8 +1,9 @@
 """The graph stage as one call: open (or clone) a repository and build its graph.
 
-``graph_and_history_for`` also runs the history stage on the same work tree, before a
-temporary clone is removed; the clone then carries ``history_max_commits`` commits
-(blobless) instead of one. With ``words=True`` it also reads each file's words
+``graph_and_history_for`` also runs the history stage, before a temporary clone is
+removed: on the history clone made beside the work tree (``history_max_commits``
+commits, bare and blobless; see :mod:`graph_jobs.graph.repo_source`), or on a local
+directory in place. With ``words=True`` it also reads each file's words
 (:mod:`graph_jobs.graph.file_words`) into ``graph.terms``, unless the repository has
 more than ``settings.words_max_files`` files.
 """
