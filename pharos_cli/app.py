@@ -70,7 +70,7 @@ def node2vec_cmd(
     q: float = typer.Option(1.0, "--q"),
     weighted: bool = typer.Option(False, "--weighted"),
     directed: bool = typer.Option(False, "--directed"),
-    workers: int = typer.Option(0, "--workers", help="CPU threads (0: all cores)."),
+    workers: int = typer.Option(0, "--workers", help="CPU threads (0: sized from the graph, up to the usable cores)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N"),
     backend: str = typer.Option("auto", help="auto/pharos, or pyg (needs pyg-lib)"),
     seed: int | None = typer.Option(0, help="Random seed (reproducible on the CPU)."),
@@ -89,13 +89,9 @@ def node2vec_cmd(
     except (OSError, ValueError, EdgeListError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    if workers:
-        import torch
-
-        torch.set_num_threads(workers)
     try:
         res = embed_graph(len(names), edges, params, weights=weights, device=device,
-                          backend=backend)
+                          backend=backend, threads=workers or None)
     except PharosJobError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

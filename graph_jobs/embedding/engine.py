@@ -15,6 +15,7 @@ negative sampling, which pushes unrelated nodes apart.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,8 +67,15 @@ def pyg_available() -> bool:
 
 def embed_graph(num_nodes: int, edges: np.ndarray, params: Node2VecParams | None = None, *,
                 weights: np.ndarray | None = None, device: str | None = None,
-                backend: str = "auto", progress: Progress | None = None) -> EmbeddingResult:
-    """Node2Vec vectors for nodes ``0..num_nodes-1`` of the graph ``edges`` ([E, 2] ints)."""
+                backend: str = "auto", progress: Progress | None = None,
+                threads: int | None = None,
+                memory_budget: int | None = None) -> EmbeddingResult:
+    """Node2Vec vectors for nodes ``0..num_nodes-1`` of the graph ``edges`` ([E, 2] ints).
+
+    ``threads``: CPU intra-op threads (None: sized from the work, see
+    :mod:`.threads`). ``memory_budget``: bytes the job may use, in place of what the
+    device reports (see :mod:`.memory_plan`); the walk corpus is cut into chunks to fit.
+    """
     import torch
 
     params = params or Node2VecParams()
@@ -82,7 +90,8 @@ def embed_graph(num_nodes: int, edges: np.ndarray, params: Node2VecParams | None
         if backend == "pyg":
             result = _embed_pyg(num_nodes, edges, params, dev, progress)
         else:
-            result = _embed_pharos(num_nodes, edges, weights, params, dev, progress)
+            result = _embed_pharos(num_nodes, edges, weights, params, dev, progress,
+                                   threads=threads, memory_budget=memory_budget)
         if not np.isfinite(result.vectors).all():
             # never store NaN/inf vectors: say what to change instead
             raise EmbeddingError(
@@ -92,7 +101,8 @@ def embed_graph(num_nodes: int, edges: np.ndarray, params: Node2VecParams | None
     except torch.cuda.OutOfMemoryError as exc:
         raise EmbeddingError(
             f"CUDA out of memory embedding {num_nodes} nodes / {len(edges)} edges on "
-            f"{device_name(dev)}; lower --batch-walks or run on the CPU ({exc})"
+            f"{device_name(dev)}; lower PHAROS_WALK_CHUNK_MB or PHAROS_GPU_MEMORY_FRACTION's "
+            f"neighbours on the card, or run on the CPU ({exc})"
         ) from None
     finally:
         free_device_memory(dev)
@@ -121,12 +131,53 @@ def _generator(device: str, seed: int | None):
     return gen
 
 
+def _batch_walks(params: Node2VecParams, n_walks: int, dev: str) -> int:
+    """Walks per step: about one appearance of each node per batch (n_walks / 256 at the
+    default 10 walks of 20 nodes), at most 128 on the CPU. On a GPU the same rule holds
+    up to 32,768 walks, so small graphs train on the GPU with the CPU's batches (bigger
+    ones cost quality there) and only large graphs take large, launch-efficient steps."""
+    if params.batch_walks:
+        return params.batch_walks
+    return max(4, min(32768 if dev.startswith("cuda") else 128, n_walks // 256))
+
+
 def _embed_pharos(num_nodes, edges, weights, params: Node2VecParams, dev: str,
+                  progress: Progress | None, threads: int | None = None,
+                  memory_budget: int | None = None) -> EmbeddingResult:
+    from graph_jobs.embedding import memory_plan
+    from graph_jobs.embedding.threads import threads_for, torch_threads
+
+    n_walks = num_nodes * params.num_walks
+    bw = _batch_walks(params, n_walks, dev)
+    label = device_name(dev)
+    plan = memory_plan.plan(num_nodes, len(edges), dim=params.dimensions,
+                            length=params.walk_length, num_walks=params.num_walks,
+                            batch_walks=bw, shared=params.shared_negatives,
+                            directed=params.directed, weighted=bool(
+                                params.weighted and weights is not None),
+                            device=dev, budget_bytes=memory_budget, device_label=label)
+    if dev.startswith("cuda"):
+        memory_plan.cap_allocator(dev)
+    n_threads = threads or threads_for(n_walks * params.walk_length * params.epochs)
+    with torch_threads(n_threads):
+        result = _train_chunks(num_nodes, edges, weights, params, dev, plan, progress)
+    result.device = label
+    result.timings["threads"] = float(n_threads)
+    result.timings["chunks"] = float(plan.chunks)
+    return result
+
+
+def _train_chunks(num_nodes, edges, weights, params: Node2VecParams, dev: str, plan,
                   progress: Progress | None) -> EmbeddingResult:
+    """Walks and skip-gram, one chunk of walks at a time (one chunk: the whole corpus).
+
+    Every random draw comes from ``gen`` and is made on ``gen.device`` (or on a tensor
+    that lives there): a CUDA generator cannot draw on the CPU.
+    """
     import torch
 
     from graph_jobs.embedding.csr import build_csr
-    from graph_jobs.embedding.skipgram import init_tables, train_skipgram
+    from graph_jobs.embedding.skipgram import SkipGramTrainer, init_tables, token_counts
     from graph_jobs.embedding.walks import random_walks
 
     t0 = time.perf_counter()
@@ -135,28 +186,62 @@ def _embed_pharos(num_nodes, edges, weights, params: Node2VecParams, dev: str,
     w = None
     if params.weighted and weights is not None:
         w = torch.from_numpy(np.asarray(weights, dtype=np.float64))
-    csr = build_csr(ei, num_nodes, w, directed=params.directed, device=dev)
-    starts = torch.arange(num_nodes, device=dev).repeat(params.num_walks)
-    starts = starts[torch.randperm(starts.numel(), generator=gen, device=dev)]
-    walks = random_walks(csr, starts, params.walk_length, params.p, params.q, generator=gen)
-    steps = int((walks[:, 1:] >= 0).sum())
-    if dev.startswith("cuda"):
-        torch.cuda.synchronize()
-    t1 = time.perf_counter()
+    csr = build_csr(ei, num_nodes, w, directed=params.directed, device=gen.device)
+    del ei, w
+    id_dtype = torch.int32 if plan.id_dtype_bytes == 4 else torch.long
+    n_walks, length = num_nodes * params.num_walks, params.walk_length
+    starts = torch.arange(num_nodes, device=gen.device, dtype=id_dtype).repeat(params.num_walks)
+    starts = starts[torch.randperm(starts.numel(), generator=gen, device=gen.device)]
+    chunks = [(i, min(i + plan.chunk_walks, n_walks)) for i in range(0, n_walks, plan.chunk_walks)]
+
+    def walks_of(lo: int, hi: int) -> torch.Tensor:
+        return random_walks(csr, starts[lo:hi], length, params.p, params.q, generator=gen,
+                            dtype=id_dtype)
+
+    steps = 0
+    batches = sum(math.ceil((hi - lo) / plan.batch_walks) for lo, hi in chunks)
+    if len(chunks) == 1:  # the whole corpus at once: sampled once, trained each epoch
+        walks = walks_of(*chunks[0])
+        steps = int((walks[:, 1:] >= 0).sum())
+        counts = token_counts(walks, num_nodes)
+        _sync(dev)
+        t_walks = time.perf_counter() - t0
+        emb, ctx = init_tables(num_nodes, params.dimensions, dev, gen)
+    else:  # counts from a first pass over the same walks (generator state put back)
+        emb, ctx = init_tables(num_nodes, params.dimensions, dev, gen)
+        state = gen.get_state()
+        counts = torch.zeros(num_nodes, dtype=torch.float64, device=gen.device)
+        for lo, hi in chunks:
+            counts += token_counts(walks_of(lo, hi), num_nodes)
+        gen.set_state(state)
+        _sync(dev)
+        t_walks = time.perf_counter() - t0
     if progress:
         progress("walks", 1.0)
-    emb, ctx = init_tables(num_nodes, params.dimensions, dev, gen)
-    n_walks = walks.size(0)
-    bw = params.batch_walks or max(4, min(4096 if dev.startswith("cuda") else 128,
-                                           n_walks // 256))
-    stats = train_skipgram(
-        walks, emb, ctx, window=params.window_size, negative=params.negative, lr=params.lr,
-        epochs=params.epochs, subsample=params.subsample, batch_walks=bw,
-        shared=params.shared_negatives, cap=params.update_cap, gen=gen,
-        progress=(lambda f: progress("train", f)) if progress else None,
-    )
+    t1 = time.perf_counter()
+    trainer = SkipGramTrainer(
+        emb, ctx, counts, length=length, window=params.window_size, negative=params.negative,
+        lr=params.lr, total_steps=params.epochs * batches, subsample=params.subsample,
+        batch_walks=plan.batch_walks, shared=params.shared_negatives, cap=params.update_cap,
+        gen=gen, progress=(lambda f: progress("train", f)) if progress else None)
+    del counts
+    sampled = 0.0
+    for epoch in range(params.epochs):
+        if len(chunks) == 1:
+            trainer.train(walks)
+            continue
+        for lo, hi in chunks:
+            ts = time.perf_counter()
+            chunk = walks_of(lo, hi)
+            if epoch == 0:
+                steps += int((chunk[:, 1:] >= 0).sum())
+            sampled += time.perf_counter() - ts
+            trainer.train(chunk)
+            del chunk
+    if len(chunks) == 1:
+        del walks
     if params.directed:
-        touched = torch.zeros(num_nodes, dtype=torch.bool, device=dev)
+        touched = torch.zeros(num_nodes, dtype=torch.bool, device=emb.device)
         touched[csr.col] = True
         trained = (csr.degree() > 0) | touched
     else:
@@ -167,8 +252,16 @@ def _embed_pharos(num_nodes, edges, weights, params: Node2VecParams, dev: str,
     vectors = emb.cpu().numpy()
     mask = trained.cpu().numpy()
     t2 = time.perf_counter()
-    return EmbeddingResult(vectors, mask, device_name(dev), "pharos",
-                           {"walks": t1 - t0, "train": t2 - t1}, steps, stats.pairs)
+    return EmbeddingResult(vectors, mask, dev, "pharos",
+                           {"walks": t_walks + sampled, "train": t2 - t1 - sampled},
+                           steps, trainer.stats.pairs)
+
+
+def _sync(dev: str) -> None:
+    if dev.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
 
 
 def _embed_pyg(num_nodes, edges, params: Node2VecParams, dev: str,

@@ -36,7 +36,7 @@ class SkipGramStats:
 
 
 def token_counts(walks: torch.Tensor, num_nodes: int) -> torch.Tensor:
-    flat = walks[walks >= 0]
+    flat = walks[walks >= 0].long()
     return torch.bincount(flat, minlength=num_nodes).to(torch.float64)
 
 
@@ -78,10 +78,66 @@ class NegativeSampler:
 
 def init_tables(num_nodes: int, dim: int, device: torch.device | str,
                 gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """word2vec's initialisation: inputs uniform in ±0.5/dim, contexts zero."""
-    emb = (torch.rand((num_nodes, dim), generator=gen, device=device) - 0.5) / dim
-    ctx = torch.zeros((num_nodes, dim), device=device)
+    """word2vec's initialisation: inputs uniform in ±0.5/dim, contexts zero.
+
+    The tables live where the generator draws (``device`` only when there is none).
+    """
+    where = gen.device if gen is not None else torch.device(device)
+    emb = (torch.rand((num_nodes, dim), generator=gen, device=where) - 0.5) / dim
+    ctx = torch.zeros((num_nodes, dim), device=where)
     return emb, ctx
+
+
+class SkipGramTrainer:
+    """Skip-gram state across chunks of a walk corpus: tables, sampler, learning rate.
+
+    ``counts`` are the token counts of the whole corpus (negatives ∝ count^0.75, and the
+    down-sampling probabilities); ``total_steps`` is the number of batches of the whole
+    run, so the linear learning-rate decay spans every chunk. Each :meth:`train` call
+    takes one chunk of walks ([W, L], int32 or int64, -1 padded) and trains on it in
+    random order; a corpus given in one chunk trains exactly as :func:`train_skipgram`.
+    """
+
+    def __init__(self, emb: torch.Tensor, ctx: torch.Tensor, counts: torch.Tensor, *,
+                 length: int, window: int, negative: int, lr: float, total_steps: int,
+                 subsample: float = 0.0, batch_walks: int = 128, shared: int = 32,
+                 cap: float = 5.0, gen: torch.Generator | None = None,
+                 progress: Callable[[float], None] | None = None) -> None:
+        self.emb, self.ctx = emb, ctx
+        self.window, self.negative, self.shared, self.cap = window, negative, shared, cap
+        self.subsample, self.batch_walks, self.gen = subsample, batch_walks, gen
+        self.lr, self.min_lr = lr, lr * 1e-4
+        self.total_steps = max(1, total_steps)
+        self.progress = progress
+        self.keep_p = keep_probability(counts, subsample)
+        self.sampler = NegativeSampler(counts) if negative > 0 else None
+        pos = torch.arange(length, device=emb.device)
+        self.dist = (pos[:, None] - pos[None, :]).abs()  # [L, L]
+        self.stats = SkipGramStats()
+
+    def train(self, walks: torch.Tensor) -> None:
+        n_walks = walks.size(0)
+        if n_walks == 0:
+            return
+        gen = self.gen
+        corpus = subsample_walks(walks, self.keep_p, gen) if self.subsample > 0 else walks
+        # the permutation is drawn where its generator lives (a CUDA generator cannot
+        # draw on the CPU), then moved to the walks if they live elsewhere
+        order = torch.randperm(n_walks, generator=gen,
+                               device=_draw_device(gen, walks)).to(walks.device)
+        for start in range(0, n_walks, self.batch_walks):
+            batch = corpus[order[start:start + self.batch_walks]].long()
+            step = self.stats.steps
+            alpha = max(self.min_lr, self.lr * (1.0 - step / self.total_steps))
+            _sgd_step(batch, self.emb, self.ctx, self.dist, self.window, self.negative,
+                      self.shared, self.sampler, alpha, gen, self.stats, self.cap)
+            self.stats.steps += 1
+            if self.progress is not None:
+                self.progress(min(1.0, self.stats.steps / self.total_steps))
+
+
+def _draw_device(gen: torch.Generator | None, like: torch.Tensor) -> torch.device:
+    return gen.device if gen is not None else like.device
 
 
 def train_skipgram(walks: torch.Tensor, emb: torch.Tensor, ctx: torch.Tensor, *,
@@ -91,33 +147,17 @@ def train_skipgram(walks: torch.Tensor, emb: torch.Tensor, ctx: torch.Tensor, *,
                    gen: torch.Generator | None = None,
                    progress: Callable[[float], None] | None = None) -> SkipGramStats:
     """Train ``emb``/``ctx`` in place on ``walks`` ([W, L] int64, -1 padded)."""
-    stats = SkipGramStats()
     n_walks, length = walks.shape
     if n_walks == 0 or length < 2:
-        return stats
-    device = walks.device
-    num_nodes = emb.size(0)
-    counts = token_counts(walks, num_nodes)
-    keep_p = keep_probability(counts, subsample)
-    sampler = NegativeSampler(counts) if negative > 0 else None
-    pos = torch.arange(length, device=device)
-    dist = (pos[:, None] - pos[None, :]).abs()  # [L, L]
-    total_steps = epochs * math.ceil(n_walks / batch_walks)
-    min_lr = lr * 1e-4
-    step = 0
+        return SkipGramStats()
+    trainer = SkipGramTrainer(
+        emb, ctx, token_counts(walks, emb.size(0)), length=length, window=window,
+        negative=negative, lr=lr, total_steps=epochs * math.ceil(n_walks / batch_walks),
+        subsample=subsample, batch_walks=batch_walks, shared=shared, cap=cap, gen=gen,
+        progress=progress)
     for _ in range(epochs):
-        corpus = subsample_walks(walks, keep_p, gen) if subsample > 0 else walks
-        order = torch.randperm(n_walks, generator=gen, device="cpu").to(device)
-        for start in range(0, n_walks, batch_walks):
-            batch = corpus[order[start:start + batch_walks]]
-            alpha = max(min_lr, lr * (1.0 - step / total_steps))
-            _sgd_step(batch, emb, ctx, dist, window, negative, shared, sampler, alpha, gen,
-                      stats, cap)
-            step += 1
-            if progress is not None:
-                progress(step / total_steps)
-    stats.steps = step
-    return stats
+        trainer.train(walks)
+    return trainer.stats
 
 
 def _sgd_step(batch: torch.Tensor, emb: torch.Tensor, ctx: torch.Tensor, dist: torch.Tensor,
@@ -176,6 +216,9 @@ def _scatter(table: torch.Tensor, index: torch.Tensor, grad: torch.Tensor, alpha
     overshoots once ``c`` is large, so a row's sum is scaled by ``min(1, cap / c)``.
     """
     if cap > 0:
-        count = torch.bincount(index, minlength=table.size(0))[index].to(grad.dtype)
+        # counts from the batch's own distinct ids (a sort of the batch), never an
+        # N-long bincount: on 10M nodes that was 80 MB written per scatter
+        _, inverse, counts = torch.unique(index, return_inverse=True, return_counts=True)
+        count = counts[inverse].to(grad.dtype)
         grad = grad * (cap / count.clamp(min=cap)).unsqueeze(1)
     table.index_add_(0, index, grad, alpha=-alpha)

@@ -116,14 +116,16 @@ def second_order_step(g: CSRGraph, cur: torch.Tensor, prev: torch.Tensor, p: flo
 
 def random_walks(g: CSRGraph, start: torch.Tensor, length: int, p: float = 1.0,
                  q: float = 1.0, generator: torch.Generator | None = None,
-                 max_rejection_rounds: int = 1000) -> torch.Tensor:
+                 max_rejection_rounds: int = 1000,
+                 dtype: torch.dtype = torch.long) -> torch.Tensor:
     """Walks of ``length`` nodes (start included) from each node in ``start``.
 
-    Returns an int64 tensor ``[len(start), length]`` on ``start``'s device, ``-1`` after a
-    dead end.
+    Returns a ``dtype`` tensor ``[len(start), length]`` on ``start``'s device (int64 by
+    default; int32 halves a corpus's memory when the node ids fit), ``-1`` after a dead
+    end. The walkers' own arithmetic is int64 either way.
     """
     n = start.numel()
-    walks = torch.full((n, length), -1, dtype=torch.long, device=start.device)
+    walks = torch.full((n, length), -1, dtype=dtype, device=start.device)
     if n == 0:
         return walks
     walks[:, 0] = start
@@ -134,12 +136,12 @@ def random_walks(g: CSRGraph, start: torch.Tensor, length: int, p: float = 1.0,
     for step in range(1, length):
         if alive.numel() == 0:
             break
-        cur = walks[alive, step - 1]
+        cur = walks[alive, step - 1].long()
         if not biased or step == 1:
             nxt = _first_order(g, cur, generator)
         else:
-            nxt = second_order_step(g, cur, walks[alive, step - 2], p, q, generator,
+            nxt = second_order_step(g, cur, walks[alive, step - 2].long(), p, q, generator,
                                     max_rejection_rounds)
-        walks[alive, step] = nxt
+        walks[alive, step] = nxt.to(dtype)
         alive = alive[deg[nxt] > 0]
     return walks
