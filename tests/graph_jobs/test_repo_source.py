@@ -1,14 +1,19 @@
-"""Cloning real git repositories (over file://): shallow, single branch, refs, limits."""
+"""Cloning real git repositories (over file:// and a real smart-HTTP server): shallow,
+single branch, refs, limits, and none of the operator's git secrets."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from graph_jobs.errors import CloneTimeout, RepositoryTooLarge
-from graph_jobs.graph.repo_source import open_repository
+from graph_jobs.errors import CloneFailed, CloneTimeout, RepositoryTooLarge
+from graph_jobs.graph.repo_source import clone, open_repository
+from tests.support.git_http import GitHTTPServer
 from tests.support.repos import commit_all, git, make_repo
 
 
@@ -46,13 +51,96 @@ def test_refs_branch_tag_and_commit(tmp_path, upstream):
 
 
 def test_size_limit(tmp_path):
-    import os
-
     big = make_repo(tmp_path / "big", {"data.bin": os.urandom(3 << 20)})
-    with pytest.raises(RepositoryTooLarge), \
+    with pytest.raises(RepositoryTooLarge, match="PHAROS_CLONE_MAX_BYTES"), \
             open_repository(f"file://{big}", max_bytes=1 << 20, workdir=tmp_path):
         pass
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("pharos-clone-")]
+
+
+def _disk(path: Path) -> tuple[int, int]:
+    """(total bytes, largest file) under ``path``."""
+    sizes = [os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(path) for f in fs]
+    return sum(sizes), max(sizes, default=0)
+
+
+def _commit_blobs(repo: Path, files: dict[str, bytes]) -> None:
+    """Commit ``files`` through ``git hash-object``, so that a huge file never has to be
+    written out in the upstream work tree."""
+    entries = []
+    for name, data in files.items():
+        blob = subprocess.run(["git", "-C", str(repo), "hash-object", "-w", "--stdin"],
+                              input=data, capture_output=True, check=True).stdout.strip()
+        entries.append(f"100644 blob {blob.decode()}\t{name}")
+    tree = subprocess.run(["git", "-C", str(repo), "mktree"], input="\n".join(entries) + "\n",
+                          capture_output=True, check=True, text=True).stdout.strip()
+    git(repo, "update-ref", "refs/heads/main", git(repo, "commit-tree", "-m", "x", tree).strip())
+
+
+LIMIT = 20 << 20
+
+
+@pytest.mark.parametrize("sha", [False, True], ids=["branch", "commit"])
+def test_a_small_pack_of_a_huge_file_is_refused_before_it_is_written(tmp_path, sha):
+    """200 MB of zeros is a pack of a few hundred kB: the pack passes the 20 MB limit
+    easily, and the checkout would write ten times the limit. Nothing past the limit is
+    ever on disk (before, the clone wrote all 200 MB, then found it too large)."""
+    up = make_repo(tmp_path / "up")
+    _commit_blobs(up, {"a.py": b"import os\n", "zeros.bin": bytes(10 * LIMIT)})
+    ref = git(up, "rev-parse", "main").strip() if sha else None
+    dest = tmp_path / "clone"
+    with pytest.raises(RepositoryTooLarge, match="PHAROS_CLONE_MAX_BYTES"):
+        clone(f"file://{up}", dest, ref, max_bytes=LIMIT, allow_local=True)
+    total, largest = _disk(dest)
+    assert total <= LIMIT and largest <= LIMIT, (total, largest)
+
+
+def test_a_file_growing_past_the_limit_as_it_is_written_is_stopped_at_the_limit(tmp_path):
+    """Line-ending conversion doubles a file of newlines on checkout: its blob fits the
+    limit, the file written does not. The write itself fails at the limit."""
+    up = make_repo(tmp_path / "up")
+    _commit_blobs(up, {".gitattributes": b"lines.txt text eol=crlf\n",
+                       "lines.txt": b"\n" * (LIMIT * 3 // 4)})
+    dest = tmp_path / "clone"
+    with pytest.raises(RepositoryTooLarge, match="PHAROS_CLONE_MAX_BYTES"):
+        clone(f"file://{up}", dest, max_bytes=LIMIT, allow_local=True)
+    _total, largest = _disk(dest)
+    assert largest <= LIMIT, largest
+
+
+@pytest.mark.parametrize("secret", ["credential helper", ".netrc", "GIT_CONFIG_COUNT header"])
+def test_the_host_cloned_sees_none_of_the_operators_git_secrets(tmp_path, monkeypatch, secret):
+    """The host asks for a password (401 + WWW-Authenticate: Basic). The operator's HOME
+    holds one for it, and git given the operator's environment sends it; the clone's git
+    must not: the clone fails, and no request carried an ``Authorization`` header."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    if secret == "credential helper":
+        subprocess.run(["git", "config", "--file", str(home / ".gitconfig"), "credential.helper",
+                        "!f() { echo username=u; echo password=secret; }; f"], check=True)
+    elif secret == ".netrc":
+        (home / ".netrc").write_text("machine 127.0.0.1 login u password secret\n")
+        (home / ".netrc").chmod(0o600)
+    else:
+        monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+        monkeypatch.setenv("GIT_CONFIG_KEY_0", "http.extraHeader")
+        monkeypatch.setenv("GIT_CONFIG_VALUE_0", "Authorization: Basic dTpzZWNyZXQ=")
+    repo = make_repo(tmp_path / "private", {"a.py": "import b\n", "b.py": ""})
+    (tmp_path / "srv").mkdir()
+    with GitHTTPServer(tmp_path / "srv", challenge=True) as server:
+        url = server.publish(repo, "private.git")
+        # the secret is real: git run as the operator would sends it
+        subprocess.run(["git", "ls-remote", url], capture_output=True, timeout=60,
+                       env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        assert any("Authorization" in h for h in server.headers), "the secret is not used"
+        server.headers.clear()
+        with pytest.raises(CloneFailed), \
+                open_repository(url, workdir=tmp_path, history_depth=5) as opened:
+            opened.history_root()
+        assert server.headers, "git never reached the server"
+        assert not [h for h in server.headers if "Authorization" in h], server.headers
 
 
 def test_time_limit(tmp_path):
@@ -101,12 +189,12 @@ def test_closing_early_stops_the_history_clone(tmp_path, upstream, monkeypatch):
 
     started, real = threading.Event(), rs._run_git_watched
 
-    def slow(args, cwd, watch, timeout_s, max_bytes, config=(), stop=None):
+    def slow(args, cwd, watch, timeout_s, max_bytes, config=(), stop=None, **kw):
         if "--bare" in args:  # the history clone: hangs until stopped
             started.set()
             assert stop is not None and stop.wait(30), "never stopped"
             raise rs.CloneFailed("stopped")
-        return real(args, cwd, watch, timeout_s, max_bytes, config, stop)
+        return real(args, cwd, watch, timeout_s, max_bytes, config, stop, **kw)
 
     monkeypatch.setattr(rs, "_run_git_watched", slow)
     t0 = time.monotonic()

@@ -2,7 +2,9 @@
 
 Tests clone from it with the same code path as https:// repositories. The ``gate``
 holds every request until it is opened, so a test can keep a clone in flight for as
-long as it needs (for example, to kill the worker that is cloning).
+long as it needs (for example, to kill the worker that is cloning). ``headers`` keeps the
+headers of every request; with ``challenge``, a request without ``Authorization`` is
+answered ``401`` with ``WWW-Authenticate: Basic`` (as a private repository's host does).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 
 
 class GitHTTPServer:
-    def __init__(self, project_root: Path):
+    def __init__(self, project_root: Path, *, challenge: bool = False):
         self.project_root = Path(project_root)
         self.gate = threading.Event()
         self.gate.set()
         self.requests = 0
+        self.headers: list[dict[str, str]] = []
+        self.challenge = challenge
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,7 +34,14 @@ class GitHTTPServer:
 
             def _serve(self):
                 server.requests += 1
+                server.headers.append(dict(self.headers.items()))
                 server.gate.wait()
+                if server.challenge and not self.headers.get("Authorization"):
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="private"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 path, _, query = self.path.partition("?")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
