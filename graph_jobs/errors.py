@@ -5,18 +5,25 @@
     │   ├── UnsafeRepositoryURL    refused before any network access (ext::, -option, ...)
     │   ├── CloneFailed            git said no (does not exist, auth, network)
     │   ├── CloneTimeout           the clone ran past its time limit
-    │   └── RepositoryTooLarge     the clone is over the size limit
+    │   └── RepositoryTooLarge     the clone is over the size limit, or it has more
+    │                              source files than PHAROS_MAX_FILES
     ├── EmbeddingError             the Node2Vec stage failed (out of memory, bad graph)
     ├── StoreError                 Qdrant or the SQL database failed after retries
     │   ├── VectorStoreError
     │   └── MetadataStoreError
+    ├── JobBudgetExceeded          the job ran past what it may spend (job_budget.py)
+    │   ├── JobDeadlineExceeded    past PHAROS_JOB_TIMEOUT_S
+    │   └── JobMemoryExceeded      the worker's memory over PHAROS_JOB_MEMORY_MB
     └── JobCancelled               cancelled while running
 
     NotFound (a LookupError)       what was asked for is not stored (no vector for that
                                    file, no such repository): a 404, never a KeyError
+    FileRefused                    the guarded reader (graph_jobs.graph.repo_files) will
+                                   not read a repository file: a symlink, not a regular
+                                   file, over the size cap; caught by the stage that asked
 
-Per-file problems (binary, too large, syntax errors) are never exceptions: they are
-recorded in the graph's ``skipped`` list and the job goes on.
+Per-file problems (binary, too large, refused, syntax errors) never fail the job: they
+are recorded in the graph's ``skipped`` list and the job goes on.
 
 Each class says whether trying again can help (``retryable``): a refused URL or a
 repository over the size limit fails at once; a clone, a store or anything unexpected is
@@ -67,6 +74,21 @@ class MetadataStoreError(StoreError):
     pass
 
 
+class JobBudgetExceeded(PharosJobError):
+    """The job ran past its deadline or over its memory ceiling; the message names the
+    setting that gives it more. Not retried: another attempt would spend as much."""
+
+    retryable = False
+
+
+class JobDeadlineExceeded(JobBudgetExceeded):
+    pass
+
+
+class JobMemoryExceeded(JobBudgetExceeded):
+    pass
+
+
 class JobCancelled(PharosJobError):
     """The job was cancelled while it ran (checked between stages and batches)."""
 
@@ -77,3 +99,16 @@ class NotFound(LookupError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "not found"
+
+
+class FileRefused(Exception):
+    """The guarded reader will not read this repository file; ``reason`` says why (the
+    words recorded in the graph's ``skipped`` list). Never fails a job: the stage that
+    asked records it and goes on."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(path, reason)
+        self.path, self.reason = path, reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from graph_jobs.errors import FileRefused
 from graph_jobs.graph.discovery import discover_files, sniff
 from graph_jobs.graph.extract import EXTRACTOR_VERSION, extract_imports
 from graph_jobs.graph.parse_cache import ParseCache, ParseResult
+from graph_jobs.graph.repo_files import RepoFiles
 from graph_jobs.graph.resolve import Resolvers
 from graph_jobs.languages import REPORTED
 from graph_jobs.models import (
@@ -35,14 +37,11 @@ Progress = Callable[[str, float], None]
 PARALLEL_MIN_FILES = 150
 
 
-def parse_one(root: str, path: str, lang: str, max_bytes: int) -> ParseResult:
+def parse_one(files: RepoFiles, path: str, lang: str, max_bytes: int) -> ParseResult:
     try:
-        with open(os.path.join(root, path), "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        return (f"unreadable: {exc.strerror}", False, [])
-    if len(data) > max_bytes:
-        return (f"over the size limit (> {max_bytes} bytes)", False, [])
+        data = files.read(path, max_bytes)
+    except FileRefused as exc:
+        return (exc.reason, False, [])
     if (why := sniff(data)) is not None:
         return (why, False, [])
     try:
@@ -54,7 +53,8 @@ def parse_one(root: str, path: str, lang: str, max_bytes: int) -> ParseResult:
 
 def _parse_batch(args) -> list[ParseResult]:
     root, items, max_bytes = args
-    return [parse_one(root, p, lang, max_bytes) for p, lang in items]
+    files = RepoFiles(root)
+    return [parse_one(files, p, lang, max_bytes) for p, lang in items]
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -66,9 +66,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 def parse_files(root: Path, todo: list[tuple[str, str]], max_bytes: int, workers: int,
                 progress: Progress | None = None) -> list[ParseResult]:
     if workers <= 1 or len(todo) < PARALLEL_MIN_FILES:
-        out = []
+        out, files = [], RepoFiles(root)
         for i, (p, lang) in enumerate(todo):
-            out.append(parse_one(str(root), p, lang, max_bytes))
+            out.append(parse_one(files, p, lang, max_bytes))
             if progress and i % 200 == 0:
                 progress("parse", i / len(todo))
         return out
@@ -171,6 +171,7 @@ def build_dependency_graph(
                 st.resolved += 1
             else:
                 st.unresolved += 1
+    skipped.extend(resolvers.skipped)  # manifests the resolvers would not read
     timings["resolve"] = time.perf_counter() - t0
     return DependencyGraph(str(root), commit, files, edges, unresolved, skipped, stats, timings,
                            cache_hits=len(cached), parsed=len(todo))

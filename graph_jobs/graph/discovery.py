@@ -6,18 +6,27 @@
 * Skipped, each with a reason: vendored and generated trees, minified bundles, files
   over the size limit, binary files, submodules, and symlinks (a link inside the
   repository duplicates its tracked target; a link leaving it is never read).
+* ``all_paths`` lists regular files only: a symlinked manifest (``go.mod -> /dev/zero``)
+  is not there for a resolver to read, and is in ``skipped`` with its reason. Every read
+  goes through :class:`~graph_jobs.graph.repo_files.RepoFiles`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import posixpath
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from graph_jobs.errors import FileRefused
+from graph_jobs.graph.repo_files import MANIFEST_NAMES, RepoFiles, over_the_limit
 from graph_jobs.languages import language_of
 from graph_jobs.models import SkippedFile, SourceFile
+
+log = logging.getLogger(__name__)
 
 SKIP_DIRS = frozenset(
     {
@@ -83,21 +92,33 @@ def _is_git_worktree(root: Path) -> bool:
     return Path(top).resolve() == root.resolve()
 
 
-def _inside(root_real: str, path: str) -> bool:
-    real = os.path.realpath(path)
-    return real == root_real or real.startswith(root_real + os.sep)
-
-
 class _Collector:
     def __init__(self, root: Path, max_file_bytes: int):
-        self.root = root
-        self.root_real = os.path.realpath(root)
+        self.files_in = RepoFiles(root)
         self.max = max_file_bytes
         self.files: list[SourceFile] = []
         self.skipped: list[SkippedFile] = []
 
     def skip(self, rel: str, reason: str) -> None:
         self.skipped.append(SkippedFile(rel, reason))
+
+    def unlisted(self, rel: str, is_link: bool) -> None:
+        """A symlink, FIFO or device: never listed in ``all_paths``, never read; recorded
+        when it is named as source or as a manifest (a manifest is logged too)."""
+        if language_of(rel) is not None:
+            return self.consider(rel, None, is_link)
+        if posixpath.basename(rel) in MANIFEST_NAMES and _skipped_dir(rel) is None:
+            why = self._refusal(rel)
+            log.warning("manifest %s not read: %s", rel, why)
+            self.skip(rel, why)
+        return None
+
+    def _refusal(self, rel: str) -> str:
+        try:
+            self.files_in.stat(rel)
+        except FileRefused as exc:
+            return exc.reason
+        return "symlink in the git index (not followed)"  # a file in the work tree now
 
     def consider(self, rel: str, blob: str | None, is_link: bool) -> None:
         lang = language_of(rel)
@@ -107,29 +128,46 @@ class _Collector:
             return self.skip(rel, why)
         if rel.lower().endswith(MINIFIED_SUFFIXES):
             return self.skip(rel, "minified bundle")
-        full = os.path.join(self.root, rel)
-        if is_link or os.path.islink(full):
-            where = "inside" if _inside(self.root_real, full) else "leaving"
-            return self.skip(rel, f"symlink {where} the repository (not followed)")
-        if not _inside(self.root_real, full):
-            return self.skip(rel, "path leaves the repository (not followed)")
+        if is_link:
+            return self.skip(rel, self._refusal(rel))
         try:
-            st = os.lstat(full)
-        except OSError:
-            return self.skip(rel, "missing from the work tree")
-        if st.st_size > self.max:
-            return self.skip(rel, f"over the size limit ({st.st_size} > {self.max} bytes)")
+            size = self.files_in.stat(rel).st_size
+        except FileRefused as exc:
+            return self.skip(rel, exc.reason)
+        if size > self.max:
+            return self.skip(rel, over_the_limit(size, self.max))
         if blob is not None:  # git knows the content: the parser sniffs it (cached by blob)
-            self.files.append(SourceFile(rel, lang, st.st_size, blob))
+            self.files.append(SourceFile(rel, lang, size, blob))
             return None
         try:
-            with open(full, "rb") as fh:
-                data = fh.read(self.max + 1)
-        except OSError as exc:
-            return self.skip(rel, f"unreadable: {exc.strerror}")
+            data = self.files_in.read(rel, self.max)
+        except FileRefused as exc:
+            return self.skip(rel, exc.reason)
         if (why := sniff(data)) is not None:
             return self.skip(rel, why)
         self.files.append(SourceFile(rel, lang, len(data), blob or git_blob_id(data)))
+
+
+def _walk(root: str, rel_dir: str = ""):
+    """``(path, is_link, is_regular)`` of every entry of a plain directory, never following
+    a directory symlink (the kinds come from the directory listing, no ``stat``)."""
+    try:
+        with os.scandir(os.path.join(root, rel_dir) if rel_dir else root) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    for e in entries:
+        rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+        try:
+            if e.is_symlink():
+                yield rel, True, False
+            elif e.is_dir(follow_symlinks=False):
+                if e.name not in SKIP_DIRS:
+                    yield from _walk(root, rel)
+            else:
+                yield rel, False, e.is_file(follow_symlinks=False)
+        except OSError:
+            continue
 
 
 def discover_files(root: Path, max_file_bytes: int = 1 << 20) -> Discovery:
@@ -148,6 +186,10 @@ def discover_files(root: Path, max_file_bytes: int = 1 << 20) -> Discovery:
             meta, _, path_b = entry.partition(b"\t")
             mode, blob, stage = meta.decode().split()
             rel = path_b.decode("utf-8", "surrogateescape")
+            if mode == "120000":  # a symlink is never listed, so never read as a manifest
+                if stage in ("0", "2"):
+                    col.unlisted(rel, True)
+                continue
             all_paths.add(rel)
             if stage not in ("0", "2"):  # unmerged: take "ours" once
                 continue
@@ -155,13 +197,13 @@ def discover_files(root: Path, max_file_bytes: int = 1 << 20) -> Discovery:
                 if language_of(rel):
                     col.skip(rel, "git submodule")
                 continue
-            col.consider(rel, None if rel in modified else blob, mode == "120000")
+            col.consider(rel, None if rel in modified else blob, False)
     else:
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            for name in sorted(filenames):
-                rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
+        for rel, is_link, is_regular in _walk(str(root)):
+            if is_regular:
                 all_paths.add(rel)
                 col.consider(rel, None, False)
+            else:  # a symlink, a FIFO or a device is never listed
+                col.unlisted(rel, is_link)
     col.files.sort(key=lambda f: f.path)
     return Discovery(col.files, col.skipped, all_paths)

@@ -3,7 +3,8 @@
 A stage of its own, after the graph: the dependency graph does not need words, and
 ``pharos graph`` does not read them. Cached by git blob id in the parse cache's SQLite
 file (table ``words``), so an unchanged file is never read twice; parsed on every core
-for large repositories, like the graph. A file that cannot be read now has no words
+for large repositories, like the graph. Read through the guarded reader
+(:mod:`graph_jobs.graph.repo_files`); a file that cannot be read now has no words
 (it was readable a moment ago, for the graph; the answer just loses one signal).
 """
 
@@ -12,8 +13,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from graph_jobs.errors import FileRefused
 from graph_jobs.graph.extract import to_utf8_bytes
 from graph_jobs.graph.extract.terms import file_terms
+from graph_jobs.graph.repo_files import RepoFiles
 from graph_jobs.models import SourceFile
 
 # Bump when file_terms changes: cached words of older versions are not used.
@@ -21,18 +24,18 @@ WORDS_VERSION = 1
 PARALLEL_MIN_FILES = 300
 
 
-def words_of_file(root: str, path: str, max_bytes: int) -> dict[str, int]:
+def words_of_file(files: RepoFiles, path: str, max_bytes: int) -> dict[str, int]:
     try:
-        with open(os.path.join(root, path), "rb") as fh:
-            data = fh.read(max_bytes)
-    except OSError:
+        data = files.read(path, max_bytes)
+    except FileRefused:
         return {}
     return file_terms(to_utf8_bytes(data))
 
 
 def _words_batch(args) -> list[dict[str, int]]:
     root, paths, max_bytes = args
-    return [words_of_file(root, p, max_bytes) for p in paths]
+    files = RepoFiles(root)
+    return [words_of_file(files, p, max_bytes) for p in paths]
 
 
 def read_words(root: Path, files: list[SourceFile], *, max_bytes: int = 1 << 20,

@@ -1,4 +1,5 @@
-"""Resolve Go import paths by module path (every go.mod in the repository).
+"""Resolve Go import paths by module path (every go.mod in the repository, read with the
+guarded reader: a refused go.mod is in ``skipped`` and its module resolves as external).
 
 A Go import names a package, i.e. a directory: the edge goes to each non-test
 ``.go`` file of that directory."""
@@ -10,21 +11,23 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from graph_jobs.graph.repo_files import RepoFiles, read_manifest
 from graph_jobs.graph.resolve.resolution import NOTHING, Resolution
-from graph_jobs.models import RawImport, Unresolved
+from graph_jobs.models import RawImport, SkippedFile, Unresolved
 
 _MODULE = re.compile(r"^\s*module\s+(\S+)", re.M)
 
 
 class GoResolver:
-    def __init__(self, root: Path, source_paths: set[str], all_paths: set[str]):
+    def __init__(self, root: Path, source_paths: set[str], all_paths: set[str],
+                 files: RepoFiles | None = None, skipped: list[SkippedFile] | None = None):
+        files = files or RepoFiles(root)
+        skipped = [] if skipped is None else skipped
         self.modules: list[tuple[str, str]] = []  # (module path, dir), longest first
-        for p in all_paths:
+        for p in sorted(all_paths):
             if posixpath.basename(p) == "go.mod":
-                try:
-                    m = _MODULE.search((root / p).read_text("utf-8", "replace"))
-                except OSError:
-                    continue
+                text = read_manifest(files, p, skipped)
+                m = _MODULE.search(text) if text is not None else None
                 if m:
                     self.modules.append((m.group(1).strip('"'), posixpath.dirname(p)))
         self.modules.sort(key=lambda t: -len(t[0]))
@@ -52,4 +55,4 @@ class GoResolver:
 
 def for_repository(inputs) -> GoResolver:
     """The registry's resolver factory (``graph_jobs.languages``)."""
-    return GoResolver(inputs.root, inputs.paths, inputs.all_paths)
+    return GoResolver(inputs.root, inputs.paths, inputs.all_paths, inputs.files, inputs.skipped)

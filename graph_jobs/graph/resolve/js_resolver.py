@@ -13,9 +13,10 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 
+from graph_jobs.graph.repo_files import RepoFiles
 from graph_jobs.graph.resolve import jsonc
 from graph_jobs.graph.resolve.resolution import NOTHING, Resolution
-from graph_jobs.models import RawImport, Unresolved
+from graph_jobs.models import RawImport, SkippedFile, Unresolved
 
 # TypeScript sources prefer TypeScript; JavaScript and declaration files prefer the
 # JavaScript module that runs (what Node, bundlers and dependency-cruiser pick when a
@@ -66,8 +67,11 @@ def _targets(value) -> list[str]:
 
 
 class JsResolver:
-    def __init__(self, root: Path, source_paths: set[str], all_paths: set[str]):
+    def __init__(self, root: Path, source_paths: set[str], all_paths: set[str],
+                 files: RepoFiles | None = None, skipped: list[SkippedFile] | None = None):
         self.root = root
+        self.reader = files or RepoFiles(root)
+        self.skipped = [] if skipped is None else skipped
         self.files = source_paths
         self.all = all_paths
         self.dirs = {_dirname(p) for p in all_paths}
@@ -88,7 +92,7 @@ class JsResolver:
 
     def _json(self, rel: str):
         if rel not in self._json_cache:
-            self._json_cache[rel] = jsonc.load(self.root / rel)
+            self._json_cache[rel] = jsonc.load(self.reader, rel, self.skipped)
         return self._json_cache[rel]
 
     # -- files ------------------------------------------------------------------------
@@ -267,4 +271,4 @@ class JsResolver:
 
 def for_repository(inputs) -> JsResolver:
     """The registry's resolver factory (``graph_jobs.languages``)."""
-    return JsResolver(inputs.root, inputs.paths, inputs.all_paths)
+    return JsResolver(inputs.root, inputs.paths, inputs.all_paths, inputs.files, inputs.skipped)

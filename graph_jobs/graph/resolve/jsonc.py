@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+
+from graph_jobs.graph.repo_files import RepoFiles, read_manifest
+from graph_jobs.models import SkippedFile
 
 _TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.S)
 
@@ -17,10 +19,12 @@ def loads(text: str):
     return json.loads(_TOKEN.sub(repl, text))
 
 
-def load(path: Path):
-    """The parsed file, or None when missing or unreadable (a broken config never
-    fails the job: its aliases just do not resolve)."""
+def load(files: RepoFiles, rel: str, skipped: list[SkippedFile]):
+    """The parsed file, or None when missing, refused by the guarded reader (the reason
+    is added to ``skipped``) or not JSON: a broken config never fails the job, its
+    aliases just do not resolve."""
+    text = read_manifest(files, rel, skipped)
     try:
-        return loads(path.read_text(encoding="utf-8-sig", errors="replace"))
-    except (OSError, ValueError):
+        return loads(text) if text is not None else None
+    except (ValueError, RecursionError):
         return None

@@ -1,6 +1,7 @@
 """Resolve Rust ``mod x;`` and ``use`` paths to files.
 
-Crates are found from each Cargo.toml (``src/lib.rs``, ``src/main.rs``); a file's
+Crates are found from each Cargo.toml (``src/lib.rs``, ``src/main.rs``; read with the
+guarded reader, a refused one is in ``skipped``); a file's
 module path follows the 2018 layout (``a.rs`` or ``a/mod.rs`` for ``crate::a``).
 ``use crate::``, ``self::``, ``super::`` and other workspace crates by name resolve to
 the longest module prefix that is a file; ``std``/``core``/``alloc`` are stdlib."""
@@ -11,15 +12,19 @@ import posixpath
 import re
 from pathlib import Path
 
+from graph_jobs.graph.repo_files import RepoFiles, read_manifest
 from graph_jobs.graph.resolve.resolution import NOTHING, Resolution
-from graph_jobs.models import RawImport, Unresolved
+from graph_jobs.models import RawImport, SkippedFile, Unresolved
 
 _NAME = re.compile(r'^\s*name\s*=\s*"([^"]+)"', re.M)
 STD = frozenset({"std", "core", "alloc", "proc_macro", "test"})
 
 
 class RustResolver:
-    def __init__(self, root: Path, source_paths: set[str], all_paths: set[str]):
+    def __init__(self, root: Path, source_paths: set[str], all_paths: set[str],
+                 files: RepoFiles | None = None, skipped: list[SkippedFile] | None = None):
+        files = files or RepoFiles(root)
+        skipped = [] if skipped is None else skipped
         self.files = {p for p in source_paths if p.endswith(".rs")}
         self.crates: dict[str, str] = {}  # crate name -> src dir
         self.crate_dirs: list[str] = []
@@ -28,10 +33,8 @@ class RustResolver:
                 d = posixpath.dirname(p)
                 src = posixpath.join(d, "src") if d else "src"
                 self.crate_dirs.append(src)
-                try:
-                    m = _NAME.search((root / p).read_text("utf-8", "replace"))
-                except OSError:
-                    m = None
+                text = read_manifest(files, p, skipped)
+                m = _NAME.search(text) if text is not None else None
                 if m:
                     self.crates[m.group(1).replace("-", "_")] = src
         if not self.crate_dirs:
@@ -98,4 +101,5 @@ class RustResolver:
 
 def for_repository(inputs) -> RustResolver:
     """The registry's resolver factory (``graph_jobs.languages``)."""
-    return RustResolver(inputs.root, inputs.paths, inputs.all_paths)
+    return RustResolver(inputs.root, inputs.paths, inputs.all_paths, inputs.files,
+                        inputs.skipped)
