@@ -101,8 +101,8 @@ def embed_graph(num_nodes: int, edges: np.ndarray, params: Node2VecParams | None
     except torch.cuda.OutOfMemoryError as exc:
         raise EmbeddingError(
             f"CUDA out of memory embedding {num_nodes} nodes / {len(edges)} edges on "
-            f"{device_name(dev)}; lower PHAROS_WALK_CHUNK_MB or PHAROS_GPU_MEMORY_FRACTION's "
-            f"neighbours on the card, or run on the CPU ({exc})"
+            f"{device_name(dev)}: other processes on the card took what the plan counted "
+            f"on; free it, lower PHAROS_WALK_CHUNK_MB, or run on the CPU ({exc})"
         ) from None
     finally:
         free_device_memory(dev)
