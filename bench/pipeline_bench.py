@@ -2,6 +2,7 @@
 
     python bench/pipeline_bench.py [--small rich] [--large ray]
     python bench/pipeline_bench.py --history PATH [PATH ...]   # history's cost (issue 13)
+    python bench/pipeline_bench.py --busy 1 [--small rich]     # threads beside a busy core
 
 Each case runs in a fresh process (so peak RSS is that job's): a git repository made
 from an installed package is ingested with `run_ingest` into a temporary SQLite file and
@@ -20,7 +21,9 @@ relation graph). Stage by stage, with the ratio (target: at most 1.5x).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -50,11 +53,12 @@ print(json.dumps({"result": res.to_dict("result"), "import_s": t_import,
 """
 
 
-def run_child(repo: str, work: Path, extra: dict | None = None) -> dict:
+def run_child(repo: str, work: Path, extra: dict | None = None,
+              env: dict | None = None) -> dict:
     code = CHILD % {"root": str(ROOT), "data": str(work / "data"), "repo": repo,
                     "extra": extra or {}}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+                         check=True, env={**os.environ, **(env or {})})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -124,6 +128,50 @@ def history_cost(paths: list[Path], repeat: int) -> None:
                   flush=True)
 
 
+@contextlib.contextmanager
+def busy_cores(n: int):
+    """``n`` processes spinning in a busy loop: a neighbour that keeps cores busy."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def threads_under_load(package: str, busy: int, repeat: int) -> None:
+    """The embed stage with threads sized from the work (now) and with one thread per core
+    (torch's default, as before), while ``busy`` other processes spin."""
+    from graph_jobs.embedding.threads import usable_cores
+    from tests.support.repos import repo_from_packages
+
+    cores = usable_cores()
+    work = Path(tempfile.mkdtemp(prefix="pharos-threads-"))
+    try:
+        repo = repo_from_packages(work / "repo", [package])
+        best: dict[str, dict] = {}
+        with busy_cores(busy):
+            for _ in range(repeat):
+                for mode, env in (("sized from the work", {}),
+                                  (f"{cores} threads (torch default)",
+                                   {"PHAROS_EMBED_THREADS": str(cores)})):
+                    sub = work / f"run-{len(best)}-{mode[:5]}"
+                    r = run_child(str(repo), sub, env=env)["result"]
+                    shutil.rmtree(sub, ignore_errors=True)
+                    assert r["status"] == "complete", r
+                    if mode not in best or r["timings"]["embed"] < best[mode]["timings"]["embed"]:
+                        best[mode] = r
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"| repository | files | threads | embed seconds, {busy} busy process(es) "
+          f"on {cores} cores (best of {repeat}) | job seconds |")
+    print("|---|---|---|---|---|")
+    for mode, r in best.items():
+        print(f"| `{package}` | {r['files_processed']} | {mode} | {r['timings']['embed']:.2f} "
+              f"| {r['duration_seconds']:.2f} |", flush=True)
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     ap = argparse.ArgumentParser()
@@ -132,7 +180,13 @@ def main() -> None:
     ap.add_argument("--history", nargs="+", type=Path, metavar="PATH",
                     help="measure the history stage's cost on these repositories instead")
     ap.add_argument("--repeat", type=int, default=3, help="runs per mode; the fastest counts")
+    ap.add_argument("--busy", type=int, default=0, metavar="N",
+                    help="embed --small with N busy-loop processes beside it, threads sized "
+                         "from the work vs one per core (issue 24)")
     args = ap.parse_args()
+    if args.busy:
+        threads_under_load(args.small, args.busy, args.repeat)
+        return
     if args.history:
         history_cost(args.history, args.repeat)
         return
