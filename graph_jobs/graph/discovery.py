@@ -148,26 +148,32 @@ class _Collector:
         self.files.append(SourceFile(rel, lang, len(data), blob or git_blob_id(data)))
 
 
-def _walk(root: str, rel_dir: str = ""):
+def _walk(root: str):
     """``(path, is_link, is_regular)`` of every entry of a plain directory, never following
-    a directory symlink (the kinds come from the directory listing, no ``stat``)."""
-    try:
-        with os.scandir(os.path.join(root, rel_dir) if rel_dir else root) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError:
-        return
-    for e in entries:
-        rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+    a directory symlink (the kinds come from the directory listing, no ``stat``; a stack,
+    not recursion, however deep the tree)."""
+    todo = [""]
+    while todo:
+        rel_dir = todo.pop()
         try:
-            if e.is_symlink():
-                yield rel, True, False
-            elif e.is_dir(follow_symlinks=False):
-                if e.name not in SKIP_DIRS:
-                    yield from _walk(root, rel)
-            else:
-                yield rel, False, e.is_file(follow_symlinks=False)
+            with os.scandir(os.path.join(root, rel_dir) if rel_dir else root) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError:
             continue
+        subdirs = []
+        for e in entries:
+            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+            try:
+                if e.is_symlink():
+                    yield rel, True, False
+                elif e.is_dir(follow_symlinks=False):
+                    if e.name not in SKIP_DIRS:
+                        subdirs.append(rel)
+                else:
+                    yield rel, False, e.is_file(follow_symlinks=False)
+            except OSError:
+                continue
+        todo.extend(reversed(subdirs))
 
 
 def discover_files(root: Path, max_file_bytes: int = 1 << 20) -> Discovery:

@@ -72,20 +72,26 @@ class RepoFiles:
     def _dir_problem(self, d: str) -> str | None:
         if d in self._dirs:
             return self._dirs[d]
-        cut = d.rfind("/")
-        why = self._dir_problem(d[:cut]) if cut > 0 else None
-        if why is None:
-            try:
-                mode = os.lstat(os.path.join(self.root, d)).st_mode
-            except OSError:
-                why = "missing from the work tree"
-            else:
-                if stat.S_ISLNK(mode):
-                    why = f"under a symlinked directory {d}/ (not followed)"
-                elif not stat.S_ISDIR(mode):
-                    why = "missing from the work tree"
-        self._dirs[d] = why
+        pending, up = [], d  # up to the nearest directory checked before ("" always is)
+        while up not in self._dirs:
+            pending.append(up)
+            cut = up.rfind("/")
+            up = up[:cut] if cut > 0 else ""
+        why = self._dirs[up]
+        for sub in reversed(pending):  # then down, one lstat each
+            if why is None:
+                why = self._dir_kind(sub)
+            self._dirs[sub] = why
         return why
+
+    def _dir_kind(self, d: str) -> str | None:
+        try:
+            mode = os.lstat(os.path.join(self.root, d)).st_mode
+        except OSError:
+            return "missing from the work tree"
+        if stat.S_ISLNK(mode):
+            return f"under a symlinked directory {d}/ (not followed)"
+        return None if stat.S_ISDIR(mode) else "missing from the work tree"
 
     def _symlink(self, rel: str, full: str) -> FileRefused:
         real = os.path.realpath(full)
@@ -157,5 +163,5 @@ def read_manifest(files: RepoFiles, rel: str, skipped: list[SkippedFile]) -> str
         return files.read_text(rel, MANIFEST_MAX_BYTES)
     except FileRefused as exc:
         log.warning("manifest %s not read: %s", rel, exc.reason)
-        skipped.append(SkippedFile(rel, f"manifest not read: {exc.reason}"))
+        skipped.append(SkippedFile(rel, exc.reason))
         return None

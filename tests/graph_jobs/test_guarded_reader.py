@@ -183,6 +183,18 @@ def test_paths_that_leave_the_repository(root, tmp_path):
     assert refusal(files, "up/secret.py") == "under a symlinked directory up/ (not followed)"
 
 
+def test_a_directory_tree_deeper_than_the_recursion_limit(tmp_path):
+    root = tmp_path / "plain"
+    d = root
+    for _ in range(sys.getrecursionlimit() + 100):  # ~2 bytes a level: under PATH_MAX
+        d = d / "a"
+        d.mkdir(parents=d.parent == root)
+    (d / "x.py").write_text("import os\n")
+    g = build_dependency_graph(root)
+    assert [f.path for f in g.files] == [str(d.relative_to(root) / "x.py")]
+    assert RepoFiles(root).read(g.files[0].path, 100) == b"import os\n"
+
+
 # -- manifests linked to /dev/zero, in the graph -----------------------------------------
 
 HOSTILE = {
@@ -265,7 +277,7 @@ js.resolve("a.ts", RawImport("x/y", EdgeKind.IMPORT, 1))
 out["skipped"] = sorted([s.path, s.reason] for s in skipped)
 """
     out, stderr = run_bounded(code)
-    reason = "manifest not read: symlink leaving the repository (not followed)"
+    reason = "symlink leaving the repository (not followed)"
     assert out["skipped"] == [[m, reason] for m in
                               ("Cargo.toml", "go.mod", "package.json", "tsconfig.json")]
     assert "manifest go.mod not read" in stderr  # logged for the operator
@@ -281,8 +293,7 @@ def test_manifest_over_the_cap_is_skipped_with_its_reason(tmp_path):
     })
     g = build_dependency_graph(repo)
     reasons = {s.path: s.reason for s in g.skipped}
-    assert reasons["go.mod"] == (f"manifest not read: over the size limit "
-                                 f"({len(big)} > {MANIFEST_MAX_BYTES} bytes)")
+    assert reasons["go.mod"] == f"over the size limit ({len(big)} > {MANIFEST_MAX_BYTES} bytes)"
     assert {f.path for f in g.files} == {"main.go", "lib/lib.go"}
     assert g.edges == []  # the module is unknown without its go.mod: an external import
     assert [u.reason for u in g.unresolved if u.source == "main.go"] == ["external"]
