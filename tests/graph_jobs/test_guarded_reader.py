@@ -183,15 +183,27 @@ def test_paths_that_leave_the_repository(root, tmp_path):
     assert refusal(files, "up/secret.py") == "under a symlinked directory up/ (not followed)"
 
 
-def test_a_directory_tree_deeper_than_the_recursion_limit(tmp_path):
+@pytest.fixture
+def deep_tree(tmp_path):
+    """A directory tree deeper than the recursion limit (~2 bytes a level: under
+    PATH_MAX), removed bottom-up afterwards (recursive removal would fail on it)."""
     root = tmp_path / "plain"
-    d = root
-    for _ in range(sys.getrecursionlimit() + 100):  # ~2 bytes a level: under PATH_MAX
-        d = d / "a"
-        d.mkdir(parents=d.parent == root)
-    (d / "x.py").write_text("import os\n")
+    dirs = [root]
+    root.mkdir()
+    for _ in range(sys.getrecursionlimit() + 100):
+        dirs.append(dirs[-1] / "a")
+        dirs[-1].mkdir()
+    (dirs[-1] / "x.py").write_text("import os\n")
+    yield root, dirs[-1]
+    (dirs[-1] / "x.py").unlink()
+    for d in reversed(dirs):
+        d.rmdir()
+
+
+def test_a_directory_tree_deeper_than_the_recursion_limit(deep_tree):
+    root, deepest = deep_tree
     g = build_dependency_graph(root)
-    assert [f.path for f in g.files] == [str(d.relative_to(root) / "x.py")]
+    assert [f.path for f in g.files] == [str(deepest.relative_to(root) / "x.py")]
     assert RepoFiles(root).read(g.files[0].path, 100) == b"import os\n"
 
 
