@@ -5,7 +5,9 @@
 - ``name``: the one key used everywhere: the CLI, the API, the worker, the queue's
   de-duplication, Qdrant point ids and payloads, the SQL rows. A remote repository is
   ``host/path`` (host in lower case, a non-default port kept, no scheme, no ``.git``,
-  no trailing slash): ``github.com/owner/repo``. A local one is its absolute path.
+  no trailing slash): ``github.com/owner/repo``; on hosts whose names ignore case
+  (GitHub, GitLab, Bitbucket, Codeberg) the owner and repository in lower case too. A
+  local one is its absolute path.
 - ``clone_url``: what git clones (``https://github.com/owner/repo``), or the directory
   that is read in place.
 
@@ -33,6 +35,9 @@ MAX_LENGTH = 2048
 _HOST_FIRST = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?$")  # a dotted host name
 _SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):(?!//)(.+)$")  # git@host:path
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+# hosts whose owner and repository names are case-insensitive: one lower-case name there
+CASE_INSENSITIVE_HOSTS = frozenset({"github.com", "gitlab.com", "bitbucket.org",
+                                    "codeberg.org"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,8 @@ class RepoRef:
             return cls._from_url(s)
         scp = _SCP_LIKE.match(s)
         if scp and not Path(s).exists():
-            host, path = scp.group(1).lower().rstrip("."), _clean_path(scp.group(2))
+            host = scp.group(1).lower().rstrip(".")
+            path = _fold(host, _clean_path(scp.group(2)))
             return cls(f"{host}/{path}", s, False, "ssh", host, None, path)
         first = s.split("/", 1)[0]
         if (_HOST_FIRST.match(first) and s.count("/") >= 2 and not Path(s).exists()
@@ -104,7 +110,7 @@ class RepoRef:
             raise UnsafeRepositoryURL(f"no host in {s!r}")
         if port == _DEFAULT_PORTS.get(scheme):
             port = None
-        path = _clean_path(parts.path)
+        path = _fold(host, _clean_path(parts.path))
         if not path:
             raise UnsafeRepositoryURL(f"no repository path in {s!r}")
         netloc = host if ":" not in host else f"[{host}]"
@@ -123,6 +129,12 @@ def _clean_path(p: str) -> str:
     if p.endswith(".git"):
         p = p[:-4].rstrip("/")
     return p
+
+
+def _fold(host: str, path: str) -> str:
+    """``path`` in lower case where ``host`` ignores case (``CASE_INSENSITIVE_HOSTS``):
+    ``github.com/Burst/same`` and ``github.com/burst/same`` are one repository."""
+    return path.lower() if host in CASE_INSENSITIVE_HOSTS else path
 
 
 def repo_name(source: str) -> str:

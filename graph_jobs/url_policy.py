@@ -41,6 +41,8 @@ from graph_jobs.errors import UnsafeRepositoryURL
 from graph_jobs.repository_ref import RepoRef
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_HOME = re.compile(r"^(file:(//(localhost)?)?)?~", re.I)  # ~, ~user, file://~user
+LOCAL_REFUSED = "local repositories are not enabled (PHAROS_ALLOW_LOCAL_REPOS)"
 METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data",
                   "metadata.azure.internal"}
 Resolver = Callable[..., list]
@@ -104,11 +106,14 @@ class UrlPolicy:
         s = raw.strip() if isinstance(raw, str) else raw
         if isinstance(s, str) and s.lower().startswith("ext::"):
             raise UnsafeRepositoryURL("git transport helpers (ext::, fd::) are refused")
+        if not self.allow_local and isinstance(s, str) and _HOME.match(s):
+            # refused before ~user is expanded: "no such user" and "not enabled" would
+            # otherwise tell anyone which accounts exist on the machine
+            raise UnsafeRepositoryURL(LOCAL_REFUSED)
         ref = RepoRef.parse(raw)
         if ref.local:
             if not self.allow_local:
-                raise UnsafeRepositoryURL("local repositories are not enabled "
-                                          "(PHAROS_ALLOW_LOCAL_REPOS)")
+                raise UnsafeRepositoryURL(LOCAL_REFUSED)
             if not raw.strip().lower().startswith("file:") and not raw.strip().startswith("/"):
                 raise UnsafeRepositoryURL(f"local repository {raw.strip()!r}: give an absolute "
                                           "path")

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
@@ -22,14 +22,19 @@ import graph_jobs
 from cluster.errors import QueueUnavailable
 from graph_jobs.errors import StoreError, VectorStoreError
 from graph_jobs.settings import RunMode, SettingsError
+from serve_app.auth import require_read
 from serve_app.console_routes import router as console_router
 from serve_app.explore_routes import router as explore_router
 from serve_app.graph_routes import router as graph_router
 from serve_app.ingestion_routes import API, TARGET_TTL_S  # noqa: F401 - re-exported
+from serve_app.ingestion_routes import read_router as ingestion_reads
 from serve_app.ingestion_routes import router as ingestion_router
 from serve_app.ingress_settings import IngressSettings
 from serve_app.metrics import Metrics
-from serve_app.schemas import Health
+from serve_app.rate_limit import RateLimit
+from serve_app.read_cache import ReadCache
+from serve_app.repository_map import MapLayouts
+from serve_app.schemas import ErrorBody, Health
 from serve_app.services import IngressServices
 
 log = logging.getLogger("pharos.ingress")
@@ -45,6 +50,10 @@ def create_app(settings: IngressSettings | None = None, services: IngressService
     if not settings.admin_token:
         log.warning("PHAROS_ADMIN_TOKEN is not set: ingestion is %s",
                     "OPEN (insecure local mode)" if settings.insecure_local else "disabled")
+    if settings.mode is RunMode.CLOUD and settings.rate_limit > 0 and not settings.trusted_proxy:
+        log.warning("PHAROS_TRUSTED_PROXY is not set: the rate limit counts each peer "
+                    "address as one client; behind a proxy (Render) that is the proxy, so "
+                    "every client shares one bucket (docs/deployment.md)")
     services = services or IngressServices(settings)
     metrics = Metrics()
     app = FastAPI(title="Pharos ingress", version=graph_jobs.__version__, docs_url=None,
@@ -52,53 +61,83 @@ def create_app(settings: IngressSettings | None = None, services: IngressService
                   description="Submit Git repositories for structural embedding; watch the "
                               "workers; find structurally similar files.")
     app.state.settings, app.state.services, app.state.metrics = settings, services, metrics
+    app.state.read_cache = ReadCache(settings.read_cache_s)
+    app.state.map_layouts = MapLayouts()
+    # outermost last: RequestContext (ids, metrics, security headers), then CORS (so a
+    # 429 carries its headers), then the rate limit, then the routes
+    app.add_middleware(RateLimit, rate=settings.rate_limit, burst=settings.rate_burst,
+                       max_clients=settings.rate_limit_clients, header=settings.trusted_proxy,
+                       hops=settings.trusted_proxy_hops)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
-    app.add_middleware(RequestContext, metrics=metrics)
+    app.add_middleware(RequestContext, metrics=metrics,
+                       hsts=settings.mode is RunMode.CLOUD)
 
+    # The 503s name what is down, not where it is: the drivers' messages hold hosts,
+    # ports and URLs, and these answers go to anyone (the log keeps the whole message).
     @app.exception_handler(QueueUnavailable)
     async def queue_down(request: Request, exc: QueueUnavailable):
-        return JSONResponse({"detail": f"job queue unavailable: {exc}"}, status_code=503,
+        log.warning("job queue unavailable: %s", exc)
+        said = str(exc)
+        reason = said if said.startswith(CONFIG_PROBLEMS) else "Redis did not answer"
+        return JSONResponse({"detail": f"job queue unavailable: {reason}"}, status_code=503,
                             headers={"Retry-After": "10"})
 
     @app.exception_handler(StoreError)
     async def store_down(request: Request, exc: StoreError):
-        what = "vector store" if isinstance(exc, VectorStoreError) else "metadata database"
-        return JSONResponse({"detail": f"{what} unavailable: {exc}"}, status_code=503,
-                            headers={"Retry-After": "10"})
+        log.warning("store unavailable: %s: %s", type(exc).__name__, exc)
+        detail = ("vector store unavailable: Qdrant did not answer"
+                  if isinstance(exc, VectorStoreError)
+                  else "metadata database unavailable: the database did not answer")
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
 
+    # reads need a token only when PHAROS_READ_TOKEN is set (so says the OpenAPI schema)
+    reader = [Depends(require_read)] if settings.read_token else []
     app.include_router(ingestion_router)
-    app.include_router(graph_router)
-    app.include_router(explore_router)
+    app.include_router(ingestion_reads, dependencies=reader)
+    app.include_router(graph_router, dependencies=reader)
+    app.include_router(explore_router, dependencies=reader)
     app.include_router(console_router)
 
-    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    @app.get("/health", response_model=Health,
+             responses={503: {"model": Health}, 429: {"model": ErrorBody}})
     def health():
-        services_state = services.check()
+        """Each service's state (``connected`` or ``error: <type>``), at most
+        ``PHAROS_READ_CACHE_S`` old: a Redis PING is a billed command too."""
+        services_state = app.state.read_cache.get("health", services.check)
         ok = all(v == "connected" for v in services_state.values())
         body = Health(status="healthy" if ok else "unhealthy", services=services_state,
                       version=graph_jobs.__version__, mode=settings.mode.value,
                       timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=reader)
     def prometheus_metrics():
         return Response(metrics.render(), media_type=metrics.content_type)
 
     return app
 
 
-class RequestContext:
-    """Request id (``X-Request-ID``, echoed or made), Prometheus metrics and one JSON log
-    line per request, as a pure ASGI middleware: Starlette's ``@app.middleware("http")``
-    (``BaseHTTPMiddleware``) runs each request through an extra task and stream pair,
-    which showed as CPU per request under Ray Serve on 2 cores."""
+CONFIG_PROBLEMS = ("no queue configured", "UPSTASH_REDIS_REST_URL is set")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+OWN_HEADERS = {b"x-request-id", NOSNIFF[0], HSTS[0]}
 
-    def __init__(self, app, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
+
+class RequestContext:
+    """Request id (``X-Request-ID``, echoed or made), Prometheus metrics, one JSON log
+    line per request, and the security headers of every answer (``X-Content-Type-Options:
+    nosniff``; ``Strict-Transport-Security`` when served over https or in ``MODE=CLOUD``,
+    whose platform ends TLS in front of it), as a pure ASGI middleware: Starlette's
+    ``@app.middleware("http")`` (``BaseHTTPMiddleware``) runs each request through an
+    extra task and stream pair, which showed as CPU per request under Ray Serve on 2
+    cores."""
+
+    def __init__(self, app, metrics: Metrics, hsts: bool = False) -> None:
+        self.app, self.metrics, self.hsts = app, metrics, hsts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -113,14 +152,17 @@ class RequestContext:
             rid = uuid.uuid4().hex
         t0 = time.perf_counter()
         status = 500
+        hsts = self.hsts or scope.get("scheme") == "https"
 
         async def send_with_id(message):
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", ())
-                           if k.lower() != b"x-request-id"]
-                headers.append((b"x-request-id", rid.encode("latin-1")))
+                           if k.lower() not in OWN_HEADERS]
+                headers += [(b"x-request-id", rid.encode("latin-1")), NOSNIFF]
+                if hsts:
+                    headers.append(HSTS)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -1,4 +1,7 @@
-"""Bearer-token auth for everything that changes state."""
+"""Bearer-token auth: the admin token for everything that changes state; the optional
+read token (``PHAROS_READ_TOKEN``) for every read route when it is set (the admin token
+is accepted there too). Tokens are compared in constant time, and both are always
+compared, so the time does not tell which one a guess was near."""
 
 from __future__ import annotations
 
@@ -7,7 +10,13 @@ import hmac
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-bearer = HTTPBearer(auto_error=False, description="PHAROS_ADMIN_TOKEN")
+bearer = HTTPBearer(auto_error=False, description="PHAROS_ADMIN_TOKEN (writes); "
+                                                  "PHAROS_READ_TOKEN or it (reads, when set)")
+UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="pharos"'}
+
+
+def _given(creds: HTTPAuthorizationCredentials | None) -> bytes:
+    return (creds.credentials if creds and creds.scheme.lower() == "bearer" else "").encode()
 
 
 async def require_admin(request: Request,
@@ -21,7 +30,21 @@ async def require_admin(request: Request,
             return
         raise HTTPException(503, detail="ingestion is disabled: PHAROS_ADMIN_TOKEN is not "
                                         "configured on the server")
-    given = creds.credentials if creds and creds.scheme.lower() == "bearer" else ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(401, detail="invalid or missing bearer token",
-                            headers={"WWW-Authenticate": 'Bearer realm="pharos"'})
+    if not hmac.compare_digest(_given(creds), expected.encode()):
+        raise HTTPException(401, detail="invalid or missing bearer token", headers=UNAUTHORIZED)
+
+
+async def require_read(request: Request,
+                       creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    """Open unless ``PHAROS_READ_TOKEN`` is set; then the read token or the admin token."""
+    settings = request.app.state.settings
+    if not settings.read_token:
+        return
+    given = _given(creds)
+    ok_read = hmac.compare_digest(given, settings.read_token.encode())
+    ok_admin = bool(settings.admin_token) and hmac.compare_digest(
+        given, settings.admin_token.encode())
+    if not (ok_read or ok_admin):
+        raise HTTPException(401, detail="this ingress needs a read token: send "
+                                        "Authorization: Bearer <PHAROS_READ_TOKEN>",
+                            headers=UNAUTHORIZED)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from cluster.job_queue import QueueFull, history_stats
+from cluster.redis_keys import HISTORY_LIMIT
 from cluster.worker_status import combined_status
 from serve_app.auth import require_admin
 from serve_app.schemas import ERRORS, CancelResult, Dispatched, History, JobInfo, WorkerStatus
@@ -15,7 +16,9 @@ from serve_app.url_validation import InvalidRepoURL, validate_repo_url
 
 API = "/api/v1/ingestion"
 TARGET_TTL_S = 2.0
-router = APIRouter()
+QUEUE_VIEW = "queue"  # the read cache's key of status + history
+router = APIRouter()  # writes: the admin token
+read_router = APIRouter()  # reads: the read token when one is set (app.py)
 
 
 def _state(request: Request):
@@ -64,32 +67,53 @@ def ingest(request: Request, repo_url: Annotated[str, Path(max_length=2048)],
     except QueueFull as exc:
         raise HTTPException(429, detail=str(exc), headers={"Retry-After": "60"}) from None
     metrics.queue_depth.set(e.queue_size)
+    request.app.state.read_cache.forget(QUEUE_VIEW)
     return Dispatched(job_id=e.job_id, queue_position=e.queue_position, target=target_name(request),
                       queue_size=e.queue_size, max_queue_size=e.max_queue_size,
                       repo_url=target.repo_url, existing=e.existing)
 
-@router.get(f"{API}/worker/status", response_model=WorkerStatus, responses=ERRORS)
+def queue_view(request: Request) -> dict:
+    """The queue's status and its history (the last ``HISTORY_LIMIT`` jobs, with their
+    stats), read together at most every ``PHAROS_READ_CACHE_S`` however many ask
+    (:mod:`serve_app.read_cache`): two Redis commands per window. The history is read
+    first, so a job it shows finished is never still running in the status beside it."""
+    queue = request.app.state.services.queue
+
+    def load() -> dict:
+        history = queue.history(HISTORY_LIMIT)
+        return {"status": queue.status(), "history": history,
+                "stats": history_stats(history)}
+
+    return request.app.state.read_cache.get(QUEUE_VIEW, load)
+
+@read_router.get(f"{API}/worker/status", response_model=WorkerStatus, responses=ERRORS)
 def worker_status(request: Request):
+    """Served from memory, at most ``PHAROS_READ_CACHE_S`` old."""
     services, _settings, metrics = _state(request)
-    st = services.queue.status()
+    st = queue_view(request)["status"]
     metrics.queue_depth.set(st["queue_size"])
     return WorkerStatus(status=combined_status(st["workers"]),
                         max_queue_size=services.queue.max_size, **st)
 
-@router.get(f"{API}/jobs/history", response_model=History, responses=ERRORS)
+@read_router.get(f"{API}/jobs/history", response_model=History, responses=ERRORS)
 def jobs_history(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 10):
-    """The queue's history; with no queue configured (the embedded default, as
-    ``pharos console`` runs), the jobs the metadata store recorded (``pharos ingest``)."""
+    """The queue's history, served from memory at most ``PHAROS_READ_CACHE_S`` old; with
+    no queue configured (the embedded default, as ``pharos console`` runs), the jobs the
+    metadata store recorded (``pharos ingest``)."""
     services, settings, _metrics = _state(request)
     if not settings.queue_configured:
-        rows = services.metadata.list_jobs(100)
-        jobs = [{**r, "timestamp": r.get("finished_at") or r.get("started_at")} for r in rows
-                if r["status"] not in ("pending", "running")]
-        return History(jobs=jobs[:limit], stats=history_stats(jobs))
-    queue = services.queue
-    return History(jobs=queue.history(limit), stats=history_stats(queue.history(100)))
+        def load() -> dict:
+            rows = services.metadata.list_jobs(HISTORY_LIMIT)
+            jobs = [{**r, "timestamp": r.get("finished_at") or r.get("started_at")}
+                    for r in rows if r["status"] not in ("pending", "running")]
+            return {"history": jobs, "stats": history_stats(jobs)}
 
-@router.get(f"{API}/jobs/{{job_id}}", response_model=JobInfo, responses=ERRORS)
+        view = request.app.state.read_cache.get("stored-jobs", load)
+    else:
+        view = queue_view(request)
+    return History(jobs=view["history"][:limit], stats=view["stats"])
+
+@read_router.get(f"{API}/jobs/{{job_id}}", response_model=JobInfo, responses=ERRORS)
 def job(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]):
     info = request.app.state.services.queue.job(job_id)
     if info is None:
@@ -100,6 +124,7 @@ def job(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")
             dependencies=[Depends(require_admin)], summary="Cancel a pending or running job")
 def cancel(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]):
     res = request.app.state.services.queue.cancel(job_id)
+    request.app.state.read_cache.forget(QUEUE_VIEW)
     if res == "unknown":
         raise HTTPException(404, detail=f"no job {job_id}")
     return CancelResult(job_id=job_id, result=res)

@@ -110,9 +110,15 @@ class MapFile(BaseModel):
 
 class RepositoryMap(BaseModel):
     repo_url: str
-    files: list[MapFile]
-    edges: list[tuple[int, int, str]]  # (importer, imported, kind): indices into files
+    files: list[MapFile]  # this page's, sorted by path
+    # (importer, imported, kind) of the importers on this page: indices into the whole
+    # sorted list (this page's files are offset .. offset + len(files) - 1)
+    edges: list[tuple[int, int, str]]
     groups: list[str]  # the top folders, most files first
+    total: int = 0  # files in the repository
+    offset: int = 0
+    limit: int = 0
+    next_offset: int | None = None  # the next page's offset; null after the last
 
 
 class Repositories(BaseModel):

@@ -1,17 +1,77 @@
-"""What the ingress talks to, opened lazily (importing the app connects to nothing)."""
+"""What the ingress talks to, opened lazily (importing the app connects to nothing).
+
+The stores are handed to the routes behind :class:`GuardedStore`: a database or a Qdrant
+that cannot be reached becomes the store's own error (``StoreError``, a 503 with
+``Retry-After``), never a raw driver exception and a 500 with a traceback (issue 25).
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
+from graph_jobs.errors import MetadataStoreError, StoreError, VectorStoreError
 from serve_app.ingress_settings import IngressSettings
+
+log = logging.getLogger("pharos.ingress")
+
+
+def _unreachable_database(exc: BaseException) -> bool:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout  # loaded with the store
+
+    from graph_jobs.stores.metadata_store import is_transient
+
+    return is_transient(exc) or isinstance(exc, PoolTimeout | ConnectionError)
+
+
+def _unreachable_qdrant(exc: BaseException) -> bool:
+    try:
+        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+    except ImportError:  # a store of another kind (a Ray actor's proxy in tests)
+        return isinstance(exc, ConnectionError | TimeoutError)
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code >= 500
+    import httpx
+
+    return isinstance(exc, ResponseHandlingException | httpx.TransportError | ConnectionError
+                      | TimeoutError)
+
+
+class GuardedStore:
+    """``store``'s methods, with "cannot reach the server" raised as ``error`` (a
+    ``StoreError``); everything else (``NotFound``, a bug) passes unchanged."""
+
+    def __init__(self, store, error: type[StoreError],
+                 unreachable: Callable[[BaseException], bool]) -> None:
+        self._store, self._error, self._unreachable = store, error, unreachable
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def guarded(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except StoreError:
+                raise
+            except Exception as exc:
+                if not self._unreachable(exc):
+                    raise
+                raise self._error(f"{name}: {type(exc).__name__}: {exc}") from exc
+
+        return guarded
 
 
 class IngressServices:
     def __init__(self, settings: IngressSettings, *, queue=None, metadata=None, vectors=None) -> None:
         self.settings = settings
-        self._queue, self._metadata, self._vectors = queue, metadata, vectors
+        self._queue = queue
+        self._metadata = metadata if metadata is None else GuardedStore(
+            metadata, MetadataStoreError, _unreachable_database)
+        self._vectors = vectors if vectors is None else GuardedStore(
+            vectors, VectorStoreError, _unreachable_qdrant)
         self._lock = threading.Lock()
         self._probes: dict[str, Callable[[], None]] | None = None
         # stores handed in (tests) are checked through themselves
@@ -32,8 +92,10 @@ class IngressServices:
             if self._metadata is None:
                 from graph_jobs.stores.metadata_store import MetadataStore
 
-                self._metadata = MetadataStore(self.settings.effective_database_url,
-                                               migrate=self.settings.auto_migrate)
+                self._metadata = GuardedStore(
+                    MetadataStore(self.settings.effective_database_url,
+                                  migrate=self.settings.auto_migrate),
+                    MetadataStoreError, _unreachable_database)
             return self._metadata
 
     @property
@@ -42,7 +104,8 @@ class IngressServices:
             if self._vectors is None:
                 from graph_jobs.stores.vector_store import VectorStore
 
-                self._vectors = VectorStore(self.settings)
+                self._vectors = GuardedStore(VectorStore(self.settings), VectorStoreError,
+                                             _unreachable_qdrant)
             return self._vectors
 
     def probes(self) -> dict[str, Callable[[], None]]:
@@ -64,12 +127,16 @@ class IngressServices:
             return self._probes
 
     def check(self) -> dict[str, str]:
-        """Ping each service; 'connected' or 'error: ...'."""
+        """Ping each service: 'connected' or 'error: <exception type>'. Anyone may call
+        /health, so the answer names no address (the messages of the drivers hold the
+        host, port or URL): the whole message goes to the log."""
         out = {}
         for name, fn in self.probes().items():
             try:
                 fn()
                 out[name] = "connected"
             except Exception as exc:  # report, never raise: this is the health check
-                out[name] = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+                out[name] = f"error: {type(exc).__name__}"
+                log.warning("health: %s is down: %s: %s", name, type(exc).__name__,
+                            str(exc)[:300])
         return out

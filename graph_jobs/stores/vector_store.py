@@ -17,7 +17,7 @@ import logging
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,6 +251,28 @@ class VectorStore:
             out.extend(page)
             if offset is None:
                 return out
+
+    def repository_pages(self, repo_url: str, payload: Sequence[str], vector: str = RELATED,
+                         page_size: int = 1000) -> Iterator[list]:
+        """A repository's points a page at a time, each holding only its ``vector`` (named)
+        vector as ``.vector`` and the ``payload`` keys asked for: for a reader that must
+        not hold every point of a large repository at once (the ingress's map)."""
+        from qdrant_client import models
+
+        self.ensure_collection()
+        flt = models.Filter(must=[models.FieldCondition(
+            key="repo_url", match=models.MatchValue(value=repo_url))])
+        offset = None
+        while True:
+            page, offset = self._retry("scroll", lambda o=offset: self.client.scroll(
+                self.collection, scroll_filter=flt, limit=page_size, offset=o,
+                with_vectors=[vector], with_payload=list(payload)))
+            for r in page:
+                if isinstance(r.vector, dict):
+                    r.vector = r.vector.get(vector)
+            yield page
+            if offset is None:
+                return
 
     def similar(self, repo_url: str, file_path: str, k: int = 10,
                 scope: str = "repo", include_isolated: bool = False,

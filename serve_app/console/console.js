@@ -1,11 +1,13 @@
 // Pharos console: status, jobs, submit, and a map of a repository's files.
 // Plain browser JavaScript, no third-party code, no inline script (the page's CSP
-// allows scripts from this origin only). The admin token lives in this tab's
-// sessionStorage, never in a cookie or a URL.
+// allows scripts from this origin only). The admin token, and the read token of an
+// ingress that sets PHAROS_READ_TOKEN, live in this tab's sessionStorage, never in a
+// cookie or a URL.
 "use strict";
 
 const API = "/api/v1";
 const TOKEN_KEY = "pharos-admin-token";
+const READ_KEY = "pharos-read-token";
 const $ = (sel) => document.querySelector(sel);
 
 function el(tag, attrs = {}, ...children) {
@@ -31,8 +33,10 @@ class ApiError extends Error {
 
 async function api(path, { method = "GET", auth = false } = {}) {
   const headers = { Accept: "application/json" };
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (auth && token) headers.Authorization = `Bearer ${token}`;
+  const admin = sessionStorage.getItem(TOKEN_KEY);
+  // reads: the read token, else the admin token (the ingress takes either); writes: admin
+  const token = auth ? admin : sessionStorage.getItem(READ_KEY) || admin;
+  if (token) headers.Authorization = `Bearer ${token}`;
   const res = await fetch(path, { method, headers, credentials: "omit" });
   let body = null;
   try { body = await res.json(); } catch (_) { body = null; }
@@ -48,9 +52,13 @@ function sentence(err) {
   if (!(err instanceof ApiError)) return `The ingress could not be reached (${err.message}).`;
   switch (err.status) {
     case 400: return `That repository was refused: ${err.detail}.`;
-    case 401: return "The admin token is missing or wrong. Enter the ingress's admin token (PHAROS_ADMIN_TOKEN) and submit again.";
+    case 401: return /read token/.test(err.detail)
+      ? "This ingress needs a read token (PHAROS_READ_TOKEN, or the admin token): enter it above."
+      : "The admin token is missing or wrong. Enter the ingress's admin token (PHAROS_ADMIN_TOKEN) and submit again.";
     case 404: return `Not found: ${err.detail}.`;
-    case 429: return `The queue is full (${err.detail}). Try again in ${err.retryAfter || "a few"} seconds.`;
+    case 429: return /too many requests/.test(err.detail)
+      ? `Too many requests from here: try again in ${err.retryAfter || "a few"} seconds.`
+      : `The queue is full (${err.detail}). Try again in ${err.retryAfter || "a few"} seconds.`;
     case 503: return `A service behind the ingress is unavailable: ${err.detail}. Try again in ${err.retryAfter || "a few"} seconds.`;
     default: return `The ingress answered ${err.status}: ${err.detail}.`;
   }
@@ -99,9 +107,26 @@ async function poll() {
       return;
     }
     $("#status-error").textContent = sentence(err);
+    if (err.status === 401) { // a private ingress: ask for the read token, poll when given
+      $("#read-form").hidden = false;
+      sessionStorage.removeItem(READ_KEY);
+      return;
+    }
   }
   poller.timer = setTimeout(poll, nextWait(busy));
 }
+
+$("#read-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const input = $("#read-token");
+  if (!input.value) return;
+  sessionStorage.setItem(READ_KEY, input.value);
+  input.value = "";
+  $("#read-form").hidden = true;
+  $("#status-error").textContent = "";
+  poll();
+  loadRepositories();
+});
 
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") poll();
@@ -200,6 +225,7 @@ if (sessionStorage.getItem(TOKEN_KEY)) $("#token").placeholder = "saved for this
 // ---- explore: a canvas map that stays smooth at thousands of files ----
 const PALETTE = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0a7ea4", "#d1242f",
   "#6639ba", "#116329", "#953800", "#a40e26", "#1b7c83"];
+const MAP_PAGE = 10000, MAP_MAX_PAGES = 10; // the ingress serves at most 10,000 files a page
 const map = { data: null, scale: 1, ox: 0, oy: 0, selected: -1, edges: false, frame: 0, adj: null };
 const canvas = $("#map");
 const ctx = canvas.getContext("2d");
@@ -280,7 +306,18 @@ async function openMap(repo) {
   const msg = $("#map-msg");
   msg.textContent = "Loading the map…";
   try {
-    const d = await api(`${API}/graph/map?repo_url=${encodeURIComponent(repo)}`);
+    // the map comes in pages of files sorted by path; edge ends index the whole list
+    const url = (offset) => `${API}/graph/map?repo_url=${encodeURIComponent(repo)}&offset=${offset}&limit=${MAP_PAGE}`;
+    const d = await api(url(0));
+    for (let next = d.next_offset, pages = 1; next != null && pages < MAP_MAX_PAGES; pages++) {
+      msg.textContent = `Loading the map… ${next} of ${d.total} files`;
+      const more = await api(url(next));
+      for (const f of more.files) d.files.push(f);
+      for (const e of more.edges) d.edges.push(e);
+      next = more.next_offset;
+    }
+    const n = d.files.length;
+    d.edges = d.edges.filter(([a, b]) => a < n && b < n);
     map.data = d; map.scale = 1; map.ox = 0; map.oy = 0; map.selected = -1;
     const top = d.groups.slice(0, PALETTE.length);
     const gi = new Map(top.map((g, i) => [g, i]));
@@ -292,7 +329,8 @@ async function openMap(repo) {
     $("#file-list").replaceChildren(...d.files.map((f) => el("option", { value: f.path })));
     $("#legend").replaceChildren(...top.map((g, i) => el("li", {}, el("span", { class: "swatch", color: PALETTE[i] }), g)),
       ...(d.groups.length > top.length ? [el("li", {}, el("span", { class: "swatch", color: "#8c959f" }), "(other)")] : []));
-    msg.textContent = `${d.repo_url}: ${d.files.length} files, ${d.edges.length} import edges. Related files lie near each other.`;
+    const shown = d.total > d.files.length ? ` (the first ${d.files.length} of ${d.total} by path)` : "";
+    msg.textContent = `${d.repo_url}: ${d.files.length} files${shown}, ${d.edges.length} import edges. Related files lie near each other.`;
     $("#file-panel").replaceChildren(el("p", {}, "Click a file, or find one by its path."));
     resizeCanvas();
   } catch (err) {
