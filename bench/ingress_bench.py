@@ -11,10 +11,14 @@ ingress (the server and all its descendants: Ray's GCS, raylet, workers, proxy..
 
 The ingress runs with a cloud deployment's settings: PostgreSQL (the machine's server,
 database ``pharos_bench``) and a Qdrant URL. No Qdrant server exists here, so the URL is
-tests/support/qdrant_stub.py, which answers the one call ``/health`` makes. Memory is
-measured after ``/health`` has answered (Render calls it every few seconds), again after
-the load, and once more after a similar-file search, the one request that loads
-qdrant-client and SQLAlchemy (it fails against the stub, which is fine for memory).
+``bench/read_cost_bench.py``'s QdrantRestServer: the REST calls the ingress makes,
+answered by qdrant-client's local mode in another process, over a stored repository of
+``--files`` files in import chains (20,000 by default; the same rows in PostgreSQL).
+Memory is measured after ``/health`` has answered (Render calls it every few seconds),
+again after the load, then after each read path in turn: a similar-file search (it
+loads qdrant-client and SQLAlchemy), the whole map (pages of 10,000 files), the list of
+repositories, and a role search across repositories. The rate limit is off
+(``PHAROS_RATE_LIMIT=0``): one load generator is one client here.
 """
 
 from __future__ import annotations
@@ -34,10 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-QDRANT_KEY = "bench-qdrant-key"
 
 from serve_app.ray_runtime import free_port  # noqa: E402
-from tests.support.qdrant_stub import QdrantStub  # noqa: E402
 
 
 def pss_mb(pid: int, breakdown: bool = False) -> tuple[float, int]:
@@ -53,6 +55,25 @@ def pss_mb(pid: int, breakdown: bool = False) -> tuple[float, int]:
             if breakdown:
                 print(f"|     {pss / 2**20:6.1f} MB | {' '.join(p.cmdline())[:90]} |", flush=True)
     return total / 2**20, len(procs)
+
+
+def mapped_packages(pid: int) -> list[str]:
+    """The site-packages whose shared libraries the largest process of ``pid``'s tree has
+    mapped (scipy, tree_sitter, ...: what a read path loaded that stays)."""
+    import psutil
+
+    procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
+    big = max(procs, key=lambda p: p.memory_info().rss)
+    found = set()
+    with open(f"/proc/{big.pid}/maps") as fh:
+        for line in fh:
+            path = line.split()[-1] if line.count("/") else ""
+            if "site-packages/" in path and path.endswith((".so", ".pyd")) or ".so." in path:
+                part = path.split("site-packages/")[-1].split("/")[0] \
+                    if "site-packages/" in path else ""
+                if part:
+                    found.add(part.split(".libs")[0].removesuffix(".libs"))
+    return sorted(found)
 
 
 async def _request(pool: list, host: str, port: int, raw: bytes) -> int:
@@ -152,7 +173,8 @@ def bench_database() -> str:
     return "postgresql://postgres@127.0.0.1:5432/pharos_bench"
 
 
-def run(runtime: str, rate: float, seconds: float, paths_file: str, qdrant_url: str) -> None:
+def run(runtime: str, rate: float, seconds: float, paths_file: str, qdrant_url: str,
+        repo: str) -> None:
     import redis
 
     redis.Redis(db=15).flushdb()
@@ -161,7 +183,7 @@ def run(runtime: str, rate: float, seconds: float, paths_file: str, qdrant_url: 
            "PHAROS_ALLOW_LOCAL_REPOS": "1", "MAX_QUEUE_SIZE": "1000000",
            "PHAROS_DATA_DIR": tempfile.mkdtemp(prefix="pharos-ingress-"), "PORT": str(port),
            "RAY_USAGE_STATS_ENABLED": "0", "DATABASE_URL": bench_database(),
-           "QDRANT_URL": qdrant_url, "QDRANT_API_KEY": QDRANT_KEY}
+           "QDRANT_URL": qdrant_url, "PHAROS_RATE_LIMIT": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "pharos_cli", "serve", "--runtime", runtime,
                              "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -196,14 +218,39 @@ def run(runtime: str, rate: float, seconds: float, paths_file: str, qdrant_url: 
             print(f"| {runtime} | {name} | {rate:.0f} | {m['rps']:.0f} | {m['p50_ms']:.1f} | "
                   f"{m['p95_ms']:.1f} | {m['p99_ms']:.1f} | {m['codes']} |", flush=True)
         busy_pss, nproc2 = pss_mb(proc.pid, breakdown=True)
-        similar = httpx.get(url + "/api/v1/graph/similar",
-                            params={"repo_url": "github.com/u/r", "file_path": "a.py", "k": 5},
-                            timeout=30).status_code
-        time.sleep(1)
-        search_pss, _ = pss_mb(proc.pid)
+        reads = []
+        file_path = "pkg00/chain0000/mod00.py"
+
+        def whole_map() -> int:
+            offset = 0
+            while offset is not None:
+                r = httpx.get(url + "/api/v1/graph/map", timeout=600,
+                              params={"repo_url": repo, "offset": offset, "limit": 10000})
+                if r.status_code != 200:
+                    return r.status_code
+                offset = r.json()["next_offset"]
+            return 200
+
+        for name, call in (
+                ("a similar search", lambda: httpx.get(
+                    url + "/api/v1/graph/similar", timeout=60,
+                    params={"repo_url": repo, "file_path": file_path, "k": 5}).status_code),
+                ("the whole map", whole_map),
+                ("repositories", lambda: httpx.get(
+                    url + "/api/v1/graph/repositories", timeout=60).status_code),
+                ("a role search", lambda: httpx.get(
+                    url + "/api/v1/graph/similar", timeout=60,
+                    params={"repo_url": repo, "file_path": file_path, "k": 5,
+                            "scope": "all", "by": "role"}).status_code)):
+            code = call()
+            time.sleep(1)
+            reads.append(f"after {name} ({code}) {pss_mb(proc.pid)[0]:.0f} MB")
         print(f"|   {runtime} memory | PSS after /health {idle_pss:.0f} MB, after load "
-              f"{busy_pss:.0f} MB, after a similar search ({similar}) {search_pss:.0f} MB, "
-              f"{nproc2} processes | start-up {startup:.1f} s | | | | |", flush=True)
+              f"{busy_pss:.0f} MB, {', '.join(reads)}, {nproc2} processes | start-up "
+              f"{startup:.1f} s | | | | |", flush=True)
+        pss_mb(proc.pid, breakdown=True)
+        print(f"|   {runtime} | native packages mapped by the largest process after the "
+              f"reads: {', '.join(mapped_packages(proc.pid))} | | | | | | |", flush=True)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -217,6 +264,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--runtimes", default="uvicorn,serve")
+    ap.add_argument("--files", type=int, default=20000,
+                    help="files of the stored repository the read paths read")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="pharos-bench-repos-"))
     paths = []
@@ -230,9 +279,16 @@ def main() -> None:
     print("| runtime | endpoint | offered req/s | achieved req/s | p50 ms | p95 ms | p99 ms "
           "| status codes |")
     print("|---|---|---|---|---|---|---|---|")
-    with QdrantStub(QDRANT_KEY) as qdrant:
+    from bench.read_cost_bench import REPO, QdrantRestServer, store_chains
+
+    data = tempfile.mkdtemp(prefix="pharos-bench-store-")
+    store_chains(args.files, data, bench_database())
+    qdrant = QdrantRestServer(data + "/qdrant")
+    try:
         for rt in args.runtimes.split(","):
-            run(rt, args.rate, args.seconds, str(pf), qdrant.url)
+            run(rt, args.rate, args.seconds, str(pf), qdrant.url, REPO)
+    finally:
+        qdrant.close()
 
 
 if __name__ == "__main__":
