@@ -1,17 +1,124 @@
 #!/usr/bin/env bash
-# Start the Ray head (dashboard on 8265), then the worker pool in the foreground.
-# SIGTERM (docker stop) goes to `pharos worker`, which drains: no new claims, running
-# jobs finish within PHAROS_DRAIN_GRACE_S or go back to the queue; then Ray stops.
+# Start the Ray head (dashboard and Jobs API on 8265), then the worker pool.
+#
+# Ray's control plane runs code for whoever reaches it (the Jobs API takes a shell command:
+# CVE-2023-48022, "ShadowRay"), so token auth is always on: RAY_AUTH_MODE=token, with the
+# operator's RAY_AUTH_TOKEN, or else a token generated on first start into the data volume
+# ($PHAROS_DATA_DIR/ray/auth_token, mode 0600; RAY_AUTH_TOKEN_PATH moves it) and reused
+# afterwards. Any other RAY_AUTH_MODE is refused: there is no opt-out. The head is checked
+# before the pool starts: a dashboard that answers without the token stops the container.
+#
+# SIGTERM (docker stop) goes to `pharos worker`, which drains: no new claims, running jobs
+# finish within PHAROS_DRAIN_GRACE_S or go back to the queue; then this head's Ray stops
+# (its own processes only, not every Ray on the machine as `ray stop` would).
+#
+# Ports (env): RAY_PORT (GCS, 6379), RAY_DASHBOARD_PORT (8265), RAY_CLIENT_PORT (10001),
+# RAY_DASHBOARD_HOST (0.0.0.0: inside the container; the compose file publishes on
+# 127.0.0.1), and if set RAY_DASHBOARD_AGENT_PORT, RAY_METRICS_EXPORT_PORT.
 set -euo pipefail
-ray_args=(--head --port="${RAY_PORT:-6379}" --dashboard-host=0.0.0.0 --dashboard-port=8265
-          --ray-client-server-port=10001 --disable-usage-stats)
+say() { echo "edge-entrypoint: $*" >&2; }
+
+if [ "${RAY_AUTH_MODE:-token}" != token ]; then
+  say "refusing to start: RAY_AUTH_MODE=${RAY_AUTH_MODE}. The Ray dashboard, Jobs API and" \
+      "GCS run code for anyone who reaches them (CVE-2023-48022); token auth has no" \
+      "opt-out here. Unset RAY_AUTH_MODE; give your own token with RAY_AUTH_TOKEN."
+  exit 2
+fi
+export RAY_AUTH_MODE=token
+if [ -n "${RAY_AUTH_TOKEN:-}" ]; then
+  say "Ray token auth on; the token is the operator's (RAY_AUTH_TOKEN)"
+else
+  token_file="${RAY_AUTH_TOKEN_PATH:-${PHAROS_DATA_DIR:-$HOME/.pharos}/ray/auth_token}"
+  if [ ! -s "$token_file" ]; then
+    (umask 077 && mkdir -p "$(dirname "$token_file")" \
+      && python3 -c 'import secrets; print(secrets.token_hex(32), end="")' >"$token_file.$$" \
+      && mv -f "$token_file.$$" "$token_file")
+    say "generated a Ray auth token"
+  fi
+  chmod 600 "$token_file" 2>/dev/null || true
+  export RAY_AUTH_TOKEN_PATH="$token_file"
+  say "Ray token auth on; the token is in $token_file (read it there; it is never printed)"
+fi
+
+gcs_port="${RAY_PORT:-6379}"
+dash_host="${RAY_DASHBOARD_HOST:-0.0.0.0}"
+dash_port="${RAY_DASHBOARD_PORT:-8265}"
+ray_args=(--head --block --port="$gcs_port" --dashboard-host="$dash_host"
+          --dashboard-port="$dash_port" --ray-client-server-port="${RAY_CLIENT_PORT:-10001}"
+          --disable-usage-stats)
 [ -n "${PHAROS_NUM_GPUS:-}" ] && ray_args+=(--num-gpus="${PHAROS_NUM_GPUS}")
 [ -n "${RAY_OBJECT_STORE_BYTES:-}" ] && ray_args+=(--object-store-memory="${RAY_OBJECT_STORE_BYTES}")
-ray start "${ray_args[@]}"
-trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; ray stop --grace-period 30; exit 0' TERM INT
+[ -n "${RAY_DASHBOARD_AGENT_PORT:-}" ] && \
+  ray_args+=(--dashboard-agent-listen-port="${RAY_DASHBOARD_AGENT_PORT}")
+[ -n "${RAY_METRICS_EXPORT_PORT:-}" ] && \
+  ray_args+=(--metrics-export-port="${RAY_METRICS_EXPORT_PORT}")
+
+# --block: `ray start` stays this script's child and, on SIGTERM, stops exactly the
+# processes it started. Ray's own drain on SIGTERM (for Serve) is off: the pool has drained
+# its jobs by then, and the store actor would hold Ray's drain for its whole 30 s.
+export RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="${RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S:-0}"
+ray start "${ray_args[@]}" &
+ray_pid=$!
+child=
+stop() {
+  trap '' TERM INT
+  if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
+    kill -TERM "$child" 2>/dev/null || true
+    wait "$child" || true
+  fi
+  if kill -0 "$ray_pid" 2>/dev/null; then
+    kill -TERM "$ray_pid" 2>/dev/null || true
+    wait "$ray_pid" || true
+  fi
+}
+trap 'stop; exit 0' TERM INT
+
+# wait for the head, then make sure its dashboard refuses a request without the token
+check_host="$dash_host"
+case "$check_host" in 0.0.0.0 | :: | "") check_host=127.0.0.1 ;; esac
+python3 - "$check_host" "$dash_port" "$ray_pid" "${PHAROS_RAY_START_TIMEOUT_S:-180}" <<'PY' &
+import os, sys, time, urllib.error, urllib.request
+
+host, port, pid, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+base = f"http://{host}:{port}"
+deadline = time.monotonic() + timeout
+
+
+def status(path):
+    try:
+        return urllib.request.urlopen(base + path, timeout=10).status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+while status("/api/gcs_healthz") != 200:  # public: Ray's health check needs no token
+    if time.monotonic() > deadline or not os.path.exists(f"/proc/{pid}"):
+        sys.exit("edge-entrypoint: the Ray head did not come up")
+    time.sleep(1)
+code = status("/api/version")
+if code != 401:
+    sys.exit(f"edge-entrypoint: refusing to run: the Ray dashboard answered {code} to a "
+             "request without the token (token auth needs ray >= 2.52)")
+PY
+if ! wait $!; then
+  stop
+  exit 1
+fi
+say "Ray head up on :$gcs_port, dashboard on $dash_host:$dash_port (token required)"
+
+# `--address auto` finds this head (not another Ray on the machine) through RAY_ADDRESS;
+# RAY_AUTH_MODE and the token travel in the environment to the pool and its actors
+export RAY_ADDRESS="127.0.0.1:$gcs_port"
 pharos worker --address auto --grace-s "${PHAROS_DRAIN_GRACE_S:-60}" "$@" &
 child=$!
-wait "$child"
+set +e
+wait -n -p done_pid "$ray_pid" "$child"
 status=$?
-ray stop --grace-period 10 || true
+if [ "${done_pid:-}" = "$ray_pid" ]; then
+  say "the Ray head stopped (exit $status)"
+  status=1
+fi
+stop
 exit "$status"
