@@ -32,13 +32,19 @@ def graph(
     no_cache: bool = typer.Option(False, help="Re-parse every file (ignore the parse cache)."),
 ) -> None:
     """Build the file-level dependency graph of a repository."""
-    from graph_jobs.graph.graph_job import graph_for
-
     settings = get_settings()
     try:
+        from graph_jobs.graph.graph_job import graph_for
+
         g = graph_for(source, settings, ref, use_cache=not no_cache)
     except PharosJobError as exc:
         err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except ModuleNotFoundError as exc:  # an install without the `parse` extra
+        if not (exc.name or "").startswith("tree_sitter"):
+            raise
+        err.print(f"[red]error:[/red] parsing needs tree-sitter and its grammars ({exc.name} "
+                  "is not installed here): pip install 'pharos\\[parse]'")
         raise typer.Exit(2) from exc
     if format is GraphFormat.json:
         json.dump(g.to_json_dict(), sys.stdout, indent=1)

@@ -35,9 +35,14 @@ def _page(path: Path, csp: str) -> FileResponse:
 
 
 def swagger_dir() -> Path:
-    import swagger_ui
+    """Where swagger-ui-py keeps Swagger UI's files, found without importing the package
+    (its ``__init__`` loads jinja2 and PyYAML, which the ingress has no use for)."""
+    import importlib.util
 
-    return Path(swagger_ui.__file__).resolve().parent / "static"
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise HTTPException(404, detail="the API docs' files are not installed (swagger-ui-py)")
+    return Path(next(iter(spec.submodule_search_locations))).resolve() / "static"
 
 
 @router.get("/")

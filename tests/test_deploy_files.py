@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -84,3 +85,63 @@ def test_env_templates_list_every_setting_the_unit_reads():
                 "PHAROS_LEASE_SECONDS", "PHAROS_MAX_ATTEMPTS", "PHAROS_DRAIN_GRACE_S"):
         assert f"\n{var}=" in "\n" + edge, var
     assert Settings.model_fields  # the settings object is the source of the names
+
+
+def _extras() -> tuple[list[str], dict[str, set[str]]]:
+    """pyproject's base dependencies, and each extra's requirement names with the
+    extras it names (``pharos[parse]``) expanded."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+
+    def name(req: str) -> str:
+        return re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0].lower().replace("_", "-")
+
+    def closure(extra: str) -> set[str]:
+        out: set[str] = set()
+        for req in extras[extra]:
+            if name(req) == "pharos":
+                for inner in req.split("[", 1)[1].split("]", 1)[0].split(","):
+                    out |= closure(inner.strip())
+            else:
+                out.add(name(req))
+        return out
+
+    base = [name(r) for r in project["dependencies"]]
+    return base, {extra: closure(extra) | set(base) for extra in extras}
+
+
+def test_the_ingress_installs_no_parser_no_scipy_and_no_torch():
+    """Issue 25: the cloud image is base + `ingress` (or `cloud`); parsing and the
+    scientific stack go to the modes that run jobs."""
+    base, extras = _extras()
+    assert not [r for r in base if r.startswith("tree-sitter") or r in ("scipy", "torch")]
+    for extra in ("ingress", "cloud"):
+        heavy = {r for r in extras[extra]
+                 if r.startswith("tree-sitter") or r in ("scipy", "torch", "torch-geometric")}
+        assert not heavy, (extra, heavy)
+    grammars = {r for r in extras["parse"] if r.startswith("tree-sitter-")}
+    assert len(grammars) == 8 and "tree-sitter" in extras["parse"]
+    for extra in ("embedded", "edge", "dev"):
+        assert extras["parse"] <= extras[extra], extra
+    for extra in ("embedded", "edge"):  # role vectors and the repository descriptor
+        assert {"scipy", "torch"} <= extras[extra], extra
+
+
+def test_pharos_graph_without_tree_sitter_names_the_extra(tmp_path):
+    """A base install has no parser: `pharos graph` says which extra to install, with no
+    traceback."""
+    from tests.support.repos import make_repo
+
+    repo = make_repo(tmp_path / "r", {"a.py": "import b\n", "b.py": ""})
+    code = ("import sys; sys.modules['tree_sitter'] = None; "  # as if not installed
+            "from pharos_cli.app import app; app()")
+    out = subprocess.run([sys.executable, "-c", code, "graph", str(repo)], capture_output=True,
+                         text=True, timeout=120,
+                         env={**os.environ, "PHAROS_DATA_DIR": str(tmp_path / "data"),
+                              "COLUMNS": "200"})
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "pip install 'pharos[parse]'" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
