@@ -6,6 +6,11 @@ runs for a task from the queue (edge mode): the same function.
 - ``progress(stage, fraction)`` is called as stages advance; stages are ``clone``,
   ``graph``, ``embed``, ``store``. ``should_stop()`` is polled between stages and
   batches so a cancelled job stops early (raises :class:`JobCancelled`).
+- The job's budget (:mod:`graph_jobs.job_budget`: ``PHAROS_JOB_TIMEOUT_S``,
+  ``PHAROS_JOB_MEMORY_MB``, ``PHAROS_MAX_FILES``) is checked at the same places, and
+  at every progress report before the store stage: past it the job fails
+  (not retried) with the reason naming the setting. Once the store stage has begun it
+  runs to its end, so that a repository's points and rows are never left half written.
 - One file that cannot be read or parsed never fails the job: it is in ``skipped``.
 - A temporary clone is always removed (``open_repository`` is a context manager).
 - Vectors: files with no edge (nothing imports them and they import nothing in the
@@ -38,6 +43,7 @@ import numpy as np
 
 from graph_jobs.errors import JobCancelled, PharosJobError
 from graph_jobs.faults import FaultHook, JobStep, no_faults
+from graph_jobs.job_budget import JobBudget
 from graph_jobs.job_record import JobRecord
 from graph_jobs.models import DependencyGraph, JobStage, JobStatus
 from graph_jobs.settings import JobSettings
@@ -173,14 +179,24 @@ class _Job:
     def __post_init__(self) -> None:
         self.result = JobRecord(self.job_id, self.repo_url, JobStatus.RUNNING)
         self.t_start = time.perf_counter()
+        self.budget = JobBudget.from_settings(self.settings)
 
     def record(self, **fields) -> None:
         if self.stores.metadata is not None:
             self.stores.metadata.upsert_job(self.job_id, **fields)
 
-    def check_stop(self) -> None:
+    def check_stop(self, where: str = "") -> None:
+        """Cancelled, past the deadline or over the memory ceiling: stop here."""
         if self.should_stop is not None and self.should_stop():
             raise JobCancelled(f"job {self.job_id} cancelled")
+        self.budget.check(where)
+
+    def progress(self, stage: str, frac: float) -> None:
+        """Report progress; before the store stage, also stop if asked or out of budget
+        (the graph and embedding stages report inside their long loops)."""
+        if stage != JobStage.STORE:
+            self.check_stop(f"{stage} at {frac:.0%}")
+        self.report(stage, frac)
 
     def run(self) -> JobRecord:
         result = self.result
@@ -192,10 +208,10 @@ class _Job:
             self.record(repo_url=self.repo_url, status=JobStatus.RUNNING, stage=JobStage.CLONE,
                         progress=0.0, ref=self.ref, started_at=utcnow(), worker=self.worker)
             staged = self.graph_stage()
-            self.check_stop()
+            self.check_stop("after the graph stage")
             self.record(stage=JobStage.EMBED, progress=0.4, commit=staged.graph.commit)
             self.embed_stage(staged)
-            self.check_stop()
+            self.check_stop("after the embedding stage")
             self.record(stage=JobStage.STORE, progress=0.8)
             self.store_stage(staged)
             result.status = JobStatus.COMPLETE
@@ -232,7 +248,7 @@ class _Job:
         """Clone or open, discover, parse, resolve; mine the history on the same tree."""
         from graph_jobs.graph.graph_job import graph_and_history_for
 
-        self.report(JobStage.CLONE, 0.0)
+        self.progress(JobStage.CLONE, 0.0)
         t = time.perf_counter()
         meta, result, timings = self.stores.metadata, self.result, self.timings
         want_history = self.settings.history and self.relations == "all"
@@ -240,7 +256,7 @@ class _Job:
             else None
         graph, mined = graph_and_history_for(
             self.source, self.settings, self.ref,
-            progress=lambda stage, frac: self.report(JobStage.GRAPH, frac),
+            progress=lambda stage, frac: self.progress(JobStage.GRAPH, frac),
             history=want_history, stored_history=stored, faults=self.faults,
             url_policy=self.url_policy, words=self.want_words)
         timings["graph"] = (time.perf_counter() - t - graph.timings.get("history", 0.0)
@@ -278,7 +294,7 @@ class _Job:
         from graph_jobs.relations.relation_graph import build_relation_graph
         from graph_jobs.relations.walk_settings import relation_params
 
-        self.report(JobStage.EMBED, 0.0)
+        self.progress(JobStage.EMBED, 0.0)
         self.faults(JobStep.EMBED)
         t = time.perf_counter()
         graph, result = staged.graph, self.result
@@ -301,7 +317,7 @@ class _Job:
             t_lock = time.perf_counter()
             emb = embed_graph(rg.num_nodes, rg.edges, n2v, weights=rg.weights,
                               device=self.settings.device, backend=backend,
-                              progress=lambda stage, f: self.report(JobStage.EMBED, f))
+                              progress=lambda stage, f: self.progress(JobStage.EMBED, f))
         self.timings["embed.wait"] = t_lock - t
         nf = len(graph.files)
         trained = emb.trained[:nf]  # folder nodes get no vector
@@ -319,9 +335,11 @@ class _Job:
 
         graph, degree, trained = staged.graph, staged.degree, staged.trained
         t = time.perf_counter()
-        roles = graph_role_vectors(graph)
-        descriptor = heat_trace(len(graph.files), staged.edges)
+        check = lambda: self.check_stop("roles")  # noqa: E731
+        roles = graph_role_vectors(graph, check=check)
+        descriptor = heat_trace(len(graph.files), staged.edges, check=check)
         self.timings["roles"] = time.perf_counter() - t
+        self.check_stop("before the store stage")  # from here on it runs to its end
 
         self.report(JobStage.STORE, 0.0)
         t = time.perf_counter()

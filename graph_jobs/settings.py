@@ -67,6 +67,12 @@ class JobSettings(BaseSettings):
     parse_workers: int = Field(0, ge=0, validation_alias="PHAROS_PARSE_WORKERS")
     parse_cache: bool = Field(True, validation_alias="PHAROS_PARSE_CACHE")
 
+    # --- what one job may spend (graph_jobs.job_budget) ---------------------------------
+    job_timeout_s: float = Field(1800.0, ge=0, validation_alias="PHAROS_JOB_TIMEOUT_S")  # 0: none
+    # the worker's resident memory while a job runs; 0: 80 % of the machine's (cgroup's)
+    job_memory_mb: int = Field(0, ge=0, validation_alias="PHAROS_JOB_MEMORY_MB")
+    max_files: int = Field(50000, ge=0, validation_alias="PHAROS_MAX_FILES")  # 0: none
+
     # --- history and relations (related files) ---------------------------------------
     history: bool = Field(True, validation_alias="PHAROS_HISTORY")
     history_max_commits: int = Field(2000, ge=1, validation_alias="PHAROS_HISTORY_MAX_COMMITS")

@@ -22,6 +22,7 @@ from graph_jobs.graph.extract import EXTRACTOR_VERSION, extract_imports
 from graph_jobs.graph.parse_cache import ParseCache, ParseResult
 from graph_jobs.graph.repo_files import RepoFiles
 from graph_jobs.graph.resolve import Resolvers
+from graph_jobs.job_budget import refuse_too_many_files
 from graph_jobs.languages import REPORTED
 from graph_jobs.models import (
     DependencyGraph,
@@ -87,11 +88,15 @@ def map_on_cores(batch_fn: Callable[[tuple], list], root: str, items: list, max_
     results: list = [None] * len(items)
     with _pool(workers) as ex:
         jobs = [(root, [items[i] for i in b], max_bytes) for b in batches]
-        for k, (b, res) in enumerate(zip(batches, ex.map(batch_fn, jobs), strict=True)):
-            for i, r in zip(b, res, strict=True):
-                results[i] = r
-            if on_batch:
-                on_batch((k + 1) / len(batches))
+        try:
+            for k, (b, res) in enumerate(zip(batches, ex.map(batch_fn, jobs), strict=True)):
+                for i, r in zip(b, res, strict=True):
+                    results[i] = r
+                if on_batch:
+                    on_batch((k + 1) / len(batches))
+        except BaseException:  # a stopped job (on_batch raised) waits for no other batch
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
     return results
 
 
@@ -103,12 +108,18 @@ def build_dependency_graph(
     cache_path: Path | None = None,
     workers: int = 0,
     progress: Progress | None = None,
+    max_files: int = 0,
 ) -> DependencyGraph:
+    """``max_files`` (``PHAROS_MAX_FILES``; 0: none): more source files than that are
+    refused (:class:`~graph_jobs.errors.RepositoryTooLarge`) before any is parsed."""
     root = Path(root)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     found = discover_files(root, max_file_bytes)
     timings["discover"] = time.perf_counter() - t0
+    refuse_too_many_files(len(found.files), max_files)
+    if progress:
+        progress("parse", 0.0)
 
     t0 = time.perf_counter()
     cache = ParseCache(cache_path, EXTRACTOR_VERSION) if cache_path else None

@@ -56,7 +56,7 @@ def graph_and_history_for(source: str, settings: JobSettings, ref: str | None = 
         graph = build_dependency_graph(
             repo.root, repo.commit, max_file_bytes=settings.max_file_bytes,
             cache_path=settings.parse_cache_path if use_cache and settings.parse_cache else None,
-            workers=settings.parse_workers, progress=progress,
+            workers=settings.parse_workers, progress=progress, max_files=settings.max_files,
         )
         graph.timings = {"clone": t_clone, **graph.timings}
         graph.root = source if repo.is_clone else str(Path(repo.root))

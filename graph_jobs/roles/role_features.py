@@ -12,7 +12,10 @@ keeps its meaning from one repository to the next, and never from a file's name:
   of what it imports that lies in its own folder or below, its folder's size;
 - kind: the share of importers that are tests, and whether it is a test itself;
 - random walks on the undirected graph: the probability of being back after 2, 3 and 4
-  steps (how tightly the file sits in its neighbourhood);
+  steps (how tightly the file sits in its neighbourhood). Exact when the graph has at
+  most :data:`MAX_TWO_STEP_WALKS` walks of two steps; above that (a file imported by
+  tens of thousands, whose two-step matrix would hold billions of entries) the 3- and
+  4-step ones are estimated from :data:`RETURN_WALKS` seeded walks per file;
 - ReFeX-style aggregates: the mean in- and out-degree percentile of what imports it and
   of what it imports;
 - language (one-hot by family).
@@ -25,6 +28,7 @@ kind, language and folder features and zeros elsewhere.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -47,6 +51,9 @@ WEIGHTS = {"in_pct": 1.0, "out_pct": 1.0, "in_log": 0.5, "out_log": 0.5, "in_sha
            "importers_in_pct": 0.5, "importers_out_pct": 0.5, "imports_in_pct": 0.5,
            "imports_out_pct": 0.5, "isolated": 0.5}
 _W = np.array([WEIGHTS.get(f, 0.5) for f in FEATURES], dtype=np.float32)
+MAX_TWO_STEP_WALKS = 20_000_000  # sum of squared degrees: the two-step matrix's size bound
+RETURN_WALKS = 256
+_WALK_CHUNK = 1 << 22  # walkers at a time (32 MB of int64)
 
 
 def _pct(x: np.ndarray) -> np.ndarray:
@@ -84,9 +91,39 @@ def _levels(n: int, adj: list[list[int]], starts: list[int]) -> np.ndarray:
     return dist
 
 
+def _return_probabilities(u, deg: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The probability that a random walk on ``u`` (symmetric CSR, 0/1) is back where it
+    started after 2, 3 and 4 steps: exact, or the last two estimated (module docstring)."""
+    import scipy.sparse as sp
+
+    n = u.shape[0]
+    p = sp.diags(np.divide(1.0, deg, out=np.zeros(n), where=deg > 0)) @ u
+    r2 = np.asarray(p.multiply(p.T).sum(1)).ravel()
+    if float(np.square(deg).sum()) <= MAX_TWO_STEP_WALKS:
+        p2 = p @ p
+        return (r2, np.asarray(p2.multiply(p.T).sum(1)).ravel(),
+                np.asarray(p2.multiply(p2.T).sum(1)).ravel())
+    indptr, indices = u.indptr, u.indices
+    deg_i = np.diff(indptr)
+    rng = np.random.default_rng(0)
+    back = np.zeros((2, n))
+    starts = np.flatnonzero(deg_i > 0)
+    per = max(1, _WALK_CHUNK // RETURN_WALKS)
+    for lo in range(0, len(starts), per):
+        origin = np.repeat(starts[lo:lo + per], RETURN_WALKS)
+        cur = origin
+        for step in range(1, 5):
+            cur = indices[indptr[cur] + (rng.random(len(cur)) * deg_i[cur]).astype(np.int64)]
+            if step >= 3:
+                back[step - 3] += np.bincount(origin[cur == origin], minlength=n)
+    return r2, back[0] / RETURN_WALKS, back[1] / RETURN_WALKS
+
+
 def role_vectors(paths: list[str], languages: list[str], edges: list[tuple[int, int]],
-                 tests: list[bool] | None = None) -> np.ndarray:
-    """``(len(paths), DIM)`` role vectors; ``edges`` are ``(importer, imported)`` indices."""
+                 tests: list[bool] | None = None,
+                 check: Callable[[], None] | None = None) -> np.ndarray:
+    """``(len(paths), DIM)`` role vectors; ``edges`` are ``(importer, imported)`` indices.
+    ``check`` is called now and then (the job's deadline raises from it)."""
     import scipy.sparse as sp
 
     n = len(paths)
@@ -140,17 +177,18 @@ def role_vectors(paths: list[str], languages: list[str], edges: list[tuple[int, 
                                                  np.r_[e[:, 1], e[:, 0]])), shape=(n, n))
         u.data[:] = 1.0
         deg = np.asarray(u.sum(1)).ravel()
-        p = sp.diags(np.divide(1.0, deg, out=np.zeros(n), where=deg > 0)) @ u
-        p2 = p @ p
-        f[:, col["return2"]] = np.asarray(p.multiply(p.T).sum(1)).ravel()
-        f[:, col["return3"]] = np.asarray(p2.multiply(p.T).sum(1)).ravel()
-        f[:, col["return4"]] = np.asarray(p2.multiply(p2.T).sum(1)).ravel()
+        if check is not None:
+            check()
+        (f[:, col["return2"]], f[:, col["return3"]],
+         f[:, col["return4"]]) = _return_probabilities(u, deg)
 
     folder = [str(PurePosixPath(p).parent) for p in paths]
     size = defaultdict(int)
     for d in folder:
         size[d] += 1
     for i in range(n):
+        if check is not None and i % 5000 == 0:
+            check()
         if importers[i]:
             f[i, col["importers_elsewhere"]] = np.mean([folder[j] != folder[i]
                                                         for j in importers[i]])
@@ -173,10 +211,10 @@ def role_vectors(paths: list[str], languages: list[str], edges: list[tuple[int, 
     return out
 
 
-def graph_role_vectors(graph) -> np.ndarray:
+def graph_role_vectors(graph, check: Callable[[], None] | None = None) -> np.ndarray:
     """Role vectors of a :class:`~graph_jobs.models.DependencyGraph`'s files."""
     idx = {fl.path: i for i, fl in enumerate(graph.files)}
     edges = [(idx[e.source], idx[e.target]) for e in graph.edges
              if e.source in idx and e.target in idx]
     return role_vectors([fl.path for fl in graph.files], [fl.language for fl in graph.files],
-                        edges)
+                        edges, check=check)
