@@ -10,12 +10,23 @@ import numpy as np
 
 
 def project_2d(vectors: np.ndarray) -> np.ndarray:
-    """PCA to two dimensions (numpy SVD; deterministic up to sign, fixed here)."""
-    x = vectors - vectors.mean(0, keepdims=True)
-    if len(x) < 2:
+    """PCA to two dimensions (deterministic up to sign, fixed here).
+
+    The axes come from the d x d covariance (``eigh``), never an SVD of the n x d data:
+    the cost is one pass over the vectors and no n-long factor is made. Vectors that
+    are not finite are drawn at the origin; if the eigensolver still fails (LAPACK's own
+    iteration cap), the first two coordinates are shown as they are."""
+    x = np.asarray(vectors, dtype=np.float64)
+    if len(x) < 2 or x.ndim != 2 or x.shape[1] == 0:
         return np.zeros((len(x), 2))
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    comp = vt[:2]
+    ok = np.isfinite(x).all(1)
+    x = x - (x[ok].mean(0) if ok.any() else 0.0)
+    x[~ok] = 0.0
+    try:
+        _, vecs = np.linalg.eigh(x.T @ x)
+    except np.linalg.LinAlgError:
+        vecs = np.eye(x.shape[1])[:, ::-1]
+    comp = vecs[:, ::-1][:, :2].T.copy()
     comp *= np.sign(comp[np.arange(len(comp)), np.abs(comp).argmax(1)])[:, None]
     xy = x @ comp.T
     return xy if xy.shape[1] == 2 else np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))

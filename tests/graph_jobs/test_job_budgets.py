@@ -194,3 +194,16 @@ def test_role_vectors_of_a_file_imported_by_20000_files_stay_small():
     assert out["return3"] == [0.0, 0.0]
     assert out["return4"][0] == 1.0 and out["return4"][1] < 0.05
     assert out["peak_mb"] < MEMORY_MB
+
+
+def test_the_map_projection_is_pca_and_survives_vectors_that_are_not_finite():
+    from graph_jobs.viz import project_2d
+
+    v = np.random.default_rng(0).standard_normal((400, 64)) * np.linspace(3, 0.1, 64)
+    x = v - v.mean(0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    axes = vt[:2] * np.sign(vt[np.arange(2), np.abs(vt[:2]).argmax(1)])[:, None]
+    assert project_2d(v) == pytest.approx(x @ axes.T, abs=1e-9)
+    v[7, 3] = np.nan  # an SVD of this raised LinAlgError ("SVD did not converge")
+    xy = project_2d(v)
+    assert np.isfinite(xy).all() and xy[7] == pytest.approx([0.0, 0.0])
