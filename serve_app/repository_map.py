@@ -107,6 +107,25 @@ def build_layout(vectors, metadata, repo_url: str) -> Layout | None:
                   edge_kind[by_src], list(kinds))
 
 
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the OS (glibc's ``malloc_trim``): a layout's
+    build parses tens of MB of Qdrant pages that are garbage a moment later, and glibc
+    would otherwise keep that high-water mark in the process for good. No-op elsewhere."""
+    global _trim
+    if _trim is None:
+        try:
+            import ctypes
+
+            _trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    if _trim:
+        _trim(0)
+
+
+_trim = None
+
+
 def _pages(vectors, repo_url: str):
     if hasattr(vectors, "repository_pages"):
         yield from vectors.repository_pages(repo_url, PAYLOAD)
@@ -160,7 +179,10 @@ class MapLayouts:
     def _build(self, vectors, metadata, repo_url: str) -> Layout | None:
         with self._builds:
             self.builds += 1
-            layout = build_layout(vectors, metadata, repo_url)
+            try:
+                layout = build_layout(vectors, metadata, repo_url)
+            finally:
+                release_freed_memory()
         if layout is not None:
             with self._lock:
                 self._kept[repo_url] = (time.monotonic() + self.ttl_s, layout)
