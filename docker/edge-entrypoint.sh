@@ -14,7 +14,8 @@
 #
 # Ports (env): RAY_PORT (GCS, 6379), RAY_DASHBOARD_PORT (8265), RAY_CLIENT_PORT (10001),
 # RAY_DASHBOARD_HOST (0.0.0.0: inside the container; the compose file publishes on
-# 127.0.0.1), and if set RAY_DASHBOARD_AGENT_PORT, RAY_METRICS_EXPORT_PORT.
+# 127.0.0.1), and if set RAY_DASHBOARD_AGENT_PORT, RAY_METRICS_EXPORT_PORT; RAY_NODE_IP_ADDRESS
+# (the address this head gives other machines: a private network's, see docs/deployment.md).
 set -euo pipefail
 say() { echo "edge-entrypoint: $*" >&2; }
 
@@ -48,6 +49,7 @@ ray_args=(--head --block --port="$gcs_port" --dashboard-host="$dash_host"
           --disable-usage-stats)
 [ -n "${PHAROS_NUM_GPUS:-}" ] && ray_args+=(--num-gpus="${PHAROS_NUM_GPUS}")
 [ -n "${RAY_OBJECT_STORE_BYTES:-}" ] && ray_args+=(--object-store-memory="${RAY_OBJECT_STORE_BYTES}")
+[ -n "${RAY_NODE_IP_ADDRESS:-}" ] && ray_args+=(--node-ip-address="${RAY_NODE_IP_ADDRESS}")
 [ -n "${RAY_DASHBOARD_AGENT_PORT:-}" ] && \
   ray_args+=(--dashboard-agent-listen-port="${RAY_DASHBOARD_AGENT_PORT}")
 [ -n "${RAY_METRICS_EXPORT_PORT:-}" ] && \

@@ -3,6 +3,7 @@ and `pharos worker` (the edge pool)."""
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 
 import typer
@@ -76,9 +77,15 @@ def worker(
     pool_size: int | None = typer.Option(None, help="Actors (default: one per GPU)."),
     slots: int = typer.Option(2, help="Jobs in flight per actor (CPU stages overlap)."),
     grace_s: float = typer.Option(60.0, help="SIGTERM: seconds running jobs get to finish."),
-    dashboard: bool = typer.Option(True, help="Ray dashboard on :8265 (started Ray only)."),
+    dashboard: bool = typer.Option(True, help="Ray dashboard on 127.0.0.1:8265 (started Ray "
+                                   "only; token: ~/.ray/auth_token)."),
 ) -> None:
     """Run the edge worker pool: one Ray actor per GPU pulling jobs from the queue."""
+    if not address:
+        # Ray's control plane runs code for whoever reaches it (CVE-2023-48022): token auth
+        # on (Ray makes and keeps the token in ~/.ray/auth_token), dashboard on loopback.
+        # Set before Ray is imported: Ray reads its auth mode once, at import.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     import ray
 
     from cluster.actor_pool import WorkerPool
@@ -88,7 +95,7 @@ def worker(
     if address:
         ray.init(address=address)
     else:
-        kw = {"include_dashboard": dashboard, "dashboard_host": "0.0.0.0"}
+        kw = {"include_dashboard": dashboard, "dashboard_host": "127.0.0.1"}
         if num_gpus is not None:
             kw["num_gpus"] = num_gpus
         # "local": start our own Ray even if another one runs on this machine (a bare

@@ -41,7 +41,28 @@ def test_gpu_compose_reserves_the_gpu_and_sizes_shm():
     dev = svc["deploy"]["resources"]["reservations"]["devices"][0]
     assert dev["driver"] == "nvidia" and "gpu" in dev["capabilities"]
     assert svc["shm_size"] and svc["restart"] and svc["healthcheck"]
-    assert "8265:8265" in svc["ports"] and svc["env_file"]
+    assert "127.0.0.1:8265:8265" in svc["ports"] and svc["env_file"]
+
+
+@pytest.mark.parametrize("compose", ["docker-compose.gpu.yml", "docker-compose.local.yml"])
+def test_compose_publishes_ray_and_unauthenticated_stores_on_loopback_only(compose):
+    """Ray's dashboard/Jobs API and GCS run code for whoever reaches them (CVE-2023-48022)."""
+    services = yaml.safe_load((ROOT / compose).read_text())["services"]
+    private = {"8265", "6379", "10001", "6333"}  # Ray dashboard, GCS, client; Qdrant
+    published = [(name, str(p)) for name, svc in services.items() for p in svc.get("ports", [])]
+    assert any(p.split(":")[-1] == "8265" for _, p in published), published
+    for name, port in published:
+        if port.split(":")[-1] in private:
+            assert port.startswith("127.0.0.1:"), (compose, name, port)
+
+
+def test_edge_image_and_its_health_check_keep_ray_token_auth():
+    dockerfile = (ROOT / "Dockerfile.edge").read_text()
+    assert "RAY_AUTH_MODE=token" in dockerfile
+    gpu = yaml.safe_load((ROOT / "docker-compose.gpu.yml").read_text())["services"]["worker"]
+    # the check must not need the token: /api/version answers 401 without it
+    for check in (" ".join(gpu["healthcheck"]["test"]), dockerfile.split("HEALTHCHECK")[1]):
+        assert "/api/gcs_healthz" in check and "/api/version" not in check
 
 
 def test_render_yaml_is_held_to_the_code():
