@@ -24,10 +24,12 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from serve_app.read_cache import ReadCache
+
+if TYPE_CHECKING:  # numpy is imported by the first map, not with the app (start-up memory)
+    import numpy as np
 
 DEFAULT_PAGE = 5000
 MAX_PAGE = 10000
@@ -56,6 +58,8 @@ class Layout:
 
 def build_layout(vectors, metadata, repo_url: str) -> Layout | None:
     """The repository's layout from its stored points and edges; None when it has none."""
+    import numpy as np
+
     from graph_jobs.viz import project_2d, top_dir
 
     paths: list[str] = []
@@ -135,6 +139,8 @@ def _pages(vectors, repo_url: str):
 
 def page_json(layout: Layout, offset: int, limit: int) -> bytes:
     """One page of the map as the ``RepositoryMap`` JSON (see the module docstring)."""
+    import numpy as np
+
     n = len(layout)
     lo, hi = min(offset, n), min(offset + limit, n)
     dumps = json.dumps

@@ -484,3 +484,15 @@ def test_case_is_folded_only_where_the_host_ignores_it():
     # a host not known to ignore case keeps the case it was given
     assert RepoRef.parse("https://git.example.org/Owner/Repo").name == \
         "git.example.org/Owner/Repo"
+
+
+def test_the_map_code_loads_numpy_only_when_a_map_is_asked_for():
+    """Start-up memory: the app (and its status route) import no numpy; the map does."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import serve_app.app, serve_app.repository_map; "
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False", out.stderr
