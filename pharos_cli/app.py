@@ -123,6 +123,10 @@ app.command("serve")(cli_services.serve)
 app.command("console")(cli_services.console)
 app.command("worker")(cli_services.worker)
 
+from pharos_cli import mcp_server as cli_mcp  # noqa: E402
+
+app.command("mcp")(cli_mcp.mcp)
+
 
 @app.command()
 def version() -> None:
