@@ -112,14 +112,20 @@ def redis_url():
         yield pr.url
 
 
+@pytest.fixture
+def ray_tmp():
+    """A short private Ray temp dir: Ray's socket paths must fit in 107 bytes, and
+    ``address="auto"`` or ``ray_current_cluster`` must not meet another test's Ray."""
+    path = tempfile.mkdtemp(prefix="rt", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def test_the_edge_control_plane_needs_the_token_and_the_pool_still_works(
-        tmp_path, redis_url, pg_url):
+        tmp_path, redis_url, pg_url, ray_tmp):
     ports = {k: str(_free_port()) for k in ("RAY_PORT", "RAY_DASHBOARD_PORT", "RAY_CLIENT_PORT",
                                              "RAY_DASHBOARD_AGENT_PORT",
                                              "RAY_METRICS_EXPORT_PORT")}
-    # a short private Ray temp dir: Ray's socket paths must fit in 107 bytes, and
-    # `address="auto"` or `ray_current_cluster` must not meet another test's Ray
-    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")
     data = tmp_path / "data"
     (tmp_path / "home").mkdir()
     env = {k: v for k, v in os.environ.items()
@@ -200,5 +206,4 @@ def test_the_edge_control_plane_needs_the_token_and_the_pool_still_works(
         assert _http(dash + "/api/version")[0] == 401
     finally:
         left = _stop(proc, log2)
-        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert not left, left
