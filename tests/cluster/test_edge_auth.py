@@ -133,7 +133,8 @@ def test_the_edge_control_plane_needs_the_token_and_the_pool_still_works(
                "MODE", "DATABASE_URL", "NEON_DATABASE_URL", "QDRANT_URL", "REDIS_URL")}
     env.update(ports, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
                HOME=str(tmp_path / "home"), RAY_TMPDIR=ray_tmp,
-               RAY_AUTH_TOKEN="",  # as .env.edge.template leaves it: generate one RAY_USAGE_STATS_ENABLED="0",
+               RAY_AUTH_TOKEN="",  # as .env.edge.template leaves it: generate one
+               RAY_USAGE_STATS_ENABLED="0",
                RAY_OBJECT_STORE_BYTES=str(100 * 1024 * 1024), PHAROS_NUM_GPUS="0",
                MODE="EDGE", PHAROS_DATA_DIR=str(data), REDIS_URL=redis_url,
                DATABASE_URL=pg_url, PHAROS_ALLOW_LOCAL_REPOS="1", PHAROS_DRAIN_GRACE_S="5",
@@ -188,6 +189,7 @@ def test_the_edge_control_plane_needs_the_token_and_the_pool_still_works(
                  proc.poll() is not None, timeout=240, what="the job's record")
         assert [h["status"] for h in q.history(10) if h["job_id"] == job] == ["complete"], (
             q.job(job), log.read_text()[-3000:])
+        assert q.job(job)["status"] == "complete"
         assert not marker.exists()
     finally:
         left = _stop(proc, log)
