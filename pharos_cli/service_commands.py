@@ -86,6 +86,7 @@ def worker(
         # on (Ray makes and keeps the token in ~/.ray/auth_token), dashboard on loopback.
         # Set before Ray is imported: Ray reads its auth mode once, at import.
         os.environ.setdefault("RAY_AUTH_MODE", "token")
+        _private_ray_token()
     import ray
 
     from cluster.actor_pool import WorkerPool
@@ -109,3 +110,21 @@ def worker(
     err.print(f"pool: {pool.target_size()} actor(s), {slots} slot(s) each, "
               f"{'CPU mode' if cpu_mode else 'one GPU per actor'}")
     pool.serve_forever()
+
+
+def _private_ray_token() -> None:
+    """Ray keeps a generated token in ~/.ray/auth_token with the umask's mode (0644 under
+    the usual 022): make it ours alone, 0600 in a 0700 folder, before Ray reads it."""
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    import secrets
+    from pathlib import Path
+
+    path = Path.home() / ".ray" / "auth_token"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    os.chmod(path, 0o600)
+

@@ -209,3 +209,24 @@ def test_the_edge_control_plane_needs_the_token_and_the_pool_still_works(
     finally:
         left = _stop(proc, log2)
     assert not left, left
+
+
+def test_pharos_worker_keeps_rays_generated_token_private(tmp_path, monkeypatch):
+    """`pharos worker` starting its own Ray: the token Ray reads from ~/.ray/auth_token is
+    0600 in a 0700 folder, made before Ray could write it with the umask's 0644."""
+    import stat
+
+    from pharos_cli.service_commands import _private_ray_token
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    _private_ray_token()
+    token = tmp_path / ".ray" / "auth_token"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert stat.S_IMODE(token.parent.stat().st_mode) == 0o700
+    first = token.read_text()
+    assert len(first) == 64
+    token.chmod(0o644)  # one Ray wrote before
+    _private_ray_token()
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600 and token.read_text() == first
