@@ -12,7 +12,8 @@ same stores, shaped for a coding agent (:mod:`pharos_cli.mcp_server` puts them o
   opened on the first call that needs it and, in the embedded default (a local Qdrant
   directory, which one process at a time may open), closed again ``keep_open_s`` after
   the last call, so `pharos ingest` and `pharos similar` can run between an agent's
-  questions.
+  questions. There, the nearest vectors of a repository come from memory
+  (:mod:`pharos_cli.mcp_vectors`).
 - ``ingest``: with a queue configured (``REDIS_URL`` / Upstash), the job is queued for
   the edge workers, as the ingress does; without one (the embedded default), this
   process runs it in a background thread (:class:`LocalJobs`), one job at a time.
@@ -287,6 +288,9 @@ class Answers:
         self.queued = settings.queue_configured
         self.local_jobs = None if self.queued else LocalJobs(settings, self.handle)
         self._queue = None
+        from pharos_cli.mcp_vectors import MatrixCache
+
+        self.matrices = MatrixCache()
 
     # --- repositories ------------------------------------------------------------------
     def repo_key(self, repo: str) -> str:
@@ -348,8 +352,13 @@ class Answers:
             raise ToolRefusal(f"give the file as a path relative to the repository's root "
                               f"(got {file!r})", "bad_input")
         with self.handle.stores() as stores:
+            vectors = stores.vectors
+            if self.handle.local:  # qdrant-client's local mode filters in Python
+                from pharos_cli.mcp_vectors import CachedVectors
+
+                vectors = CachedVectors(vectors, stores.metadata, self.matrices)
             try:
-                ans = similar_files(stores.vectors, stores.metadata, key, path,
+                ans = similar_files(vectors, stores.metadata, key, path,
                                     min(k, MAX_RESULTS), scope=scope, by=by)
             except QuestionRefused as exc:
                 raise ToolRefusal(str(exc), "bad_input") from None

@@ -322,12 +322,21 @@ def test_streamable_http_behind_the_bearer_token(world, http_server):
             assert res.is_error and "- pkg/util.py" in text(res)
             res = await c.call_tool("similar_repositories", {"repo": repo, "k": 1})
             assert len(res.structured_content["results"]) == 1
-            # ingest over HTTP (the admin token): a new job, followed to its end
+            # ingest over HTTP (the admin token) after a commit: a new job, followed to its
+            # end; then the warm server answers from what that job stored
+            (world["repo"] / "pkg/extra.py").write_text("from pkg.api import run\n")
+            commit_all(world["repo"], "extra")
             res = await c.call_tool("ingest", {"source": repo})
             assert not res.is_error, text(res)
             assert res.structured_content["existing"] is False
             done = await wait_job(c, res.structured_content["job_id"])
             assert done["status"] == "complete"
+            res = await c.call_tool("related_files", {"repo": repo, "file": "pkg/extra.py"})
+            assert not res.is_error, text(res)
+            res = await c.call_tool("related_files", {"repo": repo, "file": "pkg/api.py"})
+            extra = [h for h in res.structured_content["results"]
+                     if h["file_path"] == "pkg/extra.py"]
+            assert extra and "imports it" in extra[0]["why"]
         async with http_client(http_server, "read-secret") as c:
             res = await c.call_tool("related_files", {"repo": repo, "file": "pkg/util.py"})
             assert not res.is_error
@@ -374,14 +383,23 @@ def inspector_cli() -> Path | None:
 @pytest.mark.node
 @pytest.mark.skipif(inspector_cli() is None, reason="the MCP Inspector is not installed "
                     "(cd tests/js && npm ci)")
-def test_mcp_inspector_cli_lists_the_tools(world):
-    env = server_env(world["data"])
-    res = subprocess.run(
-        ["node", str(inspector_cli()), "--cli", "-e", f"PHAROS_DATA_DIR={world['data']}",
-         "-e", f"PYTHONPATH={ROOT}", sys.executable, "-m", "pharos_cli", "mcp",
-         "--method", "tools/list"],
-        env=env, cwd=world["data"].parent, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-3000:]
-    tools = {t["name"]: t for t in json.loads(res.stdout)["tools"]}
+def test_mcp_inspector_cli_lists_the_tools_and_calls_one(world):
+    """Another client, on the TypeScript SDK: it lists the tools, and checks an answer's
+    structured content against the tool's outputSchema."""
+
+    def inspector(*args: str) -> dict:
+        res = subprocess.run(
+            ["node", str(inspector_cli()), "--cli", "-e", f"PHAROS_DATA_DIR={world['data']}",
+             "-e", f"PYTHONPATH={ROOT}", sys.executable, "-m", "pharos_cli", "mcp", *args],
+            env=server_env(world["data"]), cwd=world["data"].parent, capture_output=True,
+            text=True, timeout=120)
+        assert res.returncode == 0, res.stderr[-3000:]
+        return json.loads(res.stdout)
+
+    tools = {t["name"]: t for t in inspector("--method", "tools/list")["tools"]}
     assert set(tools) == TOOLS
-    assert tools["related_files"]["annotations"]["readOnlyHint"] is True
+    assert {n for n, t in tools.items() if t["annotations"]["readOnlyHint"]} == READ_ONLY
+    got = inspector("--method", "tools/call", "--tool-name", "related_files",
+                    "--tool-arg", f"repo={world['repo']}", "--tool-arg", "file=pkg/api.py")
+    assert got["isError"] is False
+    assert "pkg/util.py" in [h["file_path"] for h in got["structuredContent"]["results"]]
