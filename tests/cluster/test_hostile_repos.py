@@ -47,7 +47,8 @@ def _run_worker(redis_url: str, tmp_path: Path, jobs: list[dict]) -> list[dict]:
 
 def _assert_failed_then_next_completes(queue: JobQueue, outs: list[dict], bad: str, good: str,
                                        reason: str) -> None:
-    assert [(o["job_id"], o["status"]) for o in outs] == [(bad, "failed"), (good, "complete")]
+    assert [(o["job_id"], o["status"]) for o in outs] == [(bad, "failed"), (good, "complete")], \
+        outs
     assert reason in outs[0]["error"]
     assert queue.job(bad)["status"] == "failed" and reason in queue.job(bad)["error"]
     assert queue.job(bad)["attempts"] == 1  # not retried: another attempt would spend as much
