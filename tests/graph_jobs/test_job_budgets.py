@@ -133,6 +133,13 @@ def test_descriptor_of_a_long_chain_costs_a_fixed_number_of_steps_and_is_near_ex
     assert got == pytest.approx(heat_trace(n + isolated, _chain(n)))  # seeded: the same
 
 
+def test_descriptor_of_a_large_repository_without_edges():
+    """200,000 files that import nothing failed their job in ``eigsh`` ("ARPACK error -9:
+    Starting vector is zero") after 7 minutes of embedding."""
+    n = EXACT_UP_TO + 500
+    assert heat_trace(n, np.zeros((0, 2), dtype=np.int64)) == pytest.approx([1.0] * len(TIMES))
+
+
 def test_small_graphs_keep_the_exact_descriptor():
     n = 300
     lam = 1 - np.cos(np.pi * np.arange(n) / (n - 1))
