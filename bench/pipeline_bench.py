@@ -2,7 +2,7 @@
 
     python bench/pipeline_bench.py [--small rich] [--large ray]
     python bench/pipeline_bench.py --history PATH [PATH ...]   # history's cost (issue 13)
-    python bench/pipeline_bench.py --busy 1 [--small rich]     # threads beside a busy core
+    python bench/pipeline_bench.py --busy 1 [--small rich|PATH] # threads beside a busy core
 
 Each case runs in a fresh process (so peak RSS is that job's): a git repository made
 from an installed package is ingested with `run_ingest` into a temporary SQLite file and
@@ -40,6 +40,10 @@ from graph_jobs.pipeline import run_ingest, Stores
 from pharos_cli.settings import Settings
 settings = Settings(_env_file=None, PHAROS_DATA_DIR=%(data)r, PHAROS_MAX_FILE_BYTES=1 << 20,
                     **%(extra)r)
+import os
+if os.environ.get("PHAROS_BENCH_TORCH_DEFAULT_THREADS"):  # the baseline: a thread per core
+    import graph_jobs.embedding.threads as th
+    th.threads_for = lambda tokens, cores=None: th.usable_cores()
 import graph_jobs.graph.graph_job as gj
 orig = gj.graph_and_history_for
 gj.graph_and_history_for = lambda *a, **k: orig(*a, **{**k, "use_cache": False})
@@ -149,13 +153,19 @@ def threads_under_load(package: str, busy: int, repeat: int) -> None:
     cores = usable_cores()
     work = Path(tempfile.mkdtemp(prefix="pharos-threads-"))
     try:
-        repo = repo_from_packages(work / "repo", [package])
+        if Path(package).is_dir():  # a repository of its own (this one: the Quickstart's)
+            repo = work / "repo"
+            subprocess.run(["git", "clone", "-q", str(Path(package).resolve()), str(repo)],
+                           check=True)
+            package = Path(package).resolve().name
+        else:
+            repo = repo_from_packages(work / "repo", [package])
         best: dict[str, dict] = {}
         with busy_cores(busy):
             for _ in range(repeat):
                 for mode, env in (("sized from the work", {}),
                                   (f"{cores} threads (torch default)",
-                                   {"PHAROS_EMBED_THREADS": str(cores)})):
+                                   {"PHAROS_BENCH_TORCH_DEFAULT_THREADS": "1"})):
                     sub = work / f"run-{len(best)}-{mode[:5]}"
                     r = run_child(str(repo), sub, env=env)["result"]
                     shutil.rmtree(sub, ignore_errors=True)
@@ -164,11 +174,13 @@ def threads_under_load(package: str, busy: int, repeat: int) -> None:
                         best[mode] = r
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"| repository | files | threads | embed seconds, {busy} busy process(es) "
+    print(f"| repository | files | threads used | embed seconds, {busy} busy process(es) "
           f"on {cores} cores (best of {repeat}) | job seconds |")
     print("|---|---|---|---|---|")
     for mode, r in best.items():
-        print(f"| `{package}` | {r['files_processed']} | {mode} | {r['timings']['embed']:.2f} "
+        used = r["timings"].get("embed.threads", "?")
+        print(f"| `{package}` | {r['files_processed']} | {mode}: {used} "
+              f"| {r['timings']['embed']:.2f} "
               f"| {r['duration_seconds']:.2f} |", flush=True)
 
 

@@ -319,6 +319,9 @@ class _Job:
                               device=self.settings.device, backend=backend,
                               progress=lambda stage, f: self.progress(JobStage.EMBED, f))
         self.timings["embed.wait"] = t_lock - t
+        for key in ("threads", "chunks"):  # how the engine ran: CPU threads, walk chunks
+            if key in emb.timings:
+                self.timings[f"embed.{key}"] = emb.timings[key]
         nf = len(graph.files)
         trained = emb.trained[:nf]  # folder nodes get no vector
         staged.vectors = file_vectors(graph, emb.vectors[:nf], trained)
