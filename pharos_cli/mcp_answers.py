@@ -140,6 +140,15 @@ class StoreHandle:
             vectors = self._vectors
         try:
             yield Stores(vectors, metadata)
+        except Exception as exc:
+            from graph_jobs.stores.local_qdrant import lease_refused
+
+            if not lease_refused(exc):  # the local store's lease not had in time
+                raise
+            raise ToolRefusal(
+                f"the local vector store in {self.settings.qdrant_path} is open in another "
+                "pharos process or program that did not let go in time: ask again when it "
+                "has finished", "busy") from None
         finally:
             with self._lock:
                 self._users -= 1

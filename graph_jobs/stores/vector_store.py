@@ -65,13 +65,16 @@ def _client(settings: JobSettings):
     if settings.qdrant_url:
         return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None,
                             timeout=30)
-    # local mode takes a file lock on its directory: one client per path per process
+    # local mode takes a file lock on its directory: one client per path per process,
+    # opened per lease so that other processes (console, CLI) take turns (local_qdrant)
     path = str(settings.qdrant_path)
     with _local_lock:
         client = _local_clients.get(path)
         if client is None:
+            from graph_jobs.stores.local_qdrant import SharedLocalQdrant
+
             Path(path).mkdir(parents=True, exist_ok=True)
-            client = QdrantClient(path=path)
+            client = SharedLocalQdrant(path)
             if not _local_clients:
                 atexit.register(close_local_clients)
             _local_clients[path] = client
