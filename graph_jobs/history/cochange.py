@@ -69,7 +69,7 @@ class CoChange:
     """Mined history: per-file revisions, per-pair shared commits (paths ``a < b``)."""
 
     params: CoChangeParams = field(default_factory=CoChangeParams)
-    head: str | None = None  # newest mined commit
+    head: str | None = None  # the commit mined up to (the bookmark; history_stage sets HEAD)
     reference_time: int = 0  # decayed weights are as of this time
     revisions: dict[str, Tally] = field(default_factory=dict)
     pairs: dict[tuple[str, str], Tally] = field(default_factory=dict)
@@ -188,7 +188,11 @@ def merge(old: CoChange, new: CoChange) -> CoChange:
     if not new.head:
         return old
     params = new.params
-    scale = params.decay(new.reference_time - old.reference_time)
+    # a merge can bring in commits older than the stored state's newest: weigh both
+    # sides as of the later of the two reference times
+    reference = max(old.reference_time, new.reference_time)
+    scale = params.decay(reference - old.reference_time)
+    new_scale = params.decay(reference - new.reference_time)
 
     def rename(p: str) -> str:
         return new.renames.get(p, p)
@@ -203,16 +207,16 @@ def merge(old: CoChange, new: CoChange) -> CoChange:
     for p, t in old.revisions.items():
         fold(revisions, rename(p), t, scale)
     for p, t in new.revisions.items():
-        fold(revisions, p, t, 1.0)
+        fold(revisions, p, t, new_scale)
     pairs: dict[tuple[str, str], Tally] = {}
     for (a, b), t in old.pairs.items():
         a, b = rename(a), rename(b)
         if a != b:
             fold(pairs, (a, b) if a < b else (b, a), t, scale)
     for key, t in new.pairs.items():
-        fold(pairs, key, t, 1.0)
+        fold(pairs, key, t, new_scale)
     renames = {**{o: rename(n) for o, n in old.renames.items()}, **new.renames}
-    return CoChange(params, new.head, new.reference_time, revisions,
+    return CoChange(params, new.head, reference, revisions,
                     _prune(pairs, params.max_partners),
                     old.commits_read + new.commits_read, old.commits_large + new.commits_large,
                     renames)

@@ -1,9 +1,19 @@
 """The history stage of the job: co-change from the repository's commits.
 
 Runs on the work tree the graph stage just read (a local repository, or the blobless
-clone ``repo_source`` made), before that clone is removed. With a stored state whose
-head is an ancestor of today's HEAD, only the commits after it are read and merged in;
-otherwise the history is mined from scratch within its bounds.
+clone ``repo_source`` made), before that clone is removed.
+
+The stored state's bookmark (``CoChange.head``) is the commit the history was mined up
+to: the HEAD that was read, a merge commit included (merges are not mined, but they are
+where the reading stopped). So:
+
+- HEAD is the bookmark: nothing is read ("unchanged: 0 new commits"), the state is kept
+  as it was;
+- the bookmark is an ancestor of HEAD: only ``bookmark..HEAD`` is read (commits a merge
+  brought in, older than the bookmark's date but not reachable from it, included, each
+  once) and merged in;
+- otherwise (a force-push dropped the bookmark, or the clone does not reach it): the
+  history is mined again from scratch within its bounds.
 
 No history is not an error: a directory that is not a git repository, an empty one, or
 a clone with a single commit gives ``status = "none"`` with the reason, and the job goes
@@ -50,27 +60,41 @@ def mine_history(root: Path | str, files: set[str], *, params: CoChangeParams | 
                              "related files come from structure alone")
     head = found
     partial = is_partial_clone(root)
+    again = ""  # why a stored state could not be continued
     try:
         if stored is not None and stored.head == head:
             return HistoryResult(stored.restrict(files), "unchanged",
-                                 f"no commit since {head[:12]}")
-        if stored is not None and stored.head and is_ancestor(root, stored.head, head):
-            commits = read_commits(root, since=stored.head, max_commits=max_commits,
-                                   max_age_days=max_age_days, exact_renames_only=partial,
-                                   head=head)
-            new = mine(commits, params, keep=files)
-            return HistoryResult(merge(stored, new).restrict(files), "incremental",
-                                 f"{len(commits)} new commits since {stored.head[:12]}",
-                                 len(commits))
+                                 f"0 new commits since {head[:12]}")
+        if stored is not None and stored.head:
+            if is_ancestor(root, stored.head, head):
+                commits = read_commits(root, since=stored.head, max_commits=max_commits,
+                                       max_age_days=max_age_days, exact_renames_only=partial,
+                                       head=head)
+                state = merge(stored, mine(commits, params, keep=files))
+                state.head = head
+                return HistoryResult(state.restrict(files), "incremental",
+                                     f"{plural(len(commits), 'new commit')} since "
+                                     f"{stored.head[:12]}", len(commits))
+            gone = ("is no longer in the branch (rewritten history)"
+                    if head_commit(root, stored.head) is None
+                    else "is not an ancestor of HEAD (rewritten history)")
+            again = (f"; the stored history's last commit {stored.head[:12]} {gone}, so it "
+                     "was mined again from scratch")
         commits = read_commits(root, max_commits=max_commits, max_age_days=max_age_days,
                                exact_renames_only=partial, head=head)
     except HistoryUnavailable as exc:
         return HistoryResult(None, "none", f"history unavailable ({exc}): structure alone")
     state = mine(commits, params, keep=files)
+    state.head = head
     if len(commits) < 2:
-        return HistoryResult(state, "none", f"{len(commits)} commit in reach (a shallow or "
-                             "new repository): related files come from structure alone",
-                             len(commits))
-    return HistoryResult(state, "mined", f"{len(commits)} commits read"
-                         + (f", {state.commits_large} large ones left out"
-                            if state.commits_large else ""), len(commits))
+        return HistoryResult(state, "none", f"{plural(len(commits), 'commit')} in reach (a "
+                             "shallow or new repository): related files come from structure "
+                             "alone", len(commits))
+    return HistoryResult(state, "mined", f"{plural(len(commits), 'commit')} read"
+                         + (f", {plural(state.commits_large, 'large one')} left out"
+                            if state.commits_large else "") + again, len(commits))
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 new commit``, ``3 new commits``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
