@@ -268,6 +268,30 @@ def test_related_files_is_the_ranking_of_pharos_similar_json(world):
         assert mcp_ans["answered_by"] == cli_ans["answered_by"]
 
 
+def test_a_store_held_by_another_process_is_said_not_raised(world):
+    """The local Qdrant directory held elsewhere (as `pharos ingest` holds it): the
+    answer says so, and the next question, once it is free, is answered."""
+    from qdrant_client import QdrantClient
+
+    repo = str(world["repo"])
+    args = {"repo": repo, "file": "pkg/api.py"}
+
+    async def scenario():
+        async with stdio(world["data"], "--keep-open", "0") as c:
+            other = QdrantClient(path=str(world["data"] / "qdrant"))
+            try:
+                res = await c.call_tool("related_files", args)
+            finally:
+                other.close()
+            assert res.is_error
+            assert "is open in another pharos process" in text(res), text(res)
+            assert "Traceback" not in text(res)
+            res = await c.call_tool("related_files", args)
+            assert not res.is_error, text(res)
+
+    run(scenario())
+
+
 @pytest.fixture
 def http_server(world):
     port = free_port()
