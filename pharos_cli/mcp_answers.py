@@ -427,8 +427,9 @@ class Answers:
                                   "(check the commit out there first)", "bad_input")
         if self.queued:
             return self._enqueue(checked, ref)
-        job = self.local_jobs.submit(source if checked.local else checked.clone_url,
-                                     checked.name, ref, policy)
+        run_source = (checked.clone_url if not checked.local  # what the policy checked
+                      else checked.name if checked.in_place else source)
+        job = self.local_jobs.submit(run_source, checked.name, ref, policy)
         return {**_job_fields(job), "existing": job["existing"], "runs": "here"}
 
     def _enqueue(self, checked, ref: str | None) -> dict:

@@ -378,6 +378,16 @@ def test_http_is_refused_without_a_token(tmp_path):
     assert "PHAROS_ADMIN_TOKEN" in res.stderr
 
 
+def test_without_the_sdk_it_names_the_extra(tmp_path):
+    code = ("import sys; sys.modules['mcp'] = None; "  # as if not installed
+            "from pharos_cli.app import app; app(['mcp'])")
+    res = subprocess.run([sys.executable, "-c", code], env=server_env(tmp_path / "d"),
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert "pip install 'pharos[embedded]'" in " ".join(res.stderr.split())
+    assert "Traceback" not in res.stderr
+
+
 def test_ingest_queues_when_a_queue_is_configured(world, redis_url):
     """MODE=CLOUD-like: REDIS_URL set, so ingest queues the job for the edge workers
     (nothing runs it here) and job() reads it from the queue."""
