@@ -39,7 +39,10 @@ def _env(tmp_path, redis_url, pg_url, **kw) -> dict[str, str]:
     env = {"REDIS_URL": redis_url, "DATABASE_URL": pg_url,
            "PHAROS_DATA_DIR": str(tmp_path / "data"), "PHAROS_ALLOW_LOCAL_REPOS": "1",
            "PHAROS_LEASE_SECONDS": "4", "PHAROS_IDLE_POLL_MAX_S": "0.5",
-           "PHAROS_REDIS_RETRY_S": "0.5", "PHAROS_ADMIN_TOKEN": "tok", "MAX_QUEUE_SIZE": "50"}
+           "PHAROS_REDIS_RETRY_S": "0.5", "PHAROS_ADMIN_TOKEN": "tok", "MAX_QUEUE_SIZE": "50",
+           # the tests poll the ingress every 0.1 s to see each state: no read cache, no
+           # rate limit (both have tests of their own in tests/serve_app)
+           "PHAROS_READ_CACHE_S": "0", "PHAROS_RATE_LIMIT": "0"}
     env.update(kw)
     return env
 
