@@ -16,6 +16,9 @@ processes, and nothing else on the machine. It then
    and exits; a failed deploy stops everything (exit 1);
 3. waits: it reaps children, exits 1 if the GCS server dies, and on SIGTERM/SIGINT stops
    every descendant (SIGTERM, then SIGKILL after ``STOP_GRACE_S``) and exits 0.
+
+``python -S serve_app/ray_head.py agent --session-dir=... --node-id=...`` is the raylet's
+stand-in dashboard agent (:func:`stand_in_agent`), started by the raylet itself.
 """
 
 from __future__ import annotations
@@ -136,5 +139,35 @@ def main(deploy_cmd: list[str], start_cmd: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+AGENT_PORTS = ("metrics_agent_port", "metrics_export_port", "dashboard_agent_listen_port")
+PR_SET_PDEATHSIG = 1
+
+
+def stand_in_agent(argv: list[str]) -> int:
+    """The raylet's dashboard agent, when nothing uses one (``serve_app.ray_runtime``
+    starts the raylet with this command instead of Ray's ``dashboard/agent.py``).
+
+    The raylet needs the agent to report its ports, and exits when the agent exits. This
+    reports each as -1 ("not running", as Ray's agent does in a minimal install: no
+    metrics agent, no HTTP listener), in the files ``ray._raylet.persist_port`` writes,
+    then lives as long as the raylet."""
+    opts = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+    node_id = os.environ.get("RAY_NODE_ID") or opts["node-id"]
+    for name in AGENT_PORTS:
+        path = os.path.join(opts["session-dir"], f"{name}_{node_id}")
+        with open(path + ".tmp", "w") as f:
+            f.write("-1")
+        os.replace(path + ".tmp", path)
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    return 0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["agent"]:
+    sys.exit(stand_in_agent(sys.argv[2:]))
+elif __name__ == "__main__":
     sys.exit(main(json.loads(sys.argv[1]), json.loads(sys.argv[2])))

@@ -6,7 +6,9 @@
    few MB that stays resident (PID 1 in the container);
 2. which runs ``ray start --head`` without the autoscaler monitor, the log monitor and the
    dashboard UI, with one CPU and an 80 MB object store, and stops the Ray Client server
-   and the dashboard's API server (see :mod:`serve_app.ray_head`);
+   and the dashboard's API server (see :mod:`serve_app.ray_head`); the raylet runs a
+   stand-in of a few MB instead of Ray's dashboard agent (~80 MB: :func:`ray_start`;
+   ``PHAROS_SERVE_DASHBOARD_AGENT=1`` keeps Ray's);
 3. then a helper (``python -m serve_app.ray_runtime deploy ...``) ``serve.run``s the
    deployment and exits — no driver stays resident. SIGTERM stops this ingress's Ray
    processes (and only those) within seconds.
@@ -23,6 +25,10 @@ it from doing so. ``PHAROS_SERVE_PROXY=1`` restores Ray's classic path (proxy on
 Without the log monitor, Ray workers' output stays in the session's log directory
 (``/tmp/ray/session_latest/logs``); ``PHAROS_SERVE_LOG_MONITOR=1`` forwards it to this
 process's output again, for about 47 MB more.
+
+Ray's processes also inherit a small-heap allocator setting (:data:`MEMORY_ENV`, each
+unless the caller set it): together about 24 MB less in the replica after the whole map
+of a 20,000-file repository.
 """
 
 from __future__ import annotations
@@ -30,12 +36,30 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 import socket
+import subprocess
 import sys
 import time
 
 OBJECT_STORE_BYTES = 80 * 1024 * 1024
+
+# for every Ray process of the ingress (set before Ray starts, so only Ray's processes and
+# the app's replica see them; the caller's own values win):
+MEMORY_ENV = {
+    # glibc: two heaps, not 8 per core (each thread of a request pool otherwise ends up
+    # with its own, and keeps the peak of the reads it served)
+    "MALLOC_ARENA_MAX": "2",
+    # blocks of 128 KB and more (a map's arrays, a page of JSON) are mapped and unmapped
+    # one by one, instead of raising glibc's threshold for good after the first one is
+    # freed and then staying in the heap
+    "MALLOC_MMAP_THRESHOLD_": "131072",
+    "MALLOC_TRIM_THRESHOLD_": "131072",
+    # one BLAS thread: the map's projection is a 64 x 64 problem; each extra OpenBLAS
+    # thread keeps its own buffer (~10 MB) for good
+    "OPENBLAS_NUM_THREADS": "1",
+}
 
 
 def direct_ingress_enabled() -> bool:
@@ -52,6 +76,7 @@ def serve_environment(port: int, *, direct: bool) -> dict[str, str]:
         # Ray 2.60's preset: user code on the replica's own event loop (no extra thread
         # hop per request) and the GC frozen after start-up; set it to 0 to opt out
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+        **MEMORY_ENV,
     }
     if direct:
         # the single ingress replica gets exactly $PORT from Serve's port allocator
@@ -70,9 +95,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def dashboard_agent_enabled() -> bool:
+    """Ray's own dashboard agent (``PHAROS_SERVE_DASHBOARD_AGENT=1``) or the stand-in."""
+    return os.environ.get("PHAROS_SERVE_DASHBOARD_AGENT", "0") == "1"
+
+
 def head_command(gcs_port: int) -> list[str]:
-    ray = shutil.which("ray") or os.path.join(os.path.dirname(sys.executable), "ray")
-    cmd = [ray, "start", "--head", f"--port={gcs_port}", "--num-cpus=1",
+    """``ray start --head ...``; without Ray's dashboard agent, through :func:`ray_start`."""
+    if dashboard_agent_enabled():
+        ray = shutil.which("ray") or os.path.join(os.path.dirname(sys.executable), "ray")
+        cmd = [ray]
+    else:
+        cmd = [sys.executable, "-m", "serve_app.ray_runtime"]
+    cmd += ["start", "--head", f"--port={gcs_port}", "--num-cpus=1",
            "--num-gpus=0", "--include-dashboard=false", "--no-monitor",
            f"--object-store-memory={OBJECT_STORE_BYTES}", "--disable-usage-stats",
            # ports Ray would otherwise take from fixed defaults (52365...)
@@ -139,5 +174,40 @@ def deploy(address: str, host: str, port: int, timeout_s: float = 180) -> int:
         return 1
 
 
-if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "deploy":
+AGENT_FLAG = "--dashboard_agent_command="
+STAND_IN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ray_head.py")
+
+
+def stand_in_agent_command(command: str) -> str:
+    """The raylet's dashboard agent command with Ray's agent replaced by the stand-in of
+    :mod:`serve_app.ray_head` (``agent``), given the same session directory and node id."""
+    keep = [a for a in shlex.split(command) if a.startswith(("--session-dir=", "--node-id="))]
+    return subprocess.list2cmdline([sys.executable, "-S", STAND_IN, "agent", *keep])
+
+
+def ray_start(args: list[str]) -> None:
+    """``ray start ARGS`` (Ray's own command, in this process) with the raylet told to run
+    the stand-in instead of Ray's dashboard agent. The raylet needs an agent process that
+    reports its ports and lives as long as it does; the agent's services (metrics export,
+    log and job APIs for the dashboard, node stats) serve nothing here, and Ray's agent
+    costs ~85 MB. The stand-in reports "no metrics agent" (-1), as Ray's minimal install
+    does, and waits. If Ray no longer passes the flag, Ray's agent starts as before."""
+    from ray._private import ray_constants, services
+    from ray.scripts.scripts import cli
+
+    original = services.start_ray_process
+
+    def start_ray_process(command, process_type, *a, **kw):
+        if process_type == ray_constants.PROCESS_TYPE_RAYLET:
+            command = [AGENT_FLAG + stand_in_agent_command(c[len(AGENT_FLAG):])
+                       if c.startswith(AGENT_FLAG) else c for c in command]
+        return original(command, process_type, *a, **kw)
+
+    services.start_ray_process = start_ray_process
+    cli.main(args=args, prog_name="ray")  # exits
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "start":
+    ray_start(sys.argv[1:])
+elif __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "deploy":
     sys.exit(deploy(sys.argv[2], sys.argv[3], int(sys.argv[4])))

@@ -3,11 +3,19 @@
 The stores are handed to the routes behind :class:`GuardedStore`: a database or a Qdrant
 that cannot be reached becomes the store's own error (``StoreError``, a 503 with
 ``Retry-After``), never a raw driver exception and a 500 with a traceback (issue 25).
+
+The ingress only reads the database. With ``PHAROS_AUTO_MIGRATE`` on (the default), the
+schema is brought up to date before the first read as before, but in a short-lived child
+interpreter (:func:`migrate_in_child`): Alembic, Mako and Pygments, ~10 MB once imported,
+never load into the long-lived ingress.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
@@ -36,6 +44,27 @@ def _unreachable_qdrant(exc: BaseException) -> bool:
 
     return isinstance(exc, ResponseHandlingException | httpx.TransportError | ConnectionError
                       | TimeoutError)
+
+
+MIGRATE = ("import sys\n"
+           "from graph_jobs.stores.metadata_store import MetadataStore\n"
+           "MetadataStore(sys.stdin.read()).dispose()\n")
+
+
+def migrate_in_child(url: str, timeout_s: float = 300) -> None:
+    """What ``MetadataStore(url)`` does first (``alembic upgrade head``, retried on
+    transient errors), run in a child interpreter with this one's import path. The URL
+    goes on stdin, not the command line (which other users can read). Failure:
+    :class:`MetadataStoreError` with the child's last line."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        done = subprocess.run([sys.executable, "-c", MIGRATE], input=url, text=True,
+                              capture_output=True, env=env, timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        raise MetadataStoreError(f"migrate: not done after {timeout_s:.0f} s") from exc
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit code {done.returncode}"]
+        raise MetadataStoreError(f"migrate: {lines[-1]}")
 
 
 class GuardedStore:
@@ -92,10 +121,11 @@ class IngressServices:
             if self._metadata is None:
                 from graph_jobs.stores.metadata_store import MetadataStore
 
-                self._metadata = GuardedStore(
-                    MetadataStore(self.settings.effective_database_url,
-                                  migrate=self.settings.auto_migrate),
-                    MetadataStoreError, _unreachable_database)
+                url = self.settings.effective_database_url
+                if self.settings.auto_migrate:
+                    migrate_in_child(url)
+                self._metadata = GuardedStore(MetadataStore(url, migrate=False),
+                                              MetadataStoreError, _unreachable_database)
             return self._metadata
 
     @property

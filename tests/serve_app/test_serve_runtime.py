@@ -18,7 +18,7 @@ import redis
 
 from serve_app.ray_head import cmdline as _cmdline
 from serve_app.ray_head import descendants
-from serve_app.ray_runtime import free_port
+from serve_app.ray_runtime import MEMORY_ENV, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
@@ -38,7 +38,8 @@ def test_serve_runtime_serves_on_port_with_auth_and_stops_cleanly(tmp_path, redi
     env = {**os.environ, "PHAROS_ADMIN_TOKEN": "s3cret", "REDIS_URL": redis_url,
            "PHAROS_ALLOW_LOCAL_REPOS": "1", "PHAROS_DATA_DIR": str(tmp_path / "data"),
            "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
+    for name in ("RAY_ADDRESS", *MEMORY_ENV):  # a caller's own values would win
+        env.pop(name, None)
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen([sys.executable, "-m", "pharos_cli", "serve", "--runtime", "serve",
                              "--host", "127.0.0.1", "--port", str(port)],
@@ -72,6 +73,9 @@ def test_serve_runtime_serves_on_port_with_auth_and_stops_cleanly(tmp_path, redi
         assert httpx.get(f"http://127.0.0.1:{port}/console/console.js").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/docs-assets/swagger-ui-bundle.js"
                          ).status_code == 200
+        # a read of the database: the replica migrates it in a child interpreter first
+        r = httpx.get(f"http://127.0.0.1:{port}/api/v1/graph/repositories", timeout=120)
+        assert r.status_code == 200 and r.json() == {"repositories": []}, r.text
 
         # the resident process is the small waiter, and Ray runs trimmed under it
         assert "ray_head.py" in _cmdline(proc.pid)
@@ -81,8 +85,17 @@ def test_serve_runtime_serves_on_port_with_auth_and_stops_cleanly(tmp_path, redi
         assert any("gcs_server" in c for c in cmds) and any("raylet" in c for c in cmds)
         for trimmed in ("log_monitor", "autoscaler/_private/monitor", "ray.util.client.server",
                         "serve_app.ray_runtime deploy", "ray/dashboard/dashboard.py",
-                        "ray::ProxyActor"):
+                        "ray::ProxyActor", "ray/dashboard/agent.py"):
             assert not any(trimmed in c for c in cmds), (trimmed, cmds)
+        # the raylet runs the stand-in instead of Ray's dashboard agent
+        raylet = next(p for p, c in zip(kids, cmds, strict=True) if "raylet/raylet" in c)
+        assert any("ray_head.py agent" in _cmdline(p) for p in descendants(raylet)), cmds
+        # Ray's processes (the replica among them) run with the small-heap settings
+        replica = next(p for p, c in zip(kids, cmds, strict=True) if "ServeReplica" in c)
+        with open(f"/proc/{replica}/environ", "rb") as f:
+            environ = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+        assert {k.encode(): v.encode() for k, v in MEMORY_ENV.items()}.items() \
+            <= environ.items()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
