@@ -8,11 +8,11 @@ same stores, shaped for a coding agent (:mod:`pharos_cli.mcp_server` puts them o
   stored says how to ingest it and where it looked. Nothing else leaves as a traceback.
 - At most ``MAX_RESULTS`` results; paths are relative to the repository, and no answer
   holds source text.
-- Stores (:class:`StoreHandle`): the metadata store stays open; the vector store is
-  opened on the first call that needs it and, in the embedded default (a local Qdrant
-  directory, which one process at a time may open), closed again ``keep_open_s`` after
-  the last call, so `pharos ingest` and `pharos similar` can run between an agent's
-  questions. There, the nearest vectors of a repository come from memory
+- Stores (:class:`StoreHandle`): opened once. The embedded default's local Qdrant
+  directory is shared with the other pharos processes (`ingest`, `similar`, `console`)
+  by leases (:mod:`graph_jobs.stores.local_qdrant`): the server holds it while it
+  answers and gives it back as soon as another process waits, or after a few idle
+  seconds. There, the nearest vectors of a repository come from memory
   (:mod:`pharos_cli.mcp_vectors`).
 - ``ingest``: with a queue configured (``REDIS_URL`` / Upstash), the job is queued for
   the edge workers, as the ingress does; without one (the embedded default), this
@@ -99,16 +99,14 @@ def relative_path(file: str, repo_url: str) -> str:
 
 
 class StoreHandle:
-    """The stores one process answers from (see the module docstring)."""
+    """The stores one process answers from, each opened once (see the module docstring)."""
 
-    def __init__(self, settings, keep_open_s: float = 30.0) -> None:
-        self.settings, self.keep_open_s = settings, keep_open_s
+    def __init__(self, settings) -> None:
+        self.settings = settings
         self.local = not settings.qdrant_url
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._metadata = None
         self._vectors = None
-        self._users = 0
-        self._timer: threading.Timer | None = None
 
     @property
     def metadata(self):
@@ -121,77 +119,30 @@ class StoreHandle:
             return self._metadata
 
     @property
-    def is_open(self) -> bool:
-        return self._vectors is not None
+    def vectors(self):
+        with self._lock:
+            if self._vectors is None:
+                from graph_jobs.stores.vector_store import VectorStore
+
+                self._vectors = VectorStore(self.settings)
+            return self._vectors
 
     @contextlib.contextmanager
     def stores(self) -> Iterator:
-        """Both stores, the vector store held open while the block runs."""
+        """Both stores; the local vector store's lease not had in time is said, not raised."""
         from graph_jobs.pipeline import Stores
 
-        metadata = self.metadata
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if self._vectors is None:
-                self._vectors = self._open_vectors()
-            self._users += 1
-            vectors = self._vectors
         try:
-            yield Stores(vectors, metadata)
+            yield Stores(self.vectors, self.metadata)
         except Exception as exc:
             from graph_jobs.stores.local_qdrant import lease_refused
 
-            if not lease_refused(exc):  # the local store's lease not had in time
+            if not lease_refused(exc):
                 raise
             raise ToolRefusal(
                 f"the local vector store in {self.settings.qdrant_path} is open in another "
                 "pharos process or program that did not let go in time: ask again when it "
                 "has finished", "busy") from None
-        finally:
-            with self._lock:
-                self._users -= 1
-                if self._users == 0 and self.local:
-                    if self.keep_open_s <= 0:
-                        self._close()
-                    else:
-                        self._timer = threading.Timer(self.keep_open_s, self._close_if_idle)
-                        self._timer.daemon = True
-                        self._timer.start()
-
-    def _open_vectors(self):
-        from graph_jobs.stores.vector_store import VectorStore
-
-        try:
-            return VectorStore(self.settings)
-        except RuntimeError as exc:
-            if "already accessed" not in str(exc):
-                raise
-            raise ToolRefusal(
-                f"the local vector store in {self.settings.qdrant_path} is open in another "
-                "pharos process (a `pharos ingest`, `similar` or `console` now running): "
-                "ask again when it has finished", "busy") from None
-
-    def _close_if_idle(self) -> None:
-        with self._lock:
-            if self._users == 0 and self._timer is not None:
-                self._timer = None
-                self._close()
-
-    def _close(self) -> None:
-        if self._vectors is not None and self.local:
-            from graph_jobs.stores.vector_store import close_local_clients
-
-            close_local_clients()
-            self._vectors = None
-
-    def close(self) -> None:
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self._close()
 
 
 class LocalJobs:
@@ -291,9 +242,9 @@ class LocalJobs:
 class Answers:
     """Each tool's answer as plain data (or a :class:`ToolRefusal`)."""
 
-    def __init__(self, settings, keep_open_s: float = 30.0) -> None:
+    def __init__(self, settings) -> None:
         self.settings = settings
-        self.handle = StoreHandle(settings, keep_open_s)
+        self.handle = StoreHandle(settings)
         self.queued = settings.queue_configured
         self.local_jobs = None if self.queued else LocalJobs(settings, self.handle)
         self._queue = None

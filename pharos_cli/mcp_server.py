@@ -272,9 +272,6 @@ def mcp(
         "PHAROS_ADMIN_TOKEN (or PHAROS_READ_TOKEN: reads only) as a Bearer token.")),
     host: str = typer.Option("127.0.0.1", help="--http: the address to listen on."),
     port: int = typer.Option(8766, help="--http: the port."),
-    keep_open: float = typer.Option(30.0, "--keep-open", min=0, help=(
-        "Seconds the local vector store stays open after the last call (the embedded "
-        "default; one process at a time may open it). 0: closed after every call.")),
 ) -> None:
     """Serve Pharos's answers to coding agents over MCP (stdio; --http for streamable HTTP)."""
     settings = get_settings()
@@ -288,7 +285,7 @@ def mcp(
                   "PHAROS_READ_TOKEN for the read tools only): agents send it as a Bearer token")
         raise typer.Exit(2)
     try:
-        server = build_server(Answers(settings, keep_open), settings.admin_token)
+        server = build_server(Answers(settings), settings.admin_token)
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("mcp"):
             raise

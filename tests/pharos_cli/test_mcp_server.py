@@ -243,12 +243,12 @@ def test_wrong_file_gives_the_closest_paths_and_unknown_repository_says_how(worl
 
 
 def test_related_files_is_the_ranking_of_pharos_similar_json(world):
-    """With --keep-open 0 the server lets go of the local vector store after each call,
-    so `pharos similar` runs beside a live server (one process at a time may open it)."""
+    """`pharos similar` runs beside the live server: the local vector store, which one
+    process at a time may open, is taken in turns (graph_jobs.stores.local_qdrant)."""
     repo = str(world["repo"])
 
     async def scenario():
-        async with stdio(world["data"], "--keep-open", "0") as c:
+        async with stdio(world["data"]) as c:
             out = {}
             for file in ("pkg/api.py", "pkg/core.py", "tests/test_api.py"):
                 res = await c.call_tool("related_files", {"repo": repo, "file": file, "k": 5})
@@ -277,7 +277,7 @@ def test_a_store_held_by_another_process_is_said_not_raised(world):
     args = {"repo": repo, "file": "pkg/api.py"}
 
     async def scenario():
-        async with stdio(world["data"], "--keep-open", "0") as c:
+        async with stdio(world["data"]) as c:
             other = QdrantClient(path=str(world["data"] / "qdrant"))
             try:
                 res = await c.call_tool("related_files", args)
