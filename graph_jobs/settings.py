@@ -1,7 +1,8 @@
 """The job's settings, read from the environment (and an optional `.env`).
 
 With nothing set, Pharos runs in the embedded default: a SQLite file and a local Qdrant
-directory under ``PHAROS_DATA_DIR`` (``~/.pharos`` unless set), no Redis, no servers.
+directory under ``PHAROS_DATA_DIR`` (unset: a project-local ``.pharos``, else
+``~/.pharos``; :mod:`graph_jobs.data_folder`), no Redis, no servers.
 The queue's and the ingress's settings live in their packages and extend this class;
 ``pharos_cli.settings.Settings`` is all of them, composed once.
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graph_jobs.data_folder import default_data_dir
 
 
 class RunMode(enum.StrEnum):
@@ -49,7 +52,8 @@ class JobSettings(BaseSettings):
     )
     qdrant_url: str = Field("", validation_alias="QDRANT_URL")
     qdrant_api_key: str = Field("", validation_alias="QDRANT_API_KEY")
-    data_dir: Path = Field(Path("~/.pharos"), validation_alias="PHAROS_DATA_DIR")
+    # unset: the nearest project-local .pharos folder, else ~/.pharos (graph_jobs.data_folder)
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="PHAROS_DATA_DIR")
     qdrant_collection: str = Field("pharos_files", min_length=1,
                                    validation_alias="PHAROS_QDRANT_COLLECTION")
     qdrant_batch_size: int = Field(100, ge=1, validation_alias="PHAROS_QDRANT_BATCH_SIZE")
@@ -90,7 +94,7 @@ class JobSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _expand(self) -> JobSettings:
-        self.data_dir = Path(self.data_dir).expanduser()
+        self.data_dir = Path(self.data_dir).expanduser().absolute()
         return self
 
     # Derived locations for the embedded default.

@@ -16,6 +16,15 @@ from pharos_cli.settings import get_settings
 
 app = typer.Typer(help="Pharos: structural embeddings of Git repositories.",
                   no_args_is_help=True, add_completion=False)
+
+# Typer 0.29's help shows a flag's type, "<bool>", as if the flag took a value; a flag
+# takes none, so its help shows no type (as git's, gh's and click's plain help do).
+_option_type = getattr(typer.core.TyperOption, "display_type_rich", None)
+if _option_type is not None:
+    def _flag_without_type(self, ctx):
+        return None if self.is_flag else _option_type(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = _flag_without_type
 err = Console(stderr=True)
 
 
@@ -130,10 +139,40 @@ app.command("mcp")(cli_mcp.mcp)
 
 @app.command()
 def version() -> None:
-    """Print the version."""
-    import graph_jobs
+    """Print the version and the data folder."""
+    _print_version()
 
-    typer.echo(graph_jobs.__version__)
+
+def _print_version() -> None:
+    import graph_jobs
+    from graph_jobs.data_folder import describe
+
+    typer.echo(f"pharos {graph_jobs.__version__}")
+    typer.echo(f"data folder: {describe(get_settings().data_dir)}")
+
+
+def _version_option(value: bool) -> None:
+    if value:
+        _print_version()
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version_option, is_eager=True,
+        help="Print the version and the data folder, and exit."),
+) -> None:
+    """Pharos: structural embeddings of Git repositories."""
+
+
+@app.command()
+def info(as_json: bool = typer.Option(False, "--json", help="Print it as one JSON object.")
+         ) -> None:
+    """Where this `pharos` keeps its data, and what it would talk to."""
+    from pharos_cli.info_command import print_info
+
+    print_info(get_settings(), as_json)
 
 
 if __name__ == "__main__":

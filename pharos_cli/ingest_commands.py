@@ -2,21 +2,136 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from graph_jobs.errors import NotFound
+from graph_jobs.errors import NotFound, UnsafeRepositoryURL
+from pharos_cli.output import print_pairs, print_rows
 from pharos_cli.settings import get_settings
 
-out = Console()
-err = Console(stderr=True)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
 STAGES = ("clone", "graph", "embed", "store")
+CLOSEST = 5
+
+
+def refuse(message: str, *hints: str, code: int = 2):
+    """Say what is wrong (and what to do) on stderr; exit ``code``."""
+    err.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    for h in hints:
+        err.print(f"  {h}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def stores_where() -> str:
+    """Where the stores are, without a secret: the data folder and why it was chosen, or
+    the settings that name servers."""
+    from graph_jobs.data_folder import describe
+
+    s = get_settings()
+    folder = str(describe(s.data_dir))
+    if s.database_url and s.qdrant_url:
+        return "the stores DATABASE_URL and QDRANT_URL name"
+    if s.database_url or s.qdrant_url:
+        return (f"the store {'DATABASE_URL' if s.database_url else 'QDRANT_URL'} names and "
+                f"the data folder {folder}")
+    return f"the data folder {folder}"
+
+
+def _key(repo: str) -> str:
+    from graph_jobs.pipeline import repo_key
+
+    try:
+        return repo_key(repo)
+    except UnsafeRepositoryURL as exc:
+        refuse(f"cannot read {repo!r} as a repository: {exc}")
+
+
+def stored_repository(stores, repo: str) -> str:
+    """``repo``'s stored name; refuses (exit 2) when it is not stored, saying where it
+    looked, what is stored there that is close, and how to ingest it."""
+    name = _key(repo)
+    if stores.metadata.repository(name) is not None:
+        return name
+    names = stores.metadata.repositories()
+    near = difflib.get_close_matches(name, names, 3, 0.5)
+    refuse(f"repository {name} is not stored in {stores_where()}",
+           *([f"did you mean: {', '.join(near)}"] if near else []),
+           f"{len(names)} repositories are stored there (`pharos jobs` lists what was ingested)"
+           if len(names) != 1 else "1 repository is stored there (`pharos jobs` lists it)",
+           f"to ingest it: pharos ingest {repo}")
+
+
+def closest_paths(wanted: str, paths: list[str], n: int = CLOSEST) -> list[str]:
+    """The stored paths most like ``wanted``: those ending with it, those with its file
+    name, then the nearest by spelling (whole path, then file name)."""
+    from pathlib import PurePosixPath
+
+    name = PurePosixPath(wanted).name
+    found = sorted((p for p in paths if p.endswith("/" + wanted)), key=len)
+    found += sorted((p for p in paths if PurePosixPath(p).name == name), key=len)
+    found += difflib.get_close_matches(wanted, paths, n, 0.6)
+    by_name: dict[str, list[str]] = {}
+    for p in paths:
+        by_name.setdefault(PurePosixPath(p).name, []).append(p)
+    for near in difflib.get_close_matches(name, list(by_name), n, 0.6):
+        found += sorted(by_name[near], key=len)
+    return list(dict.fromkeys(found))[:n]
+
+
+def repository_paths(file: str, repo: str) -> list[str]:
+    """What ``file`` may mean as a path from the repository's root, most literal first:
+    as typed (``./`` and backslashes dropped), then, for a local repository, the path
+    it names from the current directory (``./src/x.py`` typed inside the repository)."""
+    s = file.strip().replace("\\", "/")
+    typed = s
+    while typed.startswith("./"):
+        typed = typed[2:]
+    out = [typed]
+    if repo.startswith("/"):
+        root = Path(repo)
+        for p in (Path(s).absolute(), Path(s).resolve()):
+            try:
+                out.append(p.relative_to(root).as_posix())
+            except ValueError:
+                continue
+    return list(dict.fromkeys(out))
+
+
+def stored_file(stores, repo: str, file: str) -> str:
+    """``file``'s stored path in ``repo``; refuses (exit 2) with the closest paths when
+    the repository holds no such file."""
+    candidates = repository_paths(file, repo)
+    if len(candidates) == 1:  # nothing to choose: the question itself says if it is there
+        return candidates[0]
+    paths = [f["path"] for f in stores.metadata.repository_files(repo)]
+    known = set(paths)
+    for path in candidates:
+        if path in known:
+            return path
+    return not_a_file(stores, repo, file, paths)
+
+
+def not_a_file(stores, repo: str, file: str, paths: list[str] | None = None):
+    """Refuse (exit 2): the repository is not stored, or holds no such file (with the
+    closest paths)."""
+    if paths is None:
+        if stores.metadata.repository(repo) is None:
+            stored_repository(stores, repo)  # refuses, saying where it looked
+        paths = [f["path"] for f in stores.metadata.repository_files(repo)]
+    candidates = repository_paths(file, repo)
+    near = closest_paths(candidates[-1] if candidates[-1] != "." else candidates[0], paths)
+    refuse(f"{file!r} is not in the repository {repo} ({len(paths)} files stored)",
+           *(["closest paths:", *(f"  {p}" for p in near)] if near else []),
+           "give the path from the repository's root, as `pharos similar REPO @top` prints "
+           "it")
 
 
 class By(StrEnum):
@@ -37,8 +152,10 @@ def _stores():
 
 def ingest(
     source: str = typer.Argument(..., help="Local path or https:// Git URL."),
-    ref: str | None = typer.Option(None, help="Branch, tag or commit."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ref: str | None = typer.Option(
+        None, help="Branch, tag or commit to clone: for Git URLs only (a local directory "
+                   "is read as it is checked out)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     similar_to: str | None = typer.Option(
         None, "--show-similar",
         help="After ingesting, list files like this one ('@top': the most connected file)."),
@@ -48,6 +165,7 @@ def ingest(
              "imports: the import graph alone."),
 ) -> None:
     """Clone/open, build the graph, mine the history, train Node2Vec, store one vector per file."""
+    source = checked_source(source, ref)
     from graph_jobs.pipeline import run_ingest
 
     settings = get_settings()
@@ -74,27 +192,68 @@ def ingest(
     else:
         colour = "green" if res.status == "complete" else "red"
         out.print(f"[{colour}]{res.status}[/{colour}] {res.repo_url} @ "
-                  f"{(res.commit or 'work tree')[:12]}  job {res.job_id}")
-        t = Table(show_header=False, box=None)
-        for k, v in [("files_processed", res.files_processed),
-                     ("embeddings_generated", res.embeddings_generated),
-                     ("edges", res.edges), ("isolated files", res.isolated_files),
-                     ("skipped files", res.skipped_files), ("device", res.device),
-                     ("history", res.history),
-                     ("relations", ", ".join(f"{k} {v}" for k, v in res.relations.items())),
-                     ("duration_seconds", f"{res.duration_seconds:.2f}")]:
-            t.add_row(k, str(v))
-        for k, v in res.timings.items():
-            t.add_row(f"  {k}", f"{v:.2f}s")
-        out.print(t)
+                  f"{(res.commit or 'work tree')[:12]}  job {res.job_id}", soft_wrap=True)
+        imports = _import_edges(stores, res.repo_url) if res.status == "complete" else None
+        print_pairs([
+            ("files_processed", res.files_processed),
+            ("embeddings_generated", res.embeddings_generated),
+            ("import edges", res.edges if imports is None
+             else f"{imports} (between {res.edges} pairs of files)"),
+            ("isolated files", res.isolated_files), ("skipped files", res.skipped_files),
+            ("device", res.device), ("history", res.history),
+            ("relations", ", ".join(f"{k} {v}" for k, v in res.relations.items())),
+            ("duration_seconds", f"{res.duration_seconds:.2f}"),
+            *((f"  {k}", f"{v:g}" if k.endswith((".threads", ".chunks")) else f"{v:.2f}s")
+              for k, v in res.timings.items()),
+            ("stored in", stores_where().removeprefix("the data folder ")),
+        ])
         if res.error:
-            err.print(f"[red]error:[/red] {res.error}")
+            err.print(f"[red]error:[/red] {res.error}", soft_wrap=True)
     if res.status != "complete":
         raise typer.Exit(1)
     if similar_to == "@top":
         similar_to = _top_file(stores, res.repo_url)
     if similar_to:
-        _print_similar(stores, res.repo_url, similar_to, 5, "repo", False)
+        _print_similar(stores, res.repo_url, stored_file(stores, res.repo_url, similar_to), 5,
+                       "repo", False)
+
+
+def checked_source(source: str, ref: str | None) -> str:
+    """Refuse what cannot become a job before one exists: a source that is not a
+    repository, a directory that is not there (offering the closest names beside it),
+    ``--ref`` with a local directory."""
+    from graph_jobs.repository_ref import RepoRef
+
+    try:
+        parsed = RepoRef.parse(source)
+    except UnsafeRepositoryURL as exc:
+        refuse(f"cannot ingest {source!r}: {exc}")
+    if not parsed.local:
+        if ref is not None and (ref.startswith("-") or not ref.strip()):
+            refuse(f"--ref {ref!r} is not a branch, tag or commit name")
+        return source
+    path = Path(parsed.name)
+    if not path.is_dir():
+        parent = path.parent
+        names = sorted(p.name for p in parent.iterdir() if p.is_dir()) \
+            if parent.is_dir() else []
+        near = difflib.get_close_matches(path.name, names, 3, 0.5)
+        refuse(f"no such directory: {path}",
+               *([f"did you mean: {', '.join(str(parent / n) for n in near)}"] if near
+                 else []),
+               "give a local directory or an https:// Git URL")
+    if ref is not None:
+        refuse(f"--ref is for Git URLs; {path} is a local directory, read as it is checked "
+               f"out (to ingest {ref}, run `git -C {path} checkout {ref}` first, or give "
+               "the repository's URL)")
+    return source
+
+
+def _import_edges(stores, repo: str) -> int | None:
+    try:
+        return len(stores.metadata.repository_edges(repo))
+    except Exception:  # noqa: BLE001 - a count for the summary, never a failure
+        return None
 
 
 def _top_file(stores, repo: str) -> str | None:
@@ -112,12 +271,13 @@ def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bo
         ans = similar_files(stores.vectors, stores.metadata, repo, file, k, scope=scope, by=by,
                             include_isolated=include_isolated, rerank=rerank)
     except QuestionRefused as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        refuse(str(exc))
     except NotFound as exc:
-        err.print(f"[red]error:[/red] {exc.args[0]} (ingest it first; `pharos jobs` lists "
-                  "what is stored)")
-        raise typer.Exit(2) from exc
+        paths = [f["path"] for f in stores.metadata.repository_files(repo)]
+        if file not in paths:  # not stored, or no such file: say which
+            not_a_file(stores, repo, file, paths or None)
+        # the file is stored, its vector is not (an older store)
+        refuse(f"{exc.args[0]} in {stores_where()}", f"ingest it again: pharos ingest {repo}")
     hits, related = ans.hits, ans.by == "related"
     if as_json:
         json.dump({"repo_url": repo, "file_path": file, "by": ans.by,
@@ -130,26 +290,23 @@ def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bo
                   sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
-    title = (f"files related to {file} ({ans.answered_by})" if related
+    title = (f"files related to {file} in {repo} ({ans.answered_by})" if related
              else f"files in the same role as {file} (role vectors)")
-    t = Table(title=title)
-    for c in ("score", "file") + (("why",) if related else ()) + ("language", "degree") + (
-            ("repository",) if scope == "all" else ()):
-        t.add_column(c)
-    for h in hits:
-        row = [f"{h.score:.3f}", h.file_path]
-        if related:
-            row.append("; ".join(h.why or []))
-        row += [h.language, str(h.degree)]
-        t.add_row(*(row + ([h.repo_url] if scope == "all" else [])))
-    out.print(t)
+    across = scope == "all"
+    headers = ["score", "file", "language", "degree"] + (["repository"] if across else []) \
+        + (["why"] if related else [])
+    rows = [[f"{h.score:.3f}", h.file_path, h.language, h.degree]
+            + ([h.repo_url] if across else []) + (["; ".join(h.why or [])] if related else [])
+            for h in hits]
+    print_rows(headers, rows, title=title, wrap_last=related,
+               empty=f"no other file of {repo} to compare with")
 
 
 def similar(
     repo: str = typer.Argument(..., help="Repository as ingested (URL or path)."),
     file: str = typer.Argument(..., help="File path inside the repository ('@top': its "
                                          "most connected file)."),
-    k: int = typer.Option(10, "-k", min=1, max=1000),
+    k: int = typer.Option(10, "-k", min=1, max=1000, help="How many files to list."),
     across: bool = typer.Option(False, "--all", help="Search every stored repository."),
     by: By | None = typer.Option(
         None, "--by",
@@ -161,68 +318,68 @@ def similar(
         help="Also answer with files that have no import edge (directory-mean vectors)."),
     no_rerank: bool = typer.Option(
         False, "--no-rerank", help="The vectors' order alone (no exact signals)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
 ) -> None:
     """The k files most like FILE: related files (reranked, each with why), or files in
     the same role."""
-    from graph_jobs.pipeline import repo_key
-
-    stores, name = _stores(), repo_key(repo)
+    stores, name = _stores(), _key(repo)
     if file == "@top":
         file = _top_file(stores, name)
         if file is None:
-            err.print(f"[red]error:[/red] nothing stored for {name}; ingest it first")
-            raise typer.Exit(2)
+            stored_repository(stores, repo)  # not stored: says so
+            refuse(f"no file of {name} is stored in {stores_where()}",
+                   f"ingest it again: pharos ingest {repo}")
+    else:
+        file = stored_file(stores, name, file)
     _print_similar(stores, name, file, k, "all" if across else "repo", as_json,
                    include_isolated, rerank=not no_rerank, by=by.value if by else None)
 
 
 def similar_repos(
     repo: str = typer.Argument(..., help="Repository as ingested (URL or path)."),
-    k: int = typer.Option(10, "-k", min=1, max=1000),
-    as_json: bool = typer.Option(False, "--json"),
+    k: int = typer.Option(10, "-k", min=1, max=1000, help="How many repositories to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer as one JSON object."),
 ) -> None:
     """Stored repositories whose dependency graphs are shaped like REPO's (NetLSD)."""
-    from graph_jobs.pipeline import repo_key
-
-    name = repo_key(repo)
+    stores = _stores()
+    name = stored_repository(stores, repo)
     try:
-        rows = _stores().metadata.similar_repositories(name, k)
+        rows = stores.metadata.similar_repositories(name, k)
     except NotFound as exc:
-        err.print(f"[red]error:[/red] {exc.args[0]}")
-        raise typer.Exit(2) from exc
+        refuse(f"{exc.args[0]} (in {stores_where()})", f"ingest it again: pharos ingest {repo}")
     if as_json:
         json.dump({"repo_url": name, "results": rows}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
-    t = Table(title=f"repositories shaped like {name}")
-    for c in ("distance", "repository", "files"):
-        t.add_column(c)
-    for r in rows:
-        t.add_row(f"{r['distance']:.4f}", r["repo_url"], str(r["files"]))
-    out.print(t)
+    print_rows(["distance", "repository", "files"],
+               [[f"{r['distance']:.4f}", r["repo_url"], r["files"]] for r in rows],
+               title=f"repositories shaped like {name}", wrap_last=False,
+               empty=f"no other repository is stored in {stores_where()}")
 
 
 def jobs(
-    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000),
-    as_json: bool = typer.Option(False, "--json"),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000,
+                              help="How many of the latest jobs to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the jobs as one JSON object."),
 ) -> None:
     """Recent ingestion jobs from the metadata store."""
-    rows = _stores().metadata.list_jobs(limit)
+    from graph_jobs.pipeline import Stores
+
+    # the metadata store alone: listing jobs never needs the vectors
+    rows = Stores.open(get_settings()).metadata.list_jobs(limit)
     if as_json:
         json.dump({"jobs": rows}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
-    t = Table(title="ingestion jobs")
-    for c in ("job", "status", "repository", "files", "embeddings", "seconds", "finished",
-              "error"):
-        t.add_column(c)
-    for r in rows:
-        t.add_row(r["job_id"][:12], r["status"], r["repo_url"], str(r["files_processed"]),
-                  str(r["embeddings_generated"]),
-                  f"{r['duration_seconds']:.2f}" if r["duration_seconds"] else "",
-                  (r["finished_at"] or "")[:19], (r["error"] or "")[:60])
-    out.print(t)
+    print_rows(["job", "status", "repository", "files", "embeddings", "seconds", "finished",
+                "error"],
+               [[r["job_id"][:12], r["status"], r["repo_url"], r["files_processed"],
+                 r["embeddings_generated"],
+                 f"{r['duration_seconds']:.2f}" if r["duration_seconds"] else "",
+                 (r["finished_at"] or "")[:19], r["error"] or ""] for r in rows],
+               title=f"ingestion jobs in {stores_where()}",
+               empty=f"no job is recorded in {stores_where()}: ingest a repository with "
+                     "`pharos ingest PATH_OR_URL`")
 
 
 def map_cmd(
@@ -230,15 +387,16 @@ def map_cmd(
     out_path: str = typer.Option("map.png", "--out", "-o", help=".png, .svg or .html"),
 ) -> None:
     """Draw the files' embeddings in 2-D (PCA), coloured by top-level directory."""
-    from graph_jobs.pipeline import repo_key
     from graph_jobs.viz import draw_map
 
-    points = _stores().vectors.repository_points(repo_key(repo))
+    stores = _stores()
+    name = stored_repository(stores, repo)
+    points = stores.vectors.repository_points(name)
     if not points:
-        err.print(f"[red]error:[/red] nothing stored for {repo_key(repo)}; ingest it first")
-        raise typer.Exit(2)
-    draw_map(points, out_path, title=repo_key(repo))
-    out.print(f"wrote {out_path} ({len(points)} files)")
+        refuse(f"no vector of {name} is stored in {stores_where()}",
+               f"ingest it again: pharos ingest {repo}")
+    draw_map(points, out_path, title=name)
+    out.print(f"wrote {out_path} ({len(points)} files)", soft_wrap=True)
 
 
 db_app = typer.Typer(help="Metadata database.", no_args_is_help=True)

@@ -30,7 +30,10 @@ def console(
 
     # local only: repositories are named by their paths here
     app = create_app(settings.model_copy(update={"allow_local_repos": True}))
-    err.print(f"console: http://127.0.0.1:{port}/  (stores under {settings.data_dir})")
+    from graph_jobs.data_folder import describe
+
+    err.print(f"console: http://127.0.0.1:{port}/  (data folder {describe(settings.data_dir)})",
+              soft_wrap=True)
     import uvicorn
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

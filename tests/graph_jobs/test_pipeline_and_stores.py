@@ -278,10 +278,13 @@ def test_cli_ingest_similar_jobs_map(monkeypatch, tmp_path, requests_repo):
         got = json.loads(res.stdout)
         assert len(got["results"]) == 3 and got["answered_by"] == "vector+rerank"
         assert all(h["why"] for h in got["results"])
+        # piped (not a terminal): tab-separated rows, gh's convention (issue 27)
         res = run(app, ["similar", str(requests_repo), "requests/api.py"])
-        assert res.exit_code == 0 and "why" in res.stdout and "files related to" in res.stdout
+        rows = [line.split("\t") for line in res.stdout.splitlines()]
+        assert res.exit_code == 0 and rows and all(len(r) == 5 and r[4] for r in rows)
         res = run(app, ["similar", str(requests_repo), "requests/api.py", "--all"])
-        assert res.exit_code == 0 and "files in the same role as" in res.stdout  # issue 14
+        rows = [line.split("\t") for line in res.stdout.splitlines()]  # issue 14: by role
+        assert res.exit_code == 0 and rows and all(len(r) == 5 for r in rows)
         res = run(app, ["similar", str(requests_repo), "@top", "--json"])
         assert res.exit_code == 0 and len(json.loads(res.stdout)["results"]) > 0
         res = run(app, ["similar", str(requests_repo), "missing.py"])
@@ -293,8 +296,8 @@ def test_cli_ingest_similar_jobs_map(monkeypatch, tmp_path, requests_repo):
             assert res.exit_code == 0, res.output
             assert (tmp_path / name).stat().st_size > 1000
         assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
-        res = run(app, ["ingest", str(tmp_path / "nope")])
-        assert res.exit_code == 1 and "no such directory" in res.output
+        res = run(app, ["ingest", str(tmp_path / "nope")])  # refused before a job exists
+        assert res.exit_code == 2 and "no such directory" in res.output
     finally:
         get_settings.cache_clear()
 

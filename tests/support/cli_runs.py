@@ -62,3 +62,35 @@ def small_package(name: str = "pkg") -> dict[str, str]:
         f"{name}/signer.py": f"from {name}.util import helper\n",
         f"tests/test_{name}.py": f"from {name}.core import run\n",
     }
+
+
+def run_in_terminal(*args: str, data_dir: Path | None, columns: int, cwd: Path | None = None,
+                    timeout: float = 300, **extra: str) -> tuple[int, str, str]:
+    """``pharos ARGS`` with its stdout on a pseudo-terminal ``columns`` wide (as a user
+    at a terminal sees it). Returns (exit code, what the terminal got, stderr)."""
+    import fcntl
+    import pty
+    import struct
+    import tempfile
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - read back below
+    proc = subprocess.Popen(pharos_argv(*args), env=cli_env(data_dir, columns, **extra),
+                            cwd=cwd or ROOT, stdout=slave, stderr=errors)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the other end closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(timeout)
+    errors.seek(0)
+    return (proc.returncode, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n"),
+            errors.read().decode("utf-8", "replace"))
