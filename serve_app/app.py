@@ -47,7 +47,7 @@ def create_app(settings: IngressSettings | None = None, services: IngressService
         settings.check_production()  # refuses no token / local repos in cloud mode
     if settings.allow_local_repos and settings.mode is RunMode.CLOUD:
         raise SettingsError("PHAROS_ALLOW_LOCAL_REPOS=1 is refused in MODE=CLOUD")
-    if not settings.admin_token:
+    if not settings.admin_token and settings.queue_configured:  # with no queue, no ingestion
         log.warning("PHAROS_ADMIN_TOKEN is not set: ingestion is %s",
                     "OPEN (insecure local mode)" if settings.insecure_local else "disabled")
     if settings.mode is RunMode.CLOUD and settings.rate_limit > 0 and not settings.trusted_proxy:

@@ -99,11 +99,13 @@ async function poll() {
     }
   } catch (err) {
     if (err.status === 503 && /no queue configured/.test(err.detail)) {
-      // the embedded default (pharos console): nothing to watch, nothing to poll
+      // the embedded default (pharos console): no queue to watch; what `pharos ingest`
+      // stores in another terminal shows up here (jobs, repositories) without a reload
       $("#queue").textContent = "No job queue here (the embedded default): add repositories " +
-        "with `pharos ingest PATH`, then explore them below.";
+        "with `pharos ingest PATH_OR_URL` in a terminal; they appear above without a reload.";
       $("#submit-form").hidden = true;
-      loadJobs().catch((e) => { $("#status-error").textContent = sentence(e); });
+      $("#submit-off").hidden = false;
+      refreshStored();
       return;
     }
     $("#status-error").textContent = sentence(err);
@@ -114,6 +116,22 @@ async function poll() {
     }
   }
   poller.timer = setTimeout(poll, nextWait(busy));
+}
+
+// The embedded default: the stores change under the console (`pharos ingest` in another
+// process): read the jobs and the repositories again, every 5 s while the tab is visible
+// (each read is a SQLite query, served from the ingress's 2 s cache).
+const STORED_MS = 5000;
+async function refreshStored() {
+  clearTimeout(poller.timer);
+  try {
+    await loadJobs();
+    await loadRepositories();
+    $("#status-error").textContent = "";
+  } catch (e) {
+    $("#status-error").textContent = sentence(e);
+  }
+  poller.timer = setTimeout(refreshStored, document.visibilityState === "hidden" ? IDLE_MS : STORED_MS);
 }
 
 $("#read-form").addEventListener("submit", (ev) => {
@@ -160,11 +178,15 @@ async function loadJobs() {
   const s = h.stats;
   const pct = (x) => (x == null ? "—" : `${(x * 100).toFixed(0)}%`);
   const rate = (n) => (s.jobs ? `${((n / s.jobs) * 100).toFixed(0)}%` : "—");
-  $("#stats").textContent = `Last ${s.jobs} jobs: success rate ${pct(s.success_rate)}, error rate ${rate(s.failed)}, ` +
-    `skip rate ${rate(s.skipped)}, average duration ${fmtSeconds(s.average_duration_seconds)}, ` +
+  $("#stats").textContent = !s.jobs ? "No job has finished yet." :
+    `${s.jobs === 1 ? "The last job" : `The last ${s.jobs} jobs`}: success rate ${pct(s.success_rate)}, ` +
+    `error rate ${rate(s.failed)}, skip rate ${rate(s.skipped)}, ` +
+    `average duration ${fmtSeconds(s.average_duration_seconds)}, ` +
     `throughput ${s.throughput_per_hour == null ? "—" : s.throughput_per_hour + " jobs/h"}.`;
   const body = $("#jobs-table tbody");
   body.replaceChildren();
+  if (!h.jobs.length) body.append(el("tr", {}, el("td", { colspan: "7", class: "empty" }, "No job recorded yet.")));
+  known.latest = (h.jobs.find((j) => j.status === "complete") || {}).repo_url || known.latest;
   for (const j of h.jobs) {
     body.append(el("tr", { "data-job": j.job_id },
       el("td", {}, j.repo_url || "—"), el("td", { class: j.status === "failed" ? "error" : "" }, j.status),
@@ -239,10 +261,18 @@ function resizeCanvas() {
   redraw();
 }
 
-function toScreen(x, y) {
-  const r = canvas.getBoundingClientRect();
-  const half = Math.min(r.width, r.height) / 2 - 12;
-  return [r.width / 2 + (x * half + map.ox) * map.scale, r.height / 2 - (y * half - map.oy) * map.scale];
+// The points' bounding box, fitted to the canvas with the same scale on both axes (the
+// PCA's distances mean something), centred, with a margin for the dots and labels.
+const MARGIN = 28;
+function fit() {
+  const r = canvas.getBoundingClientRect(), b = map.box;
+  const k = Math.min((r.width - 2 * MARGIN) / (b.x1 - b.x0 || 1), (r.height - 2 * MARGIN) / (b.y1 - b.y0 || 1));
+  return { r, k: Math.max(k, 1e-6), cx: (b.x0 + b.x1) / 2, cy: (b.y0 + b.y1) / 2 };
+}
+
+function toScreen(x, y, f = fit()) {
+  return [f.r.width / 2 + ((x - f.cx) * f.k + map.ox) * map.scale,
+    f.r.height / 2 - ((y - f.cy) * f.k - map.oy) * map.scale];
 }
 
 function redraw() {
@@ -257,8 +287,9 @@ function draw() {
   const d = map.data;
   if (!d) return;
   const xy = map.xy = new Float32Array(d.files.length * 2);
+  const f = fit();
   for (let i = 0; i < d.files.length; i++) {
-    const [sx, sy] = toScreen(d.files[i].x, d.files[i].y);
+    const [sx, sy] = toScreen(d.files[i].x, d.files[i].y, f);
     xy[2 * i] = sx; xy[2 * i + 1] = sy;
   }
   if (map.edges || map.selected >= 0) {
@@ -283,13 +314,42 @@ function draw() {
       ctx.fillRect(x - size / 2, y - size / 2, size, size);
     }
   }
+  drawLabels(r, size);
   if (map.selected >= 0) {
     const x = xy[2 * map.selected], y = xy[2 * map.selected + 1];
     ctx.strokeStyle = "#ffb000"; ctx.lineWidth = 3;
     ctx.beginPath(); ctx.arc(x, y, size + 5, 0, Math.PI * 2); ctx.stroke();
-    ctx.fillStyle = "#1b1f24"; ctx.font = "12px system-ui, sans-serif";
-    ctx.fillText(d.files[map.selected].path, x + size + 8, y - size - 4);
+    label(d.files[map.selected].path, x + size + 8, y - size - 4, "#1b1f24", "600 12px system-ui, sans-serif");
   }
+}
+
+// Labels: the file names of the most connected files in view (more as you zoom in), each
+// where it overlaps no other; the full path is in the panel when a file is opened.
+const LABELS = 14, LABELS_MAX = 80;
+function label(text, x, y, color, font) {
+  ctx.font = font;
+  ctx.lineWidth = 3; ctx.strokeStyle = "rgba(251,252,253,0.9)"; ctx.lineJoin = "round";
+  ctx.strokeText(text, x, y);
+  ctx.fillStyle = color; ctx.fillText(text, x, y);
+}
+
+function drawLabels(r, size) {
+  const d = map.data, xy = map.xy, placed = [];
+  const want = Math.min(LABELS_MAX, Math.round(LABELS * Math.max(1, map.scale)));
+  ctx.font = "11px system-ui, sans-serif";
+  let shown = 0;
+  for (const i of map.byDegree) {
+    if (shown >= want) break;
+    const x = xy[2 * i] + size / 2 + 3, y = xy[2 * i + 1] + 4;
+    if (x < 0 || y < 12 || x > r.width - 20 || y > r.height) continue;
+    const name = d.files[i].path.split("/").pop();
+    const w = ctx.measureText(name).width, box = [x - 1, y - 11, x + w + 1, y + 3];
+    if (placed.some((b) => b[0] < box[2] && box[0] < b[2] && b[1] < box[3] && box[1] < b[3])) continue;
+    placed.push(box);
+    label(name, x, y, "#24292f", "11px system-ui, sans-serif");
+    shown++;
+  }
+  map.labelled = shown;
 }
 
 function nearest(px, py) {
@@ -319,6 +379,14 @@ async function openMap(repo) {
     const n = d.files.length;
     d.edges = d.edges.filter(([a, b]) => a < n && b < n);
     map.data = d; map.scale = 1; map.ox = 0; map.oy = 0; map.selected = -1;
+    map.box = { x0: Infinity, x1: -Infinity, y0: Infinity, y1: -Infinity };
+    for (const f of d.files) {
+      map.box.x0 = Math.min(map.box.x0, f.x); map.box.x1 = Math.max(map.box.x1, f.x);
+      map.box.y0 = Math.min(map.box.y0, f.y); map.box.y1 = Math.max(map.box.y1, f.y);
+    }
+    if (!d.files.length) map.box = { x0: -1, x1: 1, y0: -1, y1: 1 };
+    map.byDegree = d.files.map((_, i) => i).sort((a, b) => d.files[b].degree - d.files[a].degree
+      || (d.files[a].path < d.files[b].path ? -1 : 1));
     const top = d.groups.slice(0, PALETTE.length);
     const gi = new Map(top.map((g, i) => [g, i]));
     map.groupCount = top.length + 1;
@@ -330,7 +398,13 @@ async function openMap(repo) {
     $("#legend").replaceChildren(...top.map((g, i) => el("li", {}, el("span", { class: "swatch", color: PALETTE[i] }), g)),
       ...(d.groups.length > top.length ? [el("li", {}, el("span", { class: "swatch", color: "#8c959f" }), "(other)")] : []));
     const shown = d.total > d.files.length ? ` (the first ${d.files.length} of ${d.total} by path)` : "";
-    msg.textContent = `${d.repo_url}: ${d.files.length} files${shown}, ${d.edges.length} import edges. Related files lie near each other.`;
+    msg.textContent = `${d.repo_url}: ${d.files.length} files${shown}, ${d.edges.length} import edges. Related files lie near each other; the most connected are named.`;
+    // the page's address opens this map again (#explore?repo=...): a link to share
+    const link = $("#map-link");
+    link.href = `#explore?repo=${encodeURIComponent(d.repo_url)}`;
+    link.hidden = false;
+    history.replaceState(null, "", link.href);
+    map.openRepo = d.repo_url;
     $("#file-panel").replaceChildren(el("p", {}, "Click a file, or find one by its path."));
     resizeCanvas();
   } catch (err) {
@@ -372,10 +446,9 @@ function find() {
   let i = files.findIndex((f) => f.path === q);
   if (i < 0) i = files.findIndex((f) => f.path.includes(q));
   if (i < 0) { $("#map-msg").textContent = `No file matches “${q}”.`; return; }
-  const r = canvas.getBoundingClientRect();
-  const half = Math.min(r.width, r.height) / 2 - 12;
+  const f = fit();
   map.scale = Math.max(map.scale, 2);
-  map.ox = -files[i].x * half; map.oy = files[i].y * half; // centre it
+  map.ox = -(files[i].x - f.cx) * f.k; map.oy = (files[i].y - f.cy) * f.k; // centre it
   select(i);
 }
 
@@ -435,14 +508,35 @@ window.addEventListener("resize", resizeCanvas);
 // for the browser tests and the frame-rate bench: the map's state, read-only
 window.pharosMap = { state: map, pan, zoom, select, redraw, draw };
 
+// The stored repositories: offered in the Repository box, and, when no map is open yet,
+// the first view opens one (the most recent job's, else the first by name), so a
+// repository `pharos ingest` stores while the page is open shows up without a reload.
+const known = { names: [], latest: null };
 async function loadRepositories() {
+  let r;
   try {
-    const r = await api(`${API}/graph/repositories`);
-    $("#repo-list").replaceChildren(...r.repositories.map((u) => el("option", { value: u })));
-  } catch (_) { /* the map still opens by name */ }
+    r = await api(`${API}/graph/repositories`);
+  } catch (_) { return; } /* the map still opens by name */
+  const names = r.repositories;
+  if (names.join("\n") !== known.names.join("\n")) {
+    $("#repo-list").replaceChildren(...names.map((u) => el("option", { value: u })));
+    known.names = names;
+  }
+  $("#explore-empty").hidden = names.length > 0;
+  const input = $("#explore-repo");
+  if (names.length && !map.openRepo && !map.opening && !input.value) {
+    const pick = names.includes(known.latest) ? known.latest : names[0];
+    input.value = pick;
+    map.opening = true;
+    openMap(pick).finally(() => { map.opening = false; });
+  }
 }
 
 poll();
-loadRepositories();
 const wanted = new URLSearchParams(location.hash.split("?")[1] || "").get("repo");
-if (wanted) { $("#explore-repo").value = wanted; openMap(wanted); }
+if (wanted) { $("#explore-repo").value = wanted; map.opening = true; openMap(wanted).finally(() => { map.opening = false; }); }
+loadRepositories();
+window.addEventListener("hashchange", () => { // a link to another map pasted into this tab
+  const repo = new URLSearchParams(location.hash.split("?")[1] || "").get("repo");
+  if (repo && repo !== map.openRepo) { $("#explore-repo").value = repo; openMap(repo); }
+});
