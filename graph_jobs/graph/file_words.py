@@ -20,7 +20,7 @@ from graph_jobs.graph.repo_files import RepoFiles
 from graph_jobs.models import SourceFile
 
 # Bump when file_terms changes: cached words of older versions are not used.
-WORDS_VERSION = 1
+WORDS_VERSION = 2  # 2: stopwords and language keywords left out
 PARALLEL_MIN_FILES = 300
 
 

@@ -29,6 +29,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from graph_jobs.graph.extract.terms import STOPWORDS
 from graph_jobs.models import EdgeKind
 
 
@@ -81,7 +82,8 @@ def explain(query: str, other: str, signals: dict) -> list[str]:
     if other in signals.get("shared_terms", {}):
         mine = signals.get("terms", {}).get(query, [])
         theirs = set(signals.get("terms", {}).get(other, ()))
-        both = [w for w in mine if w in theirs][:3]
+        # stopwords left out here too: words stored before they were filtered at reading
+        both = [w for w in mine if w in theirs and w not in STOPWORDS][:3]
         why.append(f"uses the same names: {', '.join(both)}" if both else "uses similar names")
     if PurePosixPath(other).parent == PurePosixPath(query).parent:
         why.append("same folder")

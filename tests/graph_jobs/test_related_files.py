@@ -133,7 +133,7 @@ def test_reingest_mines_only_new_commits(project, settings):
     first = run_ingest(str(project), settings, stores=stores)
     commit(project, {"app/util.py": "X = 2\n", "app/cli.py": "from app import core\n#\n"}, 20)
     second = run_ingest(str(project), settings, stores=stores)
-    assert second.history.startswith("incremental: 1 new commits"), second.history
+    assert second.history.startswith("incremental: 1 new commit since"), second.history
     sig = stores.metadata.file_signals(second.repo_url, "app/util.py")
     assert sig["cochange"]["app/cli.py"][0] == 1
     assert stores.metadata.load_history(first.repo_url).head == second.commit

@@ -202,3 +202,20 @@ def test_help_describes_every_option(stored):
         for line in got.stdout.splitlines():
             if line.strip("│ ").startswith(("-k ", "--json ")):
                 assert len(line.strip("│ ").split()) > 2, line  # it has a description
+
+
+def test_why_names_no_keyword_or_stopword(stored):
+    from graph_jobs.graph.extract.terms import STOPWORDS, file_terms
+
+    assert {"from", "import", "the", "return", "def", "self"} <= STOPWORDS
+    assert set(file_terms(b"from x import Signer  # the signer\nreturn self.key")) == {
+        "signer", "key"}
+    repo, data = stored["repo"], stored["data"]
+    named = []
+    for f in ("signer.py", "timed.py", "__init__.py", "encoding.py"):
+        got = run_pharos("similar", str(repo), f"{DEEP}/{f}", "--json", data_dir=data)
+        for hit in json.loads(got.stdout)["results"]:
+            for reason in hit["why"]:
+                if reason.startswith("uses the same names: "):
+                    named += reason.removeprefix("uses the same names: ").split(", ")
+    assert named and not set(named) & STOPWORDS, named
