@@ -29,7 +29,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from graph_jobs.graph.extract.terms import STOPWORDS
+from graph_jobs.graph.stopwords import STOPWORDS
 from graph_jobs.models import EdgeKind
 
 
