@@ -167,11 +167,20 @@ def main(
 
 
 @app.command()
-def info(as_json: bool = typer.Option(False, "--json", help="Print it as one JSON object.")
-         ) -> None:
+def info(as_json: bool = typer.Option(False, "--json", help="Print it as one JSON object."),
+         trust_here: bool = typer.Option(
+             False, "--trust-here",
+             help="Use ./.pharos (made if missing) as this project's data folder from now "
+                  "on. Only for a folder you made: a .pharos that came inside a repository "
+                  "can run code when opened.")) -> None:
     """Where this `pharos` keeps its data, and what it would talk to."""
     from pharos_cli.info_command import print_info
 
+    if trust_here:
+        from graph_jobs.data_folder import LOCAL_NAME, trust
+
+        err.print(f"trusted {trust(Path.cwd() / LOCAL_NAME)} as this project's data folder")
+        get_settings.cache_clear()
     print_info(get_settings(), as_json)
 
 

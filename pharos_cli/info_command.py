@@ -20,13 +20,15 @@ def _server(url: str) -> str:
 
 def info(settings) -> dict:
     import graph_jobs
-    from graph_jobs.data_folder import describe
+    from graph_jobs.data_folder import describe, untrusted_nearby
 
     folder = describe(settings.data_dir)
+    ignored = untrusted_nearby()
     data = {
         "version": graph_jobs.__version__,
         "data_folder": str(folder.path),
         "data_folder_why": folder.why,
+        "ignored_untrusted_folder": str(ignored) if ignored else None,
         "mode": str(settings.mode),
         "metadata": (f"DATABASE_URL: {_server(settings.database_url)}" if settings.database_url
                      else f"SQLite: {settings.data_dir / 'pharos.sqlite3'}"),
@@ -56,9 +58,16 @@ def print_info(settings, as_json: bool) -> None:
         json.dump(data, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
-    print_pairs([
+    pairs = [
         ("pharos", data["version"]),
         ("data folder", f"{data['data_folder']} ({data['data_folder_why']})"),
+    ]
+    if data["ignored_untrusted_folder"]:
+        pairs.append(("ignored", f"{data['ignored_untrusted_folder']}: not trusted (a .pharos "
+                      "inside a repository can run code when opened); if you made it, run "
+                      "`pharos info --trust-here` there"))
+    print_pairs([
+        *pairs,
         ("mode", data["mode"]),
         ("metadata", data["metadata"]),
         ("vectors", data["vectors"]),

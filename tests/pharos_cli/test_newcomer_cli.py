@@ -65,6 +65,13 @@ def test_one_data_folder_found_the_same_way_everywhere(tmp_path):
     user = folder(project / "deep")
     assert user["data_folder"] == str(home / ".pharos") and "user" in user["data_folder_why"]
     (project / ".pharos").mkdir()
+    # a .pharos nobody trusted (one that came inside a cloned repository, say) is ignored:
+    # opening its vector store would unpickle what its author put there
+    ignored = folder(project / "deep" / "er")
+    assert ignored["data_folder"] == str(home / ".pharos")
+    assert ignored["ignored_untrusted_folder"] == str(project / ".pharos")
+    trusted = run_pharos("info", "--trust-here", data_dir=None, cwd=project, **env)
+    assert trusted.returncode == 0, trusted.stderr
     local = folder(project / "deep" / "er")
     assert local["data_folder"] == str(project / ".pharos")
     assert "project-local" in local["data_folder_why"]
