@@ -31,11 +31,15 @@ from serve_app.ingestion_routes import read_router as ingestion_reads
 from serve_app.ingestion_routes import router as ingestion_router
 from serve_app.ingress_settings import IngressSettings
 from serve_app.metrics import Metrics
-from serve_app.rate_limit import RateLimit
+from serve_app.rate_limit import RateLimit, SharedBudget
 from serve_app.read_cache import ReadCache
 from serve_app.repository_map import MapLayouts
 from serve_app.schemas import ErrorBody, Health
 from serve_app.services import IngressServices
+
+# Redis lookups of jobs by id not in the per-job cache, all clients together (issue 25)
+JOB_LOOKUPS_PER_S = 1.0
+JOB_LOOKUPS_BURST = 20
 
 log = logging.getLogger("pharos.ingress")
 
@@ -62,6 +66,9 @@ def create_app(settings: IngressSettings | None = None, services: IngressService
                               "workers; find structurally similar files.")
     app.state.settings, app.state.services, app.state.metrics = settings, services, metrics
     app.state.read_cache = ReadCache(settings.read_cache_s)
+    # GET /jobs/{id}: per job, and the Redis lookups of ids not cached share one budget
+    app.state.job_cache = ReadCache(settings.read_cache_s, max_entries=4096)
+    app.state.job_lookups = SharedBudget(JOB_LOOKUPS_PER_S, JOB_LOOKUPS_BURST)
     app.state.map_layouts = MapLayouts()
     # outermost last: RequestContext (ids, metrics, security headers), then CORS (so a
     # 429 carries its headers), then the rate limit, then the routes

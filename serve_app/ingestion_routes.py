@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated
 
@@ -115,7 +116,19 @@ def jobs_history(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 
 
 @read_router.get(f"{API}/jobs/{{job_id}}", response_model=JobInfo, responses=ERRORS)
 def job(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]):
-    info = request.app.state.services.queue.job(job_id)
+    """Served from memory at most ``PHAROS_READ_CACHE_S`` old, per job. A job id not seen
+    in that window costs one Redis command, and those lookups share one budget across all
+    clients (``JOB_LOOKUPS_PER_S``; 429 past it): random ids cannot spend the plan."""
+    state = request.app.state
+
+    def load():
+        wait = state.job_lookups.take()
+        if wait:
+            raise HTTPException(429, detail="too many job lookups; try again shortly",
+                                headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        return state.services.queue.job(job_id)
+
+    info = state.job_cache.get(job_id, load)
     if info is None:
         raise HTTPException(404, detail=f"no job {job_id}")
     return info
@@ -125,6 +138,7 @@ def job(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")
 def cancel(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]):
     res = request.app.state.services.queue.cancel(job_id)
     request.app.state.read_cache.forget(QUEUE_VIEW)
+    request.app.state.job_cache.forget(job_id)
     if res == "unknown":
         raise HTTPException(404, detail=f"no job {job_id}")
     return CancelResult(job_id=job_id, result=res)

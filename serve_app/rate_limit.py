@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -55,6 +56,20 @@ class TokenBuckets:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+class SharedBudget:
+    """One token bucket for everyone, thread-safe: what all clients together may spend on
+    something that costs a Redis command whichever client asks (a job looked up by id)."""
+
+    def __init__(self, rate: float, burst: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._buckets = TokenBuckets(rate, burst, 1, clock)
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        with self._lock:
+            return self._buckets.take("all")
 
 
 def client_key(scope, header: bytes = b"", hops: int = 1) -> str:

@@ -30,8 +30,10 @@ class ReadCache:
     """Values by key, each at most ``ttl_s`` old; thread-safe (FastAPI runs sync routes in
     a thread pool). ``ttl_s`` 0 keeps nothing, but concurrent misses still share a load."""
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic,
+                 max_entries: int = 1024) -> None:
         self.ttl_s = ttl_s
+        self.max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()
         self._values: dict[str, tuple[float, object]] = {}
@@ -62,6 +64,12 @@ class ReadCache:
         with self._lock:
             if self.ttl_s > 0:
                 self._values[key] = (self._clock() + self.ttl_s, value)
+                if len(self._values) > self.max_entries:  # keys a client chose: bounded
+                    now = self._clock()
+                    for k in [k for k, (until, _) in self._values.items() if until <= now]:
+                        del self._values[k]
+                    while len(self._values) > self.max_entries:
+                        del self._values[next(iter(self._values))]
             del self._flights[key]
         flight.future.set_result(value)
         return value

@@ -146,6 +146,29 @@ def test_status_and_history_cost_the_same_few_redis_commands_for_any_number_of_r
     assert top_level(uncached) >= 2 * n, uncached
 
 
+def test_jobs_looked_up_by_id_share_one_redis_budget(tmp_path, private_redis):
+    """GET /jobs/{id} with ids a client makes up: each id is cached for the window, and
+    the Redis lookups of all clients together stop at the shared budget (then 429)."""
+    import serve_app.app as app_mod
+
+    load_scripts(private_redis)
+    app = create_app(_settings(tmp_path, REDIS_URL=private_redis, PHAROS_RATE_LIMIT=0,
+                               PHAROS_READ_CACHE_S=60))
+    with TestClient(app) as c:
+        c.get(f"/api/v1/ingestion/jobs/{0:032x}")  # loads the lookup's script once
+        reset_stats(private_redis)
+        known = f"{1:032x}"
+        assert all(c.get(f"/api/v1/ingestion/jobs/{known}").status_code == 404
+                   for _ in range(30))  # one id asked 30 times: one lookup
+        assert top_level(commands(private_redis)) == 1
+        codes = [c.get(f"/api/v1/ingestion/jobs/{i + 2:032x}") for i in range(200)]
+        spent = top_level(commands(private_redis))
+        # the burst, plus what refilled while the test ran (1/s): far below 200
+        assert spent <= app_mod.JOB_LOOKUPS_BURST + 1 + 60, spent
+        refused = [r for r in codes if r.status_code == 429]
+        assert refused and all(int(r.headers["Retry-After"]) >= 1 for r in refused)
+
+
 def test_concurrent_misses_share_one_redis_read(tmp_path, private_redis):
     load_scripts(private_redis)
     app = create_app(_settings(tmp_path, REDIS_URL=private_redis, PHAROS_RATE_LIMIT=0,
