@@ -31,16 +31,15 @@ AUTO_MEMORY_SHARE = 0.8
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def rss_mb() -> float:
-    """This process's resident memory, in MB (from ``/proc/self/statm``; the peak from
-    ``getrusage`` where there is no ``/proc``)."""
+def rss_mb() -> float | None:
+    """This process's resident memory, in MB, from ``/proc/self/statm``; None where there
+    is no ``/proc`` (macOS): ``getrusage`` gives only the peak, in units that differ by
+    system, and a peak cannot say whether this job is over its ceiling now."""
     try:
         with open("/proc/self/statm", "rb") as fh:
             return int(fh.read().split()[1]) * _PAGE / 2**20
     except (OSError, IndexError, ValueError):
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return None
 
 
 def memory_limit_mb() -> float | None:
@@ -94,9 +93,13 @@ class JobBudget:
     def from_settings(cls, settings) -> JobBudget:
         mem = settings.job_memory_mb
         budget = cls(settings.job_timeout_s, None if mem == 0 else mem)
-        if budget.memory_mb and rss_mb() > budget.memory_mb:
+        if budget.memory_mb and (rss_mb() or 0.0) > budget.memory_mb:
             _release_free_memory()
         return budget
+
+    def pause(self, seconds: float) -> None:
+        """Do not count ``seconds`` spent waiting for another job (the device's lock)."""
+        self.started += max(0.0, seconds)
 
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
@@ -112,7 +115,7 @@ class JobBudget:
             raise JobDeadlineExceeded(
                 f"job exceeded PHAROS_JOB_TIMEOUT_S={self.timeout_s:g}: ran {spent:.1f} s"
                 f"{at}; raise PHAROS_JOB_TIMEOUT_S to give it longer")
-        if self.memory_mb and (rss := rss_mb()) > self.memory_mb:
+        if self.memory_mb and (rss := rss_mb() or 0.0) > self.memory_mb:
             raise JobMemoryExceeded(
                 f"job exceeded PHAROS_JOB_MEMORY_MB={self.memory_mb:g}{self._auto}: the worker held "
                 f"{rss:.0f} MB{at}; raise PHAROS_JOB_MEMORY_MB on a machine with more memory")

@@ -313,12 +313,14 @@ class _Job:
             log.warning("backend 'pyg' ignores edge weights; the relation graph uses 'pharos'")
             backend = "pharos"
         # one job at a time on the device; clone/parse of other jobs overlap with it
+        t_ask = time.perf_counter()
         with self.embed_lock or contextlib.nullcontext():
             t_lock = time.perf_counter()
             emb = embed_graph(rg.num_nodes, rg.edges, n2v, weights=rg.weights,
                               device=self.settings.device, backend=backend,
                               progress=lambda stage, f: self.progress(JobStage.EMBED, f))
         self.timings["embed.wait"] = t_lock - t
+        self.budget.pause(t_lock - t_ask)  # waiting for another job's embedding is not ours
         for key in ("threads", "chunks"):  # how the engine ran: CPU threads, walk chunks
             if key in emb.timings:
                 self.timings[f"embed.{key}"] = emb.timings[key]

@@ -214,3 +214,18 @@ def test_the_map_projection_is_pca_and_survives_vectors_that_are_not_finite():
     v[7, 3] = np.nan  # an SVD of this raised LinAlgError ("SVD did not converge")
     xy = project_2d(v)
     assert np.isfinite(xy).all() and xy[7] == pytest.approx([0.0, 0.0])
+
+
+def test_waiting_for_the_device_is_not_counted_and_no_proc_means_no_ceiling(monkeypatch):
+    import graph_jobs.job_budget as jb
+
+    budget = JobBudget(timeout_s=5.0, memory_mb=1.0)
+    budget.started -= 6.0  # 6 s in, 5 of them waiting for another job's embedding
+    with pytest.raises(JobDeadlineExceeded):
+        budget.check()
+    budget.pause(5.0)
+    monkeypatch.setattr(jb, "rss_mb", lambda: None)  # macOS: no /proc, no reading of now
+    budget.check()  # 1 s of its own; memory unknown, so no ceiling is claimed
+    monkeypatch.setattr(jb, "rss_mb", lambda: 2.0)
+    with pytest.raises(JobMemoryExceeded):
+        budget.check()
