@@ -155,7 +155,8 @@ def _embed_pharos(num_nodes, edges, weights, params: Node2VecParams, dev: str,
                             batch_walks=bw, shared=params.shared_negatives,
                             directed=params.directed, weighted=bool(
                                 params.weighted and weights is not None),
-                            device=dev, budget_bytes=memory_budget, device_label=label)
+                            device=dev, budget_bytes=memory_budget, device_label=label,
+                            subsample=params.subsample)
     if dev.startswith("cuda"):
         memory_plan.cap_allocator(dev)
     n_threads = threads or threads_for(n_walks * params.walk_length * params.epochs)
@@ -194,9 +195,18 @@ def _train_chunks(num_nodes, edges, weights, params: Node2VecParams, dev: str, p
     starts = starts[torch.randperm(starts.numel(), generator=gen, device=gen.device)]
     chunks = [(i, min(i + plan.chunk_walks, n_walks)) for i in range(0, n_walks, plan.chunk_walks)]
 
+    # one corpus: its walks come from `gen` (as before chunks existed); several chunks: from
+    # a generator of their own, seeded from `gen`, so the first pass that counts tokens and
+    # the training pass (whose own draws come from `gen`) sample the very same walks
+    walk_gen = gen
+    if len(chunks) > 1:
+        walk_gen = torch.Generator(device=gen.device)
+        walk_gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen,
+                                               device=gen.device)))
+
     def walks_of(lo: int, hi: int) -> torch.Tensor:
-        return random_walks(csr, starts[lo:hi], length, params.p, params.q, generator=gen,
-                            dtype=id_dtype)
+        return random_walks(csr, starts[lo:hi], length, params.p, params.q,
+                            generator=walk_gen, dtype=id_dtype)
 
     steps = 0
     batches = sum(math.ceil((hi - lo) / plan.batch_walks) for lo, hi in chunks)
@@ -207,13 +217,13 @@ def _train_chunks(num_nodes, edges, weights, params: Node2VecParams, dev: str, p
         _sync(dev)
         t_walks = time.perf_counter() - t0
         emb, ctx = init_tables(num_nodes, params.dimensions, dev, gen)
-    else:  # counts from a first pass over the same walks (generator state put back)
+    else:  # counts from a first pass over the same walks (walk generator's state put back)
         emb, ctx = init_tables(num_nodes, params.dimensions, dev, gen)
-        state = gen.get_state()
+        state = walk_gen.get_state()
         counts = torch.zeros(num_nodes, dtype=torch.float64, device=gen.device)
         for lo, hi in chunks:
             counts += token_counts(walks_of(lo, hi), num_nodes)
-        gen.set_state(state)
+        walk_gen.set_state(state)
         _sync(dev)
         t_walks = time.perf_counter() - t0
     if progress:

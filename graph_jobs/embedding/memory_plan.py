@@ -101,21 +101,24 @@ def batch_bytes(batch_walks: int, length: int, dim: int, shared: int) -> int:
     return rows + batch_walks * shared * dim * 4 * 2  # shared negatives and their gradients
 
 
-def walk_bytes(length: int, ids: int) -> int:
-    """Bytes per walk of a chunk: its ids while it is kept, and its walker while sampling."""
-    return length * ids + WALKER_BYTES
+def walk_bytes(length: int, ids: int, subsample: float = 0.0) -> int:
+    """Bytes per walk of a chunk: its ids while it is kept, its walker while sampling, the
+    token count's mask and int64 ids of an eighth of the chunk at a time (~2 a token), and
+    with down-sampling the chunk's subsampled copy (uniforms, masks, sort order: ~24)."""
+    return length * (ids + 2 + (24 if subsample > 0 else 0)) + WALKER_BYTES
 
 
 def plan(num_nodes: int, num_edges: int, *, dim: int, length: int, num_walks: int,
          batch_walks: int, shared: int, directed: bool, weighted: bool, device: str,
-         budget_bytes: int | None = None, device_label: str = "") -> MemoryPlan:
+         budget_bytes: int | None = None, device_label: str = "",
+         subsample: float = 0.0) -> MemoryPlan:
     """The chunking of one embedding, or ``EmbeddingError`` when even one batch won't fit.
 
     ``budget_bytes`` overrides what the device reports (tests, and a CPU bound).
     """
     n_walks = num_nodes * num_walks
     ids = id_bytes(num_nodes)
-    per_walk = walk_bytes(length, ids)
+    per_walk = walk_bytes(length, ids, subsample)
     on_gpu = device.startswith("cuda")
     if budget_bytes is None:
         budget_bytes = device_budget(device) if on_gpu else 0

@@ -35,9 +35,14 @@ class SkipGramStats:
     steps: int = 0
 
 
-def token_counts(walks: torch.Tensor, num_nodes: int) -> torch.Tensor:
-    flat = walks[walks >= 0].long()
-    return torch.bincount(flat, minlength=num_nodes).to(torch.float64)
+def token_counts(walks: torch.Tensor, num_nodes: int, blocks: int = 8) -> torch.Tensor:
+    """Tokens per node, counted an eighth of the rows at a time: the mask and the int64
+    ids of a whole chunk at once would be ~13 bytes a token beside it (memory_plan)."""
+    counts = torch.zeros(num_nodes, dtype=torch.float64, device=walks.device)
+    rows = max(1, math.ceil(walks.size(0) / blocks))
+    for block in walks.split(rows):
+        counts += torch.bincount(block[block >= 0].long(), minlength=num_nodes)
+    return counts
 
 
 def keep_probability(counts: torch.Tensor, sample: float) -> torch.Tensor:

@@ -39,6 +39,27 @@ def test_engine_trains_on_the_gpu_and_learns_the_karate_factions():
     assert f1 > 0.8
 
 
+def test_peak_gpu_memory_stays_within_the_plan():
+    """torch's peak allocation is at most the plan's fixed part plus one chunk (the plan
+    the engine trusts before it allocates anything)."""
+    from graph_jobs.embedding import memory_plan
+
+    n = 200_000
+    rng = np.random.default_rng(0)
+    edges = rng.integers(0, n, (n * 5, 2))
+    plan = memory_plan.plan(n, len(edges), dim=64, length=20, num_walks=10,
+                            batch_walks=max(4, min(32768, n * 10 // 256)), shared=32,
+                            directed=False, weighted=False, device=DEV)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    r = embed_graph(n, edges, Node2VecParams(seed=0), device=DEV)
+    peak = torch.cuda.max_memory_allocated() - base
+    walk = memory_plan.walk_bytes(20, plan.id_dtype_bytes)
+    assert np.isfinite(r.vectors).all()
+    assert peak <= plan.fixed_bytes + plan.chunk_walks * walk, (peak, plan)
+
+
 def test_engine_on_the_gpu_with_a_chunked_corpus_and_second_order_walks():
     g, _ = karate_graph()
     r = embed_graph(g.num_nodes, g.edges, Node2VecParams(seed=0, p=0.5, q=2.0, epochs=2),

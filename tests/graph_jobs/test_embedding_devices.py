@@ -282,3 +282,26 @@ def test_threads_grow_with_the_work_up_to_the_usable_cores(monkeypatch):
     assert threads_for(20_000_000) == 1
     with torch_threads(1):
         assert torch.get_num_threads() == 1
+
+
+def test_a_chunked_corpus_trains_on_the_very_walks_it_counted(monkeypatch):
+    """The first pass counts tokens for the negatives; training must then sample the same
+    walks, even though training draws from the job's generator in between."""
+    import graph_jobs.embedding.walks as walks_mod
+
+    g, _ = karate_graph()
+    seen: list[torch.Tensor] = []
+    real = walks_mod.random_walks
+
+    def recording(*a, **k):
+        out = real(*a, **k)
+        seen.append(out.clone())
+        return out
+
+    monkeypatch.setattr(walks_mod, "random_walks", recording)
+    r = embed_graph(g.num_nodes, g.edges, Node2VecParams(seed=2), device="cpu",
+                    memory_budget=_budget_for_chunks(g.num_nodes, len(g.edges), 3))
+    chunks = int(r.timings["chunks"])
+    assert chunks >= 2 and len(seen) == 2 * chunks
+    for counted, trained in zip(seen[:chunks], seen[chunks:], strict=True):
+        assert torch.equal(counted, trained)
