@@ -88,7 +88,11 @@ def worker(
         # Ray's control plane runs code for whoever reaches it (CVE-2023-48022): token auth
         # on (Ray makes and keeps the token in ~/.ray/auth_token), dashboard on loopback.
         # Set before Ray is imported: Ray reads its auth mode once, at import.
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        mode = os.environ.setdefault("RAY_AUTH_MODE", "token")
+        if mode != "token":
+            err.print(f"[red]error:[/red] RAY_AUTH_MODE={mode}: a Ray started without token "
+                      "auth runs code for anyone who reaches it (CVE-2023-48022); unset it")
+            raise typer.Exit(2)
         _private_ray_token()
     import ray
 

@@ -233,7 +233,8 @@ def test_what_this_ingress_changes_is_seen_at_once(tmp_path, private_redis):
 
 # --- the rate limit ------------------------------------------------------------------
 def test_rate_limit_429_with_retry_after_per_client(tmp_path, private_redis):
-    app = create_app(_settings(tmp_path, REDIS_URL=private_redis, PHAROS_RATE_LIMIT=0.5,
+    # one token per 100 s: a test runner stalled for seconds (2 busy cores) refills nothing
+    app = create_app(_settings(tmp_path, REDIS_URL=private_redis, PHAROS_RATE_LIMIT=0.01,
                                PHAROS_RATE_BURST=3))
     with TestClient(app) as c:
         codes = [c.get("/api/v1/ingestion/worker/status").status_code for _ in range(3)]
@@ -251,7 +252,7 @@ def test_rate_limit_429_with_retry_after_per_client(tmp_path, private_redis):
 
 def test_rate_limit_behind_a_trusted_proxy_counts_each_forwarded_client(tmp_path,
                                                                        private_redis):
-    app = create_app(_settings(tmp_path, REDIS_URL=private_redis, PHAROS_RATE_LIMIT=0.5,
+    app = create_app(_settings(tmp_path, REDIS_URL=private_redis, PHAROS_RATE_LIMIT=0.01,
                                PHAROS_RATE_BURST=2, PHAROS_TRUSTED_PROXY="X-Forwarded-For",
                                PHAROS_TRUSTED_PROXY_HOPS=1))
     url = "/api/v1/ingestion/worker/status"
