@@ -230,3 +230,13 @@ def test_pharos_worker_keeps_rays_generated_token_private(tmp_path, monkeypatch)
     token.chmod(0o644)  # one Ray wrote before
     _private_ray_token()
     assert stat.S_IMODE(token.stat().st_mode) == 0o600 and token.read_text() == first
+
+
+def test_pharos_worker_refuses_a_ray_without_token_auth(monkeypatch):
+    from typer.testing import CliRunner
+
+    from pharos_cli.app import app
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    res = CliRunner().invoke(app, ["worker"])
+    assert res.exit_code == 2 and "CVE-2023-48022" in " ".join(res.output.split())
