@@ -13,13 +13,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from graph_jobs.errors import NotFound, UnsafeRepositoryURL
+from pharos_cli import lookup_hints
+from pharos_cli.lookup_hints import closest_paths
 from pharos_cli.output import print_pairs, print_rows
 from pharos_cli.settings import get_settings
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 STAGES = ("clone", "graph", "embed", "store")
-CLOSEST = 5
 
 
 def refuse(message: str, *hints: str, code: int = 2):
@@ -31,18 +32,7 @@ def refuse(message: str, *hints: str, code: int = 2):
 
 
 def stores_where() -> str:
-    """Where the stores are, without a secret: the data folder and why it was chosen, or
-    the settings that name servers."""
-    from graph_jobs.data_folder import describe
-
-    s = get_settings()
-    folder = str(describe(s.data_dir))
-    if s.database_url and s.qdrant_url:
-        return "the stores DATABASE_URL and QDRANT_URL name"
-    if s.database_url or s.qdrant_url:
-        return (f"the store {'DATABASE_URL' if s.database_url else 'QDRANT_URL'} names and "
-                f"the data folder {folder}")
-    return f"the data folder {folder}"
+    return lookup_hints.stores_where(get_settings())
 
 
 def _key(repo: str) -> str:
@@ -67,23 +57,6 @@ def stored_repository(stores, repo: str) -> str:
            f"{len(names)} repositories are stored there (`pharos jobs` lists what was ingested)"
            if len(names) != 1 else "1 repository is stored there (`pharos jobs` lists it)",
            f"to ingest it: pharos ingest {repo}")
-
-
-def closest_paths(wanted: str, paths: list[str], n: int = CLOSEST) -> list[str]:
-    """The stored paths most like ``wanted``: those ending with it, those with its file
-    name, then the nearest by spelling (whole path, then file name)."""
-    from pathlib import PurePosixPath
-
-    name = PurePosixPath(wanted).name
-    found = sorted((p for p in paths if p.endswith("/" + wanted)), key=len)
-    found += sorted((p for p in paths if PurePosixPath(p).name == name), key=len)
-    found += difflib.get_close_matches(wanted, paths, n, 0.6)
-    by_name: dict[str, list[str]] = {}
-    for p in paths:
-        by_name.setdefault(PurePosixPath(p).name, []).append(p)
-    for near in difflib.get_close_matches(name, list(by_name), n, 0.6):
-        found += sorted(by_name[near], key=len)
-    return list(dict.fromkeys(found))[:n]
 
 
 def repository_paths(file: str, repo: str) -> list[str]:

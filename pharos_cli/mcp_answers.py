@@ -30,13 +30,13 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from graph_jobs.errors import NotFound, UnsafeRepositoryURL
+from pharos_cli.lookup_hints import CLOSEST, closest_paths, stores_where
 
 log = logging.getLogger("pharos.mcp")
 MAX_RESULTS = 50  # per answer, whatever k asks for
-CLOSEST = 5  # paths offered for a file that is not in the repository
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 REF = re.compile(r"^[A-Za-z0-9._/-]{1,255}$")
 STAGES = {"clone": (0.0, 0.1), "graph": (0.1, 0.4), "embed": (0.4, 0.8), "store": (0.8, 1.0)}
@@ -61,27 +61,7 @@ class ToolRefusal(Exception):
 
 def where(settings) -> str:
     """Where the stores are, without a secret (what a 'not stored' answer says)."""
-    if settings.database_url or settings.qdrant_url:
-        return ("the stores named by DATABASE_URL and QDRANT_URL" if settings.database_url
-                and settings.qdrant_url else
-                f"the stores named by {'DATABASE_URL' if settings.database_url else 'QDRANT_URL'}"
-                f" and {settings.data_dir} (PHAROS_DATA_DIR)")
-    return f"{settings.data_dir} (PHAROS_DATA_DIR)"
-
-
-def closest_paths(wanted: str, paths: list[str], n: int = CLOSEST) -> list[str]:
-    """The stored paths most like ``wanted``: those ending with it, those with its file
-    name, then the nearest by spelling (whole path, then file name)."""
-    name = PurePosixPath(wanted).name
-    out = sorted((p for p in paths if p.endswith("/" + wanted)), key=len)
-    out += sorted((p for p in paths if PurePosixPath(p).name == name), key=len)
-    out += difflib.get_close_matches(wanted, paths, n, 0.6)
-    by_name: dict[str, list[str]] = {}
-    for p in paths:
-        by_name.setdefault(PurePosixPath(p).name, []).append(p)
-    for near in difflib.get_close_matches(name, list(by_name), n, 0.6):
-        out += sorted(by_name[near], key=len)
-    return list(dict.fromkeys(out))[:n]
+    return stores_where(settings)
 
 
 def relative_path(file: str, repo_url: str) -> str:
