@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from graph_jobs.stores.metadata_store import Base, normalize_db_url
+from graph_jobs.stores.sql_engine import normalize_db_url
+from graph_jobs.stores.sql_tables import Base
 
 MIGRATION_LOCK_ID = 0x70686172  # "phar": one advisory lock for every Pharos process
 
