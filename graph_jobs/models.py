@@ -123,6 +123,8 @@ class DependencyGraph:
     parsed: int = 0  # files parsed in this run (not found in the cache)
     # path -> {word: count} of its identifiers (graph_jobs.graph.extract.terms)
     terms: dict[str, dict[str, int]] = field(default_factory=dict)
+    # path -> {fact: count} of what it declares (graph_jobs.graph.extract.declarations)
+    declarations: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict:
         return {
