@@ -1,6 +1,7 @@
 """Repository work tree -> file-level dependency graph.
 
-discover files -> parse the ones not in the cache (on every core) -> resolve each
+discover files -> parse the ones not in the cache (on every core; one parse gives a
+file's imports and what it declares, for the role vector) -> resolve each
 import with its language's resolver -> edges, unresolved imports and per-language
 statistics. One file that cannot be read or parsed never fails the graph: it is
 listed in ``skipped`` with the reason.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from graph_jobs.errors import FileRefused
 from graph_jobs.graph.discovery import discover_files, sniff
-from graph_jobs.graph.extract import EXTRACTOR_VERSION, extract_imports
+from graph_jobs.graph.extract import EXTRACTOR_VERSION, extract_file
 from graph_jobs.graph.parse_cache import ParseCache, ParseResult
 from graph_jobs.graph.repo_files import RepoFiles
 from graph_jobs.graph.resolve import Resolvers
@@ -42,14 +43,14 @@ def parse_one(files: RepoFiles, path: str, lang: str, max_bytes: int) -> ParseRe
     try:
         data = files.read(path, max_bytes)
     except FileRefused as exc:
-        return (exc.reason, False, [])
+        return (exc.reason, False, [], {})
     if (why := sniff(data)) is not None:
-        return (why, False, [])
+        return (why, False, [], {})
     try:
-        imports, had_error = extract_imports(lang, data)
+        imports, had_error, decls = extract_file(lang, data)
     except (RecursionError, MemoryError, ValueError, SystemError) as exc:  # never fail the job
-        return (f"parser failed: {type(exc).__name__}", True, [])
-    return (None, had_error, [i.to_tuple() for i in imports])
+        return (f"parser failed: {type(exc).__name__}", True, [], {})
+    return (None, had_error, [i.to_tuple() for i in imports], decls)
 
 
 def _parse_batch(args) -> list[ParseResult]:
@@ -144,14 +145,16 @@ def build_dependency_graph(
     t0 = time.perf_counter()
     files, skipped = [], list(found.skipped)
     imports: dict[str, list[RawImport]] = {}
+    declarations: dict[str, dict[str, int]] = {}
     stats: dict[str, LanguageStats] = {}
     for f, key in zip(found.files, keys, strict=True):
-        skip, had_error, imps = results[key]
+        skip, had_error, imps, decls = results[key]
         if skip is not None:
             skipped.append(SkippedFile(f.path, skip))
             continue
         files.append(f)
         imports[f.path] = [RawImport.from_tuple(t) for t in imps]
+        declarations[f.path] = decls
         st = stats.setdefault(REPORTED.get(f.language, f.language), LanguageStats())
         st.files += 1
         st.parse_errors += int(had_error)
@@ -185,4 +188,5 @@ def build_dependency_graph(
     skipped.extend(resolvers.skipped)  # manifests the resolvers would not read
     timings["resolve"] = time.perf_counter() - t0
     return DependencyGraph(str(root), commit, files, edges, unresolved, skipped, stats, timings,
-                           cache_hits=len(cached), parsed=len(todo))
+                           cache_hits=len(cached), parsed=len(todo),
+                           declarations=declarations)

@@ -1,6 +1,6 @@
 """What extraction found in each file, cached by git blob id.
 
-The same content always gives the same imports (table ``parsed``) and the same words
+The same content always gives the same imports and declarations (table ``parsed``) and the same words
 (table ``words``, :mod:`graph_jobs.graph.file_words`), so re-ingesting an unchanged
 repository re-reads nothing. One SQLite file, safe for several processes."""
 
@@ -11,8 +11,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-# (skip reason or None, had syntax errors, [RawImport tuples])
-ParseResult = tuple[str | None, bool, list[tuple]]
+# (skip reason or None, had syntax errors, [RawImport tuples], {declaration: count})
+ParseResult = tuple[str | None, bool, list[tuple], dict[str, int]]
 
 
 class ParseCache:
@@ -47,8 +47,8 @@ class ParseCache:
         out: dict[tuple[str, str], ParseResult] = {}
         for blob, lang, payload in self._rows("blob, lang, payload", "parsed",
                                               (b for b, _ in keys)):
-            skip, err, imps = json.loads(payload)
-            out[(blob, lang)] = (skip, err, [tuple(t) for t in imps])
+            skip, err, imps, decls = json.loads(payload)
+            out[(blob, lang)] = (skip, err, [tuple(t) for t in imps], decls)
         return out
 
     def put_many(self, items: list[tuple[str, str, ParseResult]]) -> None:

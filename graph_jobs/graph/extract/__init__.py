@@ -13,7 +13,7 @@ from graph_jobs.languages import LANGUAGES, load, parser
 from graph_jobs.models import RawImport
 
 # Bump when extraction changes: cached results of older versions are not used.
-EXTRACTOR_VERSION = 5
+EXTRACTOR_VERSION = 6  # 6: declarations (issue 30) beside the imports
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -81,3 +81,19 @@ def extract_imports(language: str, data: bytes) -> tuple[list[RawImport], bool]:
         data = load(spec.prepare)(data)
     root = parser(language).parse(data).root_node
     return load(spec.extractor)(language, root, data), root.has_error
+
+
+def extract_file(language: str, data: bytes) -> tuple[list[RawImport], bool, dict[str, int]]:
+    """(imports, had_syntax_errors, declarations) from one parse of the whole file: the
+    imports as :func:`extract_imports` finds them, and what the file declares
+    (:mod:`graph_jobs.graph.extract.declarations`, for the role vector). The whole file
+    is parsed, also where ``prepare`` would trim it (declarations follow the imports)."""
+    from graph_jobs.graph.extract.declarations import declarations_of
+
+    spec = LANGUAGES.get(language)
+    if spec is None:
+        raise KeyError(language)
+    data = to_utf8_bytes(data)
+    root = parser(language).parse(data).root_node
+    imports = load(spec.extractor)(language, root, data)
+    return imports, root.has_error, declarations_of(spec.family, root, data, imports)
