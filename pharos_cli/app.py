@@ -126,6 +126,10 @@ app.command("jobs")(cli_ingest.jobs)
 app.command("map")(cli_ingest.map_cmd)
 app.add_typer(cli_ingest.db_app, name="db")
 
+from pharos_cli import impact_command as cli_impact  # noqa: E402
+
+app.command("impact")(cli_impact.impact)
+
 from pharos_cli import service_commands as cli_services  # noqa: E402
 
 app.command("serve")(cli_services.serve)
