@@ -71,3 +71,10 @@ def request_repo_key(request: Request, repo_url: str) -> str:
                                  resolve=False).repo_url
     except InvalidRepoURL as exc:
         raise HTTPException(400, detail=f"invalid repository URL: {exc}") from None
+
+
+# GET /api/v1/graph/impact (several files of a change) rides on this router: served with
+# /similar, behind the same reader token
+from serve_app.impact_routes import router as _impact_router  # noqa: E402
+
+router.include_router(_impact_router)

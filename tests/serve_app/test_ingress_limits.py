@@ -363,6 +363,7 @@ READS = ["/api/v1/ingestion/worker/status", "/api/v1/ingestion/jobs/history",
          "/api/v1/ingestion/jobs/" + "0" * 32, "/api/v1/graph/repositories",
          "/api/v1/graph/map?repo_url=github.com/u/r",
          "/api/v1/graph/similar?repo_url=github.com/u/r&file_path=a.py",
+         "/api/v1/graph/impact?repo_url=github.com/u/r&file_path=a.py&file_path=b.py",
          "/api/v1/graph/repositories/github.com/u/r/similar", "/metrics"]
 
 
