@@ -33,6 +33,8 @@ INSTRUCTIONS = (
     "Pharos ranks the files of a stored Git repository that belong with a given file "
     "(imports, change history, tests, shared names and a graph embedding), each with why. "
     "Ask related_files before editing a file to find what usually changes with it. "
+    "Ask change_impact with the files of a change (those you edited) to find the other "
+    "files likely to need the same change. "
     "Repositories are named as ingested: an https Git URL or host/owner/name, or the "
     "absolute path of a local clone; files by their path relative to the repository root. "
     "A repository that is not stored yet: ingest(source), then job(job_id) until complete.")
@@ -199,6 +201,21 @@ def build_server(answers: Answers, admin_token: str = ""):
         """Rank the files that belong with `file` in `repo`, best first, each with why."""
         return answer(RelatedFiles, lambda: answers.related_files(repo, file, k, by, scope),
                       render_related)
+
+    from pharos_cli.mcp_impact import MAX_FILES, ChangeImpact, impact_answer, render_impact
+
+    @server.tool(annotations=read_only.model_copy(update={"title": "Impact of a change"}))
+    def change_impact(
+        repo: Repo,
+        files: Annotated[list[Annotated[str, Field(min_length=1, max_length=4096)]], Field(
+            min_length=1, max_length=MAX_FILES, description=(
+                "The files of the change, paths relative to the repository root (absolute "
+                "paths inside a local repository are accepted)."))],
+        k: K = 10,
+    ) -> Annotated[CallToolResult, ChangeImpact]:
+        """Rank the other files likely to need the same change as `files`, each with why."""
+        return answer(ChangeImpact, lambda: impact_answer(answers, repo, files, k),
+                      render_impact)
 
     @server.tool(annotations=read_only.model_copy(update={"title": "Similar repositories"}))
     def similar_repositories(repo: Repo, k: K = 10

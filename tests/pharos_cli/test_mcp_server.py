@@ -24,9 +24,11 @@ from mcp import Client, StdioServerParameters  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "zebra_quartz_marker"  # a string of the test repository's source text
-TOOLS = {"list_repositories", "related_files", "similar_repositories", "ingest", "job"}
+TOOLS = {"list_repositories", "related_files", "change_impact", "similar_repositories",
+         "ingest", "job"}
 READ_ONLY = TOOLS - {"ingest"}
 REQUIRED = {"list_repositories": [], "related_files": ["file", "repo"],
+            "change_impact": ["files", "repo"],
             "similar_repositories": ["repo"], "ingest": ["source"], "job": ["job_id"]}
 CLEAN = ("MODE", "DATABASE_URL", "NEON_DATABASE_URL", "QDRANT_URL", "QDRANT_API_KEY",
          "REDIS_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN",
@@ -266,6 +268,44 @@ def test_related_files_is_the_ranking_of_pharos_similar_json(world):
         assert [(h["file_path"], h["score"], h["why"]) for h in mcp_ans["results"]] == [
             (h["file_path"], h["score"], h["why"]) for h in cli_ans["results"]], file
         assert mcp_ans["answered_by"] == cli_ans["answered_by"]
+
+
+def test_change_impact_is_pharos_impact_and_names_the_closest_paths(world):
+    """Several files of a change: the ranking of `pharos impact --json`; a file that is
+    not in the repository is refused with the closest stored paths."""
+    repo = str(world["repo"])
+    asked = ["pkg/util.py", "./pkg/cli.py"]
+
+    async def scenario():
+        async with stdio(world["data"]) as c:
+            res = await c.call_tool("change_impact", {"repo": repo, "files": asked, "k": 5})
+            assert not res.is_error, text(res)
+            wrong = await c.call_tool("change_impact", {"repo": repo,
+                                                        "files": ["pkg/api.py", "pkg/utils.py"]})
+            empty = await c.call_tool("change_impact", {"repo": repo, "files": []})
+            return res, wrong, empty
+
+    res, wrong, empty = run(scenario())
+    got = res.structured_content
+    assert got["file_paths"] == ["pkg/util.py", "pkg/cli.py"]
+    assert got["results"] and not {h["file_path"] for h in got["results"]} & set(
+        got["file_paths"])
+    top = got["results"][0]
+    assert top["file_path"] == "pkg/api.py"  # imports util, imported by cli, changed with util
+    assert set(top["related_to"]) == {"pkg/util.py", "pkg/cli.py"}
+    assert top["why"][0] == "tied to 2 of the 2 files asked"
+    assert "pkg/api.py" in text(res)
+    cli = subprocess.run([sys.executable, "-m", "pharos_cli", "impact", repo, *asked, "-k", "5",
+                          "--json"], env=server_env(world["data"]), cwd=world["data"].parent,
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert [(h["file_path"], h["score"], h["why"]) for h in got["results"]] == [
+        (h["file_path"], h["score"], h["why"]) for h in json.loads(cli.stdout)["results"]]
+    assert wrong.is_error and wrong.structured_content is None
+    msg = text(wrong)
+    assert f"'pkg/utils.py' is not a file of {repo}" in msg
+    assert [ln[2:] for ln in msg.splitlines() if ln.startswith("- ")][0] == "pkg/util.py"
+    assert empty.is_error  # at least one file (the schema says so)
 
 
 def test_a_store_held_by_another_process_is_said_not_raised(world):
