@@ -42,7 +42,9 @@ import redis  # noqa: E402
 from cluster.edge_worker import EdgeWorker  # noqa: E402
 from cluster.job_queue import JobQueue  # noqa: E402
 from cluster.redis_transport import RedisTransport, UpstashTransport  # noqa: E402
+from cluster.statuses import JobStatus  # noqa: E402
 from graph_jobs.job_record import JobRecord  # noqa: E402
+from graph_jobs.repository_ref import RepoRef  # noqa: E402
 from pharos_cli.settings import Settings  # noqa: E402
 from tests.support.private_services import PrivateRedis  # noqa: E402
 from tests.support.upstash_gateway import UpstashGateway  # noqa: E402
@@ -67,7 +69,7 @@ def fake_job(task, lease):
     for stage in ("clone", "graph", "embed", "store"):
         lease.progress(stage, 0.0)
         time.sleep(0.25)
-    return JobRecord(task.job_id, task.repo_url, "complete", commit="c", files_processed=100,
+    return JobRecord(task.job_id, task.repo, JobStatus.COMPLETE, commit="c", files_processed=100,
                         embeddings_generated=100, duration_seconds=1.0)
 
 
@@ -106,7 +108,7 @@ def per_job(kind: str, jobs: int) -> tuple[float, float]:
         w.announce()
         t.r.config_resetstat()
         for i in range(jobs):
-            q.enqueue(f"https://github.com/o/r{i}")
+            q.enqueue(RepoRef.parse(f"https://github.com/o/r{i}"))
             out = w.poll_once()
             assert out.status == "complete", out
         billed, internal = counts(t.r)

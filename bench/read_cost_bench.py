@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingress_bench import _request, bench_database, pss_mb  # noqa: E402
+from graph_jobs.repository_ref import RepoRef  # noqa: E402
 from serve_app.ray_runtime import free_port  # noqa: E402
 
 REPO = "github.com/bench/chains"
@@ -271,7 +272,7 @@ def bench_reads(rate: float, seconds: float, clients: int = 1000) -> None:
         for w in range(4):
             q.heartbeat(WorkerBeat(f"edge-{w}", "NVIDIA H100"))
         for i in range(100):  # 100 finished jobs in the history
-            q.enqueue(f"github.com/bench/r{i}")
+            q.enqueue(RepoRef.parse(f"github.com/bench/r{i}"))
             task = q.claim(WorkerBeat("edge-0", "NVIDIA H100"))
             assert isinstance(task, Task)
             q.ack(task, WorkerBeat("edge-0", "NVIDIA H100"), "complete",

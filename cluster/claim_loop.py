@@ -29,7 +29,7 @@ import ray
 from cluster.idle_pacer import IdlePacer
 from cluster.job_queue import JobQueue, WorkerBeat
 from cluster.redis_transport import QueueUnavailable
-from cluster.statuses import Outcome
+from cluster.statuses import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class ClaimLoop:
                 continue
             try:
                 out = ray.get(s.running)
-                if out.status in (Outcome.FAILED, Outcome.RETRY):
+                if out.status in (JobStatus.FAILED, JobStatus.RETRYING):
                     s.beat.failed(out.error or "failed")  # shown until its next job
                 else:
                     s.beat.idle()

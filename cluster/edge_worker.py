@@ -10,10 +10,16 @@ tested and run on its own. Rules:
   them and calls :meth:`EdgeWorker.process`. The heartbeat TTL (300 s) outlasts both.
 - A task older than ``TASK_TTL_SECONDS`` is recorded ``skipped`` with the reason.
 - While the job runs, a thread renews the lease every ``lease_s / 3`` and publishes the
-  stage and progress; a cancel flag stops the job between stages; a lost lease (the
-  task was given to another worker) stops it without recording anything.
+  stage and progress. Three signals stop the job (polled between stages and between
+  training batches), each with its own record (:class:`~graph_jobs.lifecycle.StopSignal`):
+  a cancel is recorded ``cancelled``; a lost lease (the task was given to another
+  worker) records nothing; a release (this worker drains) leaves the job ``pending`` in
+  the queue and in its row, for the next worker.
 - The outcome is decided in one place (``_settle``), whatever left the job: a result,
-  a cancel, or any exception. The lease keeper is stopped in a ``finally`` first, so no
+  a stop, or any exception. Every outcome is a :class:`JobRecord` whose status is a
+  :class:`~graph_jobs.lifecycle.JobStatus`: ``retrying`` for a failed attempt the queue
+  tries again, ``pending`` for a released job, ``running`` for one whose lease another
+  worker holds. The lease keeper is stopped in a ``finally`` first, so no
   lease outlives its job. Permanent failures (the error's class says ``retryable =
   False``: unsafe URL, repository too large) are recorded ``failed`` at once; others
   (a store away, a clone that failed, a bug) are retried by the queue and
@@ -35,11 +41,10 @@ from cluster.idle_pacer import IdlePacer
 from cluster.job_queue import JobQueue, Task, WorkerBeat
 from cluster.queue_settings import QueueSettings
 from cluster.redis_transport import QueueUnavailable
-from cluster.statuses import JobStatus, Outcome, WorkerState
-from graph_jobs.errors import JobCancelled
+from cluster.statuses import FailReply, JobStatus, RenewReply, Stage, StopSignal, WorkerState
+from graph_jobs.errors import JobStopped
 from graph_jobs.faults import FaultHook, JobStep, no_faults
 from graph_jobs.job_record import JobRecord
-from graph_jobs.models import JobStage
 from graph_jobs.url_policy import UrlPolicy
 
 log = logging.getLogger(__name__)
@@ -55,11 +60,6 @@ def hardware_name() -> str:
         pass
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES")
     return f"CPU (logical GPU {gpus})" if gpus else "CPU"
-
-
-def _outcome(task: Task, status: Outcome, **kw) -> JobRecord:
-    """What a worker says a job came to (``JobRecord.status`` is an ``Outcome``)."""
-    return JobRecord(task.job_id, task.repo_url, status, attempts=task.attempts, **kw)
 
 
 class EdgeWorker:
@@ -168,63 +168,64 @@ class EdgeWorker:
             reason = (f"task exceeded TTL: submitted {task.age_s() / 3600:.1f} h ago, limit "
                       f"{self.queue.task_ttl_s / 3600:.1f} h")
             self._set_idle()
-            self._tell_queue(lambda: self.queue.ack(task, self.beat, JobStatus.SKIPPED, error=reason))
-            return _outcome(task, Outcome.SKIPPED, error=reason)
-        self.beat.training(task.job_id, task.repo_url, JobStage.CLONE)
+            skipped = task.record(JobStatus.SKIPPED, error=reason, device=None)
+            self._tell_queue(lambda: self.queue.ack(skipped, self.beat))
+            return skipped
+        self.beat.training(task.job_id, task.repo, Stage.CLONE)
         lease = _LeaseKeeper(self, task)
         self._lease = lease
         lease.start()
         t0 = time.perf_counter()
-        result, cancelled = None, False
+        result, stop = None, None
         try:
             result = self._run(task, lease)
-        except JobCancelled:
-            cancelled = True
+        except JobStopped as exc:
+            stop = exc.signal
         except Exception as exc:  # noqa: BLE001 - whatever escapes the job is a failed attempt
             log.exception("job %s: %s escaped the pipeline", task.job_id, type(exc).__name__)
-            result = JobRecord(task.job_id, task.repo_url, JobStatus.FAILED,
-                               error=f"{type(exc).__name__}: {exc}",
-                               retryable=getattr(exc, "retryable", True),
-                               duration_seconds=time.perf_counter() - t0)
+            result = task.record(JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}",
+                                 retryable=getattr(exc, "retryable", True),
+                                 duration_seconds=time.perf_counter() - t0)
         finally:
             lease.stop()  # in every case, so that no lease outlives its job
-        return self._settle(task, lease, result, cancelled, time.perf_counter() - t0)
+        return self._settle(task, lease.stop_signal() or stop, result,
+                            time.perf_counter() - t0)
 
-    def _settle(self, task: Task, lease: _LeaseKeeper, result: JobRecord | None,
-                cancelled: bool, elapsed: float) -> JobRecord:
-        """The one place a job's outcome is decided: handed back (draining), lost (its
-        lease went to another worker), cancelled, complete, failed for good (a permanent
-        error), or failed for now (retried by the queue, dead-lettered after its
-        attempts)."""
-        if lease.released:
-            return _outcome(task, Outcome.RELEASED, error="handed back to the queue")
-        if lease.lost:
-            return _outcome(task, Outcome.LOST, error="lease lost while running")
-        if cancelled or result is None:
+    def _settle(self, task: Task, stop: StopSignal | None, result: JobRecord | None,
+                elapsed: float) -> JobRecord:
+        """The one place a job's outcome is decided: handed back (draining: ``pending``
+        again), lost (its lease went to another worker: nothing recorded), cancelled,
+        complete, failed for good (a permanent error), or failed for now (``retrying``:
+        retried by the queue, dead-lettered after its attempts)."""
+        if stop is StopSignal.RELEASED:
+            return task.record(JobStatus.PENDING, error="handed back to the queue",
+                               duration_seconds=elapsed)
+        if stop is StopSignal.LEASE_LOST:
+            return task.record(JobStatus.RUNNING, error="lease lost: another worker runs it",
+                               duration_seconds=elapsed)
+        if stop is StopSignal.CANCEL or result is None:
             self._set_idle()
-            self._tell_queue(lambda: self.queue.ack(
-                task, self.beat, JobStatus.CANCELLED, duration_seconds=elapsed,
-                error="cancelled while running"))
-            return _outcome(task, Outcome.CANCELLED, duration_seconds=elapsed)
-        dur = result.duration_seconds
+            cancelled = task.record(JobStatus.CANCELLED, duration_seconds=elapsed,
+                                    error="cancelled while running", device=None)
+            self._tell_queue(lambda: self.queue.ack(cancelled, self.beat))
+            return cancelled
+        result.attempts = task.attempts
         if result.status == JobStatus.COMPLETE:
             self._set_idle()
-            ok = self._tell_queue(lambda: self.queue.ack(
-                task, self.beat, JobStatus.COMPLETE, duration_seconds=dur,
-                files_processed=result.files_processed,
-                embeddings_generated=result.embeddings_generated,
-                timings=result.timings, device=result.device, commit=result.commit))
-            result.status = Outcome.COMPLETE if ok else Outcome.LOST
+            if not self._tell_queue(lambda: self.queue.ack(result, self.beat)):
+                result.status = JobStatus.RUNNING  # the lease lapsed: another worker has it
+                result.error = "lease lost: another worker runs it"
             return result
-        err = result.error or "unknown error"
+        err = result.error = result.error or "unknown error"
         self.beat.failed(err)  # shown until the next job
         if not result.retryable:
-            self._tell_queue(lambda: self.queue.ack(task, self.beat, JobStatus.FAILED,
-                                                    duration_seconds=dur, error=err))
-            return _outcome(task, Outcome.FAILED, error=err, duration_seconds=dur)
-        verdict = self._tell_queue(lambda: self.queue.fail(task, self.beat, err, dur))
-        return _outcome(task, Outcome.FAILED if verdict == "dead" else Outcome.RETRY, error=err,
-                        duration_seconds=dur)
+            result.status = JobStatus.FAILED
+            self._tell_queue(lambda: self.queue.ack(result, self.beat))
+            return result
+        reply = self._tell_queue(lambda: self.queue.fail(task, self.beat, err,
+                                                         result.duration_seconds))
+        result.status = JobStatus.FAILED if reply is FailReply.DEAD else JobStatus.RETRYING
+        return result
 
     def _tell_queue(self, call: Callable):
         """The outcome reaches the queue: retried while Redis is away (the job in hand is
@@ -244,8 +245,9 @@ class EdgeWorker:
             return self._run_job(task, lease)
         from graph_jobs.pipeline import run_ingest
 
+        # the task's source is parsed once, at this process boundary, under the policy
         return run_ingest(task.source, self.settings, ref=task.ref, job_id=task.job_id,
-                          repo_url=task.repo_url, stores=self.stores(),
+                          name=task.repo, stores=self.stores(),
                           progress=lease.progress, should_stop=lease.should_stop,
                           worker=self.worker_id, embed_lock=self.embed_lock,
                           faults=self.faults, url_policy=self.url_policy)
@@ -259,9 +261,9 @@ class _LeaseKeeper:
         self.interval = max(0.2, worker.queue.lease_ms / 3000)
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self.cancel = False
-        self.lost = False
-        self.released = False
+        self.cancel = False  # the queue said so on a renew
+        self.lost = False  # the lease is another worker's
+        self.released = False  # this worker drains and handed the job back
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name=f"lease-{task.job_id[:8]}")
 
@@ -279,8 +281,17 @@ class _LeaseKeeper:
         if changed:
             self._wake.set()
 
-    def should_stop(self) -> bool:
-        return self.cancel or self.lost or self.released
+    def stop_signal(self) -> StopSignal | None:
+        """What asks the job to stop, if anything: three distinct signals."""
+        if self.released:
+            return StopSignal.RELEASED
+        if self.lost:
+            return StopSignal.LEASE_LOST
+        if self.cancel:
+            return StopSignal.CANCEL
+        return None
+
+    should_stop = stop_signal  # what the pipeline polls
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -293,8 +304,8 @@ class _LeaseKeeper:
             except QueueUnavailable as exc:
                 log.warning("lease renewal: Redis unreachable (%s)", exc)
                 continue
-            if verdict == "cancel":
+            if verdict is RenewReply.CANCEL:
                 self.cancel = True
-            elif verdict == "lost":
+            elif verdict is RenewReply.LOST:
                 self.lost = True
                 return

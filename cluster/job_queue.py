@@ -14,6 +14,10 @@ Behaviour, the same over both transports:
   lease lapsed (and whose job went to someone else) cannot ack it any more.
 - ``cancel`` removes a pending task, or flags a running one (the worker sees the flag on
   its next renew and stops).
+- ``release`` hands a running job back (a draining worker): it is ``pending`` again, at
+  the front of the queue, its attempt not counted; never ``cancelled``.
+- Every script reply becomes its enum here (:mod:`cluster.statuses`); statuses are
+  :class:`~graph_jobs.lifecycle.JobStatus`.
 - Worker heartbeats ride on the claim/renew/ack scripts, so an idle worker costs one
   command per poll; the poll interval backs off to ``idle_poll_max_s``.
 """
@@ -30,8 +34,17 @@ from cluster import queue_scripts as lua
 from cluster import redis_keys as keys
 from cluster.errors import QueueFull, QueueUnavailable
 from cluster.redis_transport import Transport
-from cluster.statuses import WorkerState
+from cluster.statuses import (
+    CancelReply,
+    EnqueueReply,
+    FailReply,
+    JobStatus,
+    RenewReply,
+    Stage,
+    WorkerState,
+)
 from graph_jobs.job_record import JobRecord
+from graph_jobs.repository_ref import RepoRef
 
 QUEUE_KEY = keys.QUEUE
 HISTORY_KEY = keys.HISTORY
@@ -59,10 +72,26 @@ class Enqueued:
 
 
 @dataclass(slots=True)
+class Cancelled:
+    """What ``cancel`` did (``reply``), and the job's status when it had already finished."""
+
+    reply: CancelReply
+    status: JobStatus | None = None
+
+    @property
+    def result(self) -> str:
+        """The API's ``result``: what was done, or the status it had finished with."""
+        return str(self.status if self.reply is CancelReply.FINISHED else self.reply)
+
+
+@dataclass(slots=True)
 class Task:
+    """A claimed task. Its JSON keeps the public key names (``repo_url`` holds the name,
+    ``source`` what is cloned); in Python, ``repo`` is the name."""
+
     job_id: str
-    repo_url: str
-    source: str  # what the worker clones/opens (the normalised URL, or a local path)
+    repo: str  # the repository's one name (RepoRef.name)
+    source: str  # what the worker clones/opens (RepoRef.source)
     ref: str | None
     submitted_at: float  # unix seconds
     attempts: int = 1
@@ -70,6 +99,10 @@ class Task:
 
     def age_s(self, now: float | None = None) -> float:
         return (now or time.time()) - self.submitted_at
+
+    def record(self, status: JobStatus, **fields) -> JobRecord:
+        """This task's :class:`JobRecord` with ``status``."""
+        return JobRecord(self.job_id, self.repo, status, attempts=self.attempts, **fields)
 
 
 @dataclass
@@ -82,27 +115,27 @@ class WorkerBeat:
     state: WorkerState = WorkerState.IDLE
     error: str | None = None  # the last job's error, while state is ERROR
     job_id: str | None = None
-    repo_url: str | None = None
-    stage: str | None = None
+    repo: str | None = None  # the repository's name, while training
+    stage: Stage | None = None
     progress: float = 0.0
     started_at: str = field(default_factory=iso_now)
 
     @property
     def status(self) -> str:
         if self.state is WorkerState.TRAINING:
-            return f"Training Graph on {self.repo_url}"
+            return f"Training Graph on {self.repo}"
         if self.state is WorkerState.ERROR:
             return f"Error: {self.error}"
         return "Idle"
 
     def idle(self) -> None:
         self.state, self.error = WorkerState.IDLE, None
-        self.job_id = self.repo_url = self.stage = None
+        self.job_id = self.repo = self.stage = None
         self.progress = 0.0
 
-    def training(self, job_id: str, repo_url: str, stage: str) -> None:
+    def training(self, job_id: str, repo: str, stage: Stage) -> None:
         self.state, self.error = WorkerState.TRAINING, None
-        self.job_id, self.repo_url, self.stage, self.progress = job_id, repo_url, stage, 0.0
+        self.job_id, self.repo, self.stage, self.progress = job_id, repo, stage, 0.0
 
     def failed(self, error: str) -> None:
         """Idle, showing the last job's error until the next job."""
@@ -113,13 +146,15 @@ class WorkerBeat:
         return json.dumps({"worker_id": self.worker_id, "hardware": self.hardware,
                            "state": self.state.value, "status": self.status,
                            "job_id": self.job_id,
-                           "repo_url": self.repo_url, "stage": self.stage,
+                           "repo_url": self.repo, "stage": self.stage,
                            "progress": round(self.progress, 3), "started_at": self.started_at,
                            "updated_at": iso_now()})
 
 
-def repo_dedupe_key(repo_url: str, ref: str | None) -> str:
-    return f"{repo_url}@{ref or ''}"
+def pending_key(repo: str, ref: str | None) -> str:
+    """The de-duplication key of a pending job: the repository's name and the ref
+    (``name@ref``; the job hash's ``repo_key`` field)."""
+    return f"{repo}@{ref or ''}"
 
 
 class JobQueue:
@@ -147,29 +182,32 @@ class JobQueue:
                    task_ttl_s=settings.task_ttl_seconds, **kw)
 
     # --- ingress side ----------------------------------------------------------------
-    def enqueue(self, repo_url: str, *, source: str | None = None, ref: str | None = None,
+    def enqueue(self, repo: RepoRef, *, ref: str | None = None,
                 submitted_at: float | None = None) -> Enqueued:
-        from graph_jobs.repository_ref import repo_name
-
-        source = source or repo_url
-        repo_url = repo_name(repo_url)  # one name, whatever the spelling: one pending job
+        """Queue ``repo`` (parsed where its name entered): one pending job per name and
+        ref, whatever the spelling it was typed in."""
         job_id = uuid.uuid4().hex
-        task = json.dumps({"job_id": job_id, "repo_url": repo_url, "source": source,
+        task = json.dumps({"job_id": job_id, "repo_url": repo.name, "source": repo.source,
                            "ref": ref, "submitted_at": submitted_at or time.time(),
                            "timestamp": iso_now()})
         kind, jid, pos, size = self.t.eval(
             lua.ENQUEUE, [QUEUE_KEY, PENDING_KEY, keys.job_key(job_id)],
-            [repo_dedupe_key(repo_url, ref), job_id, task, self.max_size, now_ms()])
-        if kind == "full":
+            [pending_key(repo.name, ref), job_id, task, self.max_size, now_ms()])
+        reply = EnqueueReply(kind)
+        if reply is EnqueueReply.FULL:
             raise QueueFull(int(size), self.max_size)
-        return Enqueued(jid, int(pos), int(size), self.max_size, existing=kind == "existing")
+        return Enqueued(jid, int(pos), int(size), self.max_size,
+                        existing=reply is EnqueueReply.EXISTING)
 
-    def cancel(self, job_id: str) -> str:
-        """'cancelled' (was pending), 'cancelling' (running: the worker will stop),
-        'unknown', or the job's final status when it already finished."""
-        rec = self._record(job_id, "cancelled", error="cancelled before it ran")
-        return self.t.eval(lua.CANCEL, [QUEUE_KEY, PENDING_KEY, HISTORY_KEY, INFLIGHT_KEY],
-                           [job_id, now_ms(), rec])
+    def cancel(self, job_id: str) -> Cancelled:
+        """Cancel a job: removed when pending, flagged when running (the worker stops
+        at its next poll), or nothing when unknown or already finished."""
+        rec = self._record(JobRecord(job_id, None, JobStatus.CANCELLED,
+                                     error="cancelled before it ran"))
+        reply, status = self.t.eval(lua.CANCEL,
+                                    [QUEUE_KEY, PENDING_KEY, HISTORY_KEY, INFLIGHT_KEY],
+                                    [job_id, now_ms(), rec])
+        return Cancelled(CancelReply(reply), JobStatus(status) if status else None)
 
     def job(self, job_id: str) -> dict | None:
         flat = self.t.eval(lua.JOB, [QUEUE_KEY], [job_id])
@@ -178,7 +216,7 @@ class JobQueue:
         h = dict(zip(flat[::2], flat[1::2], strict=True))
         task = json.loads(h.get("task") or "{}")
         return JobRecord(
-            job_id, task.get("repo_url"), h.get("status"), ref=task.get("ref"),
+            job_id, task.get("repo_url"), JobStatus(h["status"]), ref=task.get("ref"),
             stage=h.get("stage") or None, progress=float(h.get("progress") or 0),
             attempts=int(h.get("attempts") or 0), worker=h.get("worker"),
             error=h.get("error") or None, submitted_at=task.get("timestamp"),
@@ -236,31 +274,29 @@ class JobQueue:
         return Task(t["job_id"], t["repo_url"], t.get("source") or t["repo_url"], t.get("ref"),
                     float(t.get("submitted_at") or 0), attempts, raw)
 
-    def renew(self, job_id: str, beat: WorkerBeat) -> str:
-        """Extend the lease; returns 'ok', 'cancel' (stop the job) or 'lost'."""
-        return self.t.eval(lua.RENEW, [INFLIGHT_KEY],
-                           [job_id, beat.worker_id, now_ms(), self.lease_ms, beat.stage or "",
-                            round(beat.progress, 3), beat.to_json(), self.heartbeat_ttl_s,
-                            beat.status])
+    def renew(self, job_id: str, beat: WorkerBeat) -> RenewReply:
+        """Extend the lease; ``CANCEL`` (stop the job) or ``LOST`` (it is not ours)."""
+        return RenewReply(self.t.eval(
+            lua.RENEW, [INFLIGHT_KEY],
+            [job_id, beat.worker_id, now_ms(), self.lease_ms, beat.stage or "",
+             round(beat.progress, 3), beat.to_json(), self.heartbeat_ttl_s, beat.status]))
 
     def heartbeat(self, beat: WorkerBeat) -> None:
         self.t.eval(lua.HEARTBEAT, [], [beat.worker_id, beat.to_json(), self.heartbeat_ttl_s,
                                         beat.status])
 
-    def ack(self, task: Task, beat: WorkerBeat, status: str, *, duration_seconds: float = 0.0,
-            files_processed: int = 0, embeddings_generated: int = 0, error: str | None = None,
-            timings: dict | None = None, device: str | None = None,
-            commit: str | None = None) -> bool:
-        """Record the outcome (complete / skipped / cancelled / failed) exactly once."""
-        rec = self._record(task.job_id, status, task=task, worker=beat.worker_id,
-                           duration_seconds=duration_seconds, files_processed=files_processed,
-                           embeddings_generated=embeddings_generated, error=error,
-                           timings=timings or {}, device=device, commit=commit)
+    def ack(self, record: JobRecord, beat: WorkerBeat) -> bool:
+        """Record a job's final outcome (``record.status``: complete, skipped, cancelled
+        or failed) exactly once; False when the job's lease is not ``beat``'s."""
+        if not JobStatus(record.status).final:
+            raise ValueError(f"ack records a final status, not {record.status!r}")
+        record.worker = beat.worker_id
         return bool(self.t.eval(lua.ACK, [INFLIGHT_KEY, HISTORY_KEY],
-                                [task.job_id, beat.worker_id, status, rec, now_ms(),
-                                 beat.to_json(), self.heartbeat_ttl_s, beat.status,
-                                 error or "", files_processed, embeddings_generated,
-                                 round(duration_seconds, 3)]))
+                                [record.job_id, beat.worker_id, record.status,
+                                 self._record(record), now_ms(), beat.to_json(),
+                                 self.heartbeat_ttl_s, beat.status, record.error or "",
+                                 record.files_processed, record.embeddings_generated,
+                                 round(record.duration_seconds, 3)]))
 
     def backoff_s(self, attempts: int) -> float:
         """How long a task waits after its ``attempts``-th failed attempt: doubling from
@@ -270,37 +306,37 @@ class JobQueue:
         return min(self.retry_backoff_max_s, self.retry_backoff_s * 2 ** max(0, attempts - 1))
 
     def fail(self, task: Task, beat: WorkerBeat, error: str,
-             duration_seconds: float = 0.0) -> str:
-        """A failed attempt: 'retry' (requeued after its backoff), 'dead' (dead-lettered)
-        or 'lost'. While it waits, the job's status is ``retrying``; the first claim after
-        the backoff puts it back at the end of the queue."""
-        rec = self._record(task.job_id, "failed", task=task, duration_seconds=duration_seconds,
-                           error=error, worker=beat.worker_id)
-        return self.t.eval(lua.FAIL, [INFLIGHT_KEY, HISTORY_KEY, QUEUE_KEY, PENDING_KEY,
-                                      DEAD_KEY],
-                           [task.job_id, beat.worker_id, error, self.max_attempts, now_ms(),
-                            rec, beat.to_json(), self.heartbeat_ttl_s, beat.status,
-                            int(self.backoff_s(task.attempts) * 1000)])
+             duration_seconds: float = 0.0) -> FailReply:
+        """A failed attempt: ``RETRY`` (requeued after its backoff), ``DEAD``
+        (dead-lettered) or ``LOST``. While it waits, the job's status is ``retrying``; the
+        first claim after the backoff puts it back at the end of the queue."""
+        rec = self._record(task.record(JobStatus.FAILED, duration_seconds=duration_seconds,
+                                       error=error, worker=beat.worker_id))
+        return FailReply(self.t.eval(
+            lua.FAIL, [INFLIGHT_KEY, HISTORY_KEY, QUEUE_KEY, PENDING_KEY, DEAD_KEY],
+            [task.job_id, beat.worker_id, error, self.max_attempts, now_ms(), rec,
+             beat.to_json(), self.heartbeat_ttl_s, beat.status,
+             int(self.backoff_s(task.attempts) * 1000)]))
 
     def release(self, task: Task, beat: WorkerBeat) -> bool:
-        """Hand a running job back to the front of the queue (draining worker)."""
+        """Hand a running job back to the front of the queue (draining worker): it is
+        ``pending`` again, its attempt not counted, nothing written to the history."""
         return bool(self.t.eval(lua.RELEASE, [INFLIGHT_KEY, QUEUE_KEY, PENDING_KEY],
                                 [task.job_id, beat.worker_id]))
 
-    def _record(self, job_id: str, status: str, *, task: Task | None = None, **fields) -> str:
+    @staticmethod
+    def _record(record: JobRecord) -> str:
         """The history entry (the ``history`` view of :class:`JobRecord`)."""
-        fields.setdefault("device", None)  # shown only when the job says where it ran
-        return JobRecord(job_id, task.repo_url if task else None, status,
-                         attempts=task.attempts if task else 0, timestamp=iso_now(),
-                         **fields).to_json("history")
+        record.timestamp = iso_now()
+        return record.to_json("history")
 
 
 def history_stats(jobs: list[dict]) -> dict:
     """Success rate, mean duration and throughput over the recorded history."""
-    done = [j for j in jobs if j.get("status") in ("complete", "failed")]
-    ok = [j for j in done if j["status"] == "complete"]
+    done = [j for j in jobs if j.get("status") in (JobStatus.COMPLETE, JobStatus.FAILED)]
+    ok = [j for j in done if j["status"] == JobStatus.COMPLETE]
     stats = {"jobs": len(jobs), "complete": len(ok), "failed": len(done) - len(ok),
-             "skipped": sum(j.get("status") == "skipped" for j in jobs),
+             "skipped": sum(j.get("status") == JobStatus.SKIPPED for j in jobs),
              "success_rate": round(len(ok) / len(done), 4) if done else None,
              "average_duration_seconds": (round(sum(j["duration_seconds"] for j in ok) / len(ok), 3)
                                           if ok else None),
@@ -313,5 +349,5 @@ def history_stats(jobs: list[dict]) -> dict:
     return stats
 
 
-__all__ = ["JobQueue", "QueueFull", "QueueUnavailable", "Task", "WorkerBeat", "Enqueued",
-           "history_stats"]
+__all__ = ["Cancelled", "JobQueue", "QueueFull", "QueueUnavailable", "Task", "WorkerBeat",
+           "Enqueued", "history_stats", "pending_key"]

@@ -1,11 +1,21 @@
 """Every Redis key name and limit of the queue, in one place.
 
-The Lua scripts (``queue_scripts``) get their key names from here: the names below are
-written into the scripts' source when the module loads, so Python and Lua cannot
-drift apart. The first three names are the ones a user of the old system already knows.
+The Lua scripts (``queue_scripts``) get their key names from here, and the lifecycle's
+values (job statuses, stages, the scripts' own replies) from :mod:`cluster.statuses`:
+:func:`lua` writes them into each script's source where it is defined, so Python and Lua
+cannot drift apart. The first three names are the ones a user of the old system already knows.
 """
 
 from __future__ import annotations
+
+from cluster.statuses import (
+    CancelReply,
+    EnqueueReply,
+    FailReply,
+    JobStatus,
+    RenewReply,
+    Stage,
+)
 
 QUEUE = "ingest_queue"  # LIST: pending task JSON, FIFO (RPUSH in, LPOP out)
 HISTORY = "job_history"  # LIST: the last HISTORY_LIMIT finished jobs, newest first
@@ -30,10 +40,18 @@ def claiming_key(worker_id: str) -> str:
     return CLAIMING_PREFIX + worker_id
 
 
+def _values(prefix: str, enum) -> dict[str, str]:
+    return {f"@{prefix}_{m.name}@": m.value for m in enum}
+
+
 LUA_NAMES = {  # placeholder in the scripts -> its value
     "@JOB_PREFIX@": JOB_PREFIX, "@WORKER_PREFIX@": WORKER_PREFIX, "@WORKERS@": WORKERS,
     "@WORKER_STATUS@": WORKER_STATUS, "@HISTORY_LAST@": str(HISTORY_LIMIT - 1),
     "@JOB_RECORD_TTL_S@": str(JOB_RECORD_TTL_S),
+    # the lifecycle's values: '@JOB_PENDING@', '@STAGE_CLAIMED@', '@RENEW_LOST@', ...
+    **_values("JOB", JobStatus), **_values("STAGE", Stage),
+    **_values("ENQUEUE", EnqueueReply), **_values("RENEW", RenewReply),
+    **_values("FAIL", FailReply), **_values("CANCEL", CancelReply),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ray.util import metrics
 
-from cluster.statuses import Outcome
+from cluster.statuses import JobStatus
 
 
 class WorkerMetrics:
@@ -24,10 +24,10 @@ class WorkerMetrics:
                                         "Peak GPU memory of the last job", tags)
 
     def record(self, outcome) -> None:
-        if outcome.status == Outcome.COMPLETE:
+        if outcome.status == JobStatus.COMPLETE:
             self.completed.inc(1, self.tags)
             self.duration.observe(outcome.duration_seconds, self.tags)
-        elif outcome.status in (Outcome.FAILED, Outcome.RETRY):
+        elif outcome.status in (JobStatus.FAILED, JobStatus.RETRYING):
             self.failed.inc(1, self.tags)
         for stage, secs in (getattr(outcome, "timings", None) or {}).items():
             self.stage.observe(secs, {**self.tags, "stage": stage})

@@ -14,7 +14,10 @@
     ├── JobBudgetExceeded          the job ran past what it may spend (job_budget.py)
     │   ├── JobDeadlineExceeded    past PHAROS_JOB_TIMEOUT_S
     │   └── JobMemoryExceeded      the worker's memory over PHAROS_JOB_MEMORY_MB
-    └── JobCancelled               cancelled while running
+    └── JobStopped                 asked to stop while running (lifecycle.StopSignal):
+        ├── JobCancelled           the user cancelled it: recorded cancelled
+        ├── LeaseLost              its lease went to another worker: recorded nothing
+        └── JobReleased            a draining worker handed it back: queued again
 
     NotFound (a LookupError)       what was asked for is not stored (no vector for that
                                    file, no such repository): a 404, never a KeyError
@@ -29,6 +32,10 @@ Each class says whether trying again can help (``retryable``): a refused URL or 
 repository over the size limit fails at once; a clone, a store or anything unexpected is
 retried by the queue and dead-lettered after its attempts.
 """
+
+from __future__ import annotations
+
+from graph_jobs.lifecycle import StopSignal
 
 
 class PharosJobError(Exception):
@@ -89,8 +96,34 @@ class JobMemoryExceeded(JobBudgetExceeded):
     pass
 
 
-class JobCancelled(PharosJobError):
-    """The job was cancelled while it ran (checked between stages and batches)."""
+class JobStopped(PharosJobError):
+    """Something asked the running job to stop (polled between stages and between
+    training batches); ``signal`` says what, and so what its row records."""
+
+    signal: StopSignal
+
+    @staticmethod
+    def for_signal(signal: StopSignal, message: str) -> JobStopped:
+        return {StopSignal.CANCEL: JobCancelled, StopSignal.LEASE_LOST: LeaseLost,
+                StopSignal.RELEASED: JobReleased}[signal](message)
+
+
+class JobCancelled(JobStopped):
+    """The job was cancelled while it ran."""
+
+    signal = StopSignal.CANCEL
+
+
+class LeaseLost(JobStopped):
+    """The job's lease went to another worker, which runs it now."""
+
+    signal = StopSignal.LEASE_LOST
+
+
+class JobReleased(JobStopped):
+    """A draining worker handed the job back to the queue: it is queued again."""
+
+    signal = StopSignal.RELEASED
 
 
 class NotFound(LookupError):

@@ -15,18 +15,10 @@ or stop a real service, so that every step can be faulted without patching inter
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import StrEnum
 
+from graph_jobs.lifecycle import JobStep
 
-class JobStep(StrEnum):
-    START = "start"  # the job's start record in the metadata store
-    CLONE = "clone"  # before the repository is cloned or opened
-    PARSE = "parse"  # before its files are parsed
-    EMBED = "embed"  # before Node2Vec
-    VECTOR_UPSERT = "vector_upsert"  # before the vectors go to Qdrant
-    METADATA_WRITE = "metadata_write"  # before files, edges and history go to SQL
-    FINISH = "finish"  # the job's finish record in the metadata store
-    ACK = "ack"  # the worker tells the queue the outcome (complete, retry, dead letter)
+__all__ = ["FaultHook", "JobStep", "no_faults"]
 
 
 FaultHook = Callable[[JobStep], None]

@@ -24,6 +24,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph_jobs.lifecycle import JobStatus
+
 VIEWS: dict[str, tuple[str, ...]] = {
     "result": ("job_id", "repo_url", "commit", "status", "files_processed",
                "embeddings_generated", "edges", "isolated_files", "skipped_files",
@@ -49,7 +51,7 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
 class JobRecord:
     job_id: str
     repo_url: str | None
-    status: str  # a JobStatus value, or the worker's Outcome value
+    status: JobStatus  # graph_jobs.lifecycle: the one vocabulary, wherever it is read
     commit: str | None = None
     ref: str | None = None
     worker: str | None = None

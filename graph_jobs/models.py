@@ -6,27 +6,6 @@ import enum
 from dataclasses import asdict, dataclass, field
 
 
-class JobStatus(enum.StrEnum):
-    """A job's status in the metadata store, the queue and the API."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    RETRYING = "retrying"  # a failed attempt waiting out its backoff
-    COMPLETE = "complete"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-
-
-class JobStage(enum.StrEnum):
-    """The stages a running job reports (progress and the heartbeat)."""
-
-    CLONE = "clone"
-    GRAPH = "graph"
-    EMBED = "embed"
-    STORE = "store"
-
-
 class EdgeKind(enum.StrEnum):
     IMPORT = "import"  # python `import x`, go/java/c imports, rust `use`
     FROM_IMPORT = "from-import"  # python `from x import y`

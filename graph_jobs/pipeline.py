@@ -3,9 +3,16 @@
 What ``pharos ingest`` runs in one process (embedded default) and what each GPU actor
 runs for a task from the queue (edge mode): the same function.
 
-- ``progress(stage, fraction)`` is called as stages advance; stages are ``clone``,
-  ``graph``, ``embed``, ``store``. ``should_stop()`` is polled between stages and
-  batches so a cancelled job stops early (raises :class:`JobCancelled`).
+- The job is a chain of stages (:class:`~graph_jobs.lifecycle.Stage`): ``clone`` (the
+  URL policy again, then the clone), ``graph`` (parse, resolve, the files' words),
+  ``history`` (co-change, on the same clone before it is removed), ``embed``, ``store``;
+  ``progress(stage, fraction)`` is called as they advance.
+- ``should_stop()`` is polled between stages and between training batches (and every
+  200 parsed files). It answers a :class:`~graph_jobs.lifecycle.StopSignal` (True reads
+  as a cancel), and the job stops with that signal's :class:`JobStopped`: a cancel is
+  recorded ``cancelled``; a released job (a draining worker let go) ``pending`` again,
+  and only while its row is still this worker's; a lost lease records nothing (another
+  worker runs the job).
 - The job's budget (:mod:`graph_jobs.job_budget`: ``PHAROS_JOB_TIMEOUT_S``,
   ``PHAROS_JOB_MEMORY_MB``, ``PHAROS_MAX_FILES``) is checked at the same places, and
   at every progress report before the store stage: past it the job fails
@@ -22,7 +29,7 @@ runs for a task from the queue (edge mode): the same function.
 - The job is ``complete`` only after every batch reached Qdrant and the SQL metadata
   committed; any store failure (after its retries) fails the job with the reason.
 - Whatever goes wrong, the start record included, ends in the result (``failed``, with
-  ``retryable`` from the error's class) or in :class:`JobCancelled`: nothing else leaves
+  ``retryable`` from the error's class) or in :class:`JobStopped`: nothing else leaves
   ``run_ingest``. ``faults`` is called at each :class:`~graph_jobs.faults.JobStep`
   (tests fault every step through it).
 """
@@ -41,23 +48,24 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from graph_jobs.errors import JobCancelled, PharosJobError
+from graph_jobs.errors import JobStopped, PharosJobError
 from graph_jobs.faults import FaultHook, JobStep, no_faults
 from graph_jobs.job_budget import JobBudget
 from graph_jobs.job_record import JobRecord
-from graph_jobs.models import DependencyGraph, JobStage, JobStatus
+from graph_jobs.lifecycle import JobStatus, Stage, StopSignal
+from graph_jobs.models import DependencyGraph
+from graph_jobs.repository_ref import RepoRef
 from graph_jobs.settings import JobSettings
 
 log = logging.getLogger(__name__)
 StageProgress = Callable[[str, float], None]
+StopCheck = Callable[[], "StopSignal | bool | None"]
 
 
 def repo_key(source: str) -> str:
     """The name a repository is stored under (:class:`~graph_jobs.repository_ref.RepoRef`):
     ``host/owner/repo`` for a URL in any spelling, the absolute path for a directory."""
-    from graph_jobs.repository_ref import repo_name
-
-    return repo_name(source)
+    return RepoRef.parse(source).name
 
 
 @dataclass
@@ -114,25 +122,29 @@ def graph_arrays(graph: DependencyGraph) -> tuple[np.ndarray, np.ndarray]:
     return edges, degree
 
 
-def run_ingest(source: str, settings: JobSettings, *, ref: str | None = None,
+def run_ingest(repo: RepoRef | str, settings: JobSettings, *, ref: str | None = None,
                job_id: str | None = None, stores: Stores | None = None,
                progress: StageProgress | None = None,
-               should_stop: Callable[[], bool] | None = None,
-               repo_url: str | None = None, worker: str | None = None,
+               should_stop: StopCheck | None = None,
+               name: str | None = None, worker: str | None = None,
                params=None, embed_lock=None, relations: str | None = None,
                relation_weights=None, faults: FaultHook = no_faults,
                url_policy=None) -> JobRecord:
-    """Run the whole job; returns the result (status ``complete`` or ``failed``).
+    """Run the whole job for ``repo`` (a :class:`RepoRef`; a string is parsed here,
+    once); returns the result (status ``complete`` or ``failed``).
 
     Raises nothing for job failures (they are in the result, and in the metadata
-    store); raises :class:`JobCancelled` when ``should_stop`` asks to stop.
+    store); raises :class:`JobStopped` when ``should_stop`` asks to stop.
 
-    ``url_policy`` (the edge worker's): ``source`` must pass it, and must name
-    ``repo_url``; git is held to what was checked. Without one (the CLI on the user's
-    own machine) any source the user typed is opened.
+    ``url_policy`` (the edge worker's) is applied again right before the clone, and git
+    is held to what it checked; without one (the CLI on the user's own machine) the
+    user's policy (:meth:`~graph_jobs.url_policy.UrlPolicy.for_user`). ``name``: store
+    under another name than ``repo.name`` (tests of re-keying only).
     """
-    job = _Job(source, settings, stores or Stores.open(settings), ref=ref,
-               job_id=job_id or uuid.uuid4().hex, repo_url=repo_url or repo_key(source),
+    if not isinstance(repo, RepoRef) and name is None:
+        repo = RepoRef.parse(repo)
+    job = _Job(repo, settings, stores or Stores.open(settings), ref=ref,
+               job_id=job_id or uuid.uuid4().hex, repo_url=name or repo.name,
                worker=worker, report=progress or (lambda stage, frac: None),
                should_stop=should_stop, params=params, embed_lock=embed_lock,
                relations=relations or settings.relations, relation_weights=relation_weights,
@@ -156,10 +168,10 @@ class _Staged:
 
 @dataclass
 class _Job:
-    """One run of the job: its inputs, and one method per stage (graph, embed, store)
-    that ``run`` chains; whatever goes wrong is decided in ``run``."""
+    """One run of the job: its inputs, and one method per stage (clone, graph, history,
+    embed, store) that ``run`` chains; whatever goes wrong is decided in ``run``."""
 
-    source: str
+    repo: RepoRef | str  # a string only from a queue task: parsed in ``check_source``
     settings: JobSettings
     stores: Stores
     ref: str | None
@@ -167,7 +179,7 @@ class _Job:
     repo_url: str
     worker: str | None
     report: StageProgress
-    should_stop: Callable[[], bool] | None
+    should_stop: StopCheck | None
     params: object
     embed_lock: object
     relations: str
@@ -186,15 +198,19 @@ class _Job:
             self.stores.metadata.upsert_job(self.job_id, **fields)
 
     def check_stop(self, where: str = "") -> None:
-        """Cancelled, past the deadline or over the memory ceiling: stop here."""
-        if self.should_stop is not None and self.should_stop():
-            raise JobCancelled(f"job {self.job_id} cancelled")
+        """Asked to stop (cancel, lease lost, released), past the deadline or over the
+        memory ceiling: stop here."""
+        asked = self.should_stop() if self.should_stop is not None else None
+        if asked:
+            signal = StopSignal.CANCEL if asked is True else StopSignal(asked)
+            raise JobStopped.for_signal(signal, f"job {self.job_id}: {signal} ({where})")
         self.budget.check(where)
 
-    def progress(self, stage: str, frac: float) -> None:
+    def progress(self, stage: Stage, frac: float) -> None:
         """Report progress; before the store stage, also stop if asked or out of budget
-        (the graph and embedding stages report inside their long loops)."""
-        if stage != JobStage.STORE:
+        (the graph and embedding stages report inside their long loops: every 200 parsed
+        files, every training batch)."""
+        if stage != Stage.STORE:
             self.check_stop(f"{stage} at {frac:.0%}")
         self.report(stage, frac)
 
@@ -205,19 +221,21 @@ class _Job:
             self.faults(JobStep.START)
             from graph_jobs.stores.metadata_store import utcnow
 
-            self.record(repo_url=self.repo_url, status=JobStatus.RUNNING, stage=JobStage.CLONE,
+            self.record(repo_url=self.repo_url, status=JobStatus.RUNNING, stage=Stage.CLONE,
                         progress=0.0, ref=self.ref, started_at=utcnow(), worker=self.worker)
-            staged = self.graph_stage()
-            self.check_stop("after the graph stage")
-            self.record(stage=JobStage.EMBED, progress=0.4, commit=staged.graph.commit)
+            with self.clone_stage() as opened:  # the clone is removed when this ends
+                staged = self.graph_stage(opened)
+                self.check_stop("after the graph stage")
+                self.history_stage(opened, staged)
+            self.check_stop("after the history stage")
+            self.record(stage=Stage.EMBED, progress=0.4, commit=staged.graph.commit)
             self.embed_stage(staged)
             self.check_stop("after the embedding stage")
-            self.record(stage=JobStage.STORE, progress=0.8)
+            self.record(stage=Stage.STORE, progress=0.8)
             self.store_stage(staged)
             result.status = JobStatus.COMPLETE
-        except JobCancelled:
-            result.status, result.error = JobStatus.CANCELLED, "cancelled"
-            _finish(self.record, result, self.timings, self.t_start, self.faults)
+        except JobStopped as stop:
+            self.stopped(stop.signal)
             raise
         except PharosJobError as exc:
             result.status, result.error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
@@ -228,6 +246,22 @@ class _Job:
         _finish(self.record, result, self.timings, self.t_start, self.faults)
         return result
 
+    def stopped(self, signal: StopSignal) -> None:
+        """Record a stop as its signal says (:attr:`StopSignal.recorded_as`)."""
+        result = self.result
+        status = signal.recorded_as
+        if status is JobStatus.CANCELLED:
+            result.status, result.error = JobStatus.CANCELLED, "cancelled"
+            _finish(self.record, result, self.timings, self.t_start, self.faults)
+        elif status is JobStatus.PENDING:  # queued again; the next worker's row from here
+            result.status, result.error = JobStatus.PENDING, "released by a draining worker"
+            if self.stores.metadata is not None:
+                try:
+                    self.stores.metadata.release_job(self.job_id, self.worker)
+                except Exception as exc:  # noqa: BLE001 - the queue has it back either way
+                    log.warning("job %s: could not record its release: %s", self.job_id, exc)
+        # lease lost: another worker runs the job and writes its row; nothing here
+
     @property
     def want_words(self) -> bool:
         """Shared words are read with the relation graph (not for `--relations imports`,
@@ -235,58 +269,107 @@ class _Job:
         return self.relations == "all" and self.settings.words
 
     def check_source(self) -> None:
+        """A queue task's source is parsed here, once, under the worker's URL policy (a
+        refusal is this job's failure, recorded); its name and source must be one
+        repository (a task written straight into Redis may lie)."""
         if self.url_policy is None:
+            if not isinstance(self.repo, RepoRef):
+                self.repo = RepoRef.parse(self.repo)
             return
         from graph_jobs.errors import UnsafeRepositoryURL
 
-        named = self.url_policy.check(self.source, resolve=False).ref.name
-        if named != self.repo_url:
+        self.repo = self.url_policy.check(self.repo, resolve=False).ref
+        if self.repo.name != self.repo_url:
             raise UnsafeRepositoryURL(f"the task names {self.repo_url!r} but its source is "
-                                      f"{named!r}")
+                                      f"{self.repo.name!r}")
 
-    def graph_stage(self) -> _Staged:
-        """Clone or open, discover, parse, resolve; mine the history on the same tree."""
-        from graph_jobs.graph.graph_job import graph_and_history_for
+    def clone_stage(self):
+        """The URL policy again, right before the clone; then clone (or open in place).
+        A context manager: the clone is removed when it ends."""
+        from graph_jobs.graph.repo_source import open_repository
 
-        self.progress(JobStage.CLONE, 0.0)
-        t = time.perf_counter()
-        meta, result, timings = self.stores.metadata, self.result, self.timings
+        self.progress(Stage.CLONE, 0.0)
+        self.faults(JobStep.CLONE)
         want_history = self.settings.history and self.relations == "all"
-        stored = meta.load_history(self.repo_url) if want_history and meta is not None \
-            else None
-        graph, mined = graph_and_history_for(
-            self.source, self.settings, self.ref,
-            progress=lambda stage, frac: self.progress(JobStage.GRAPH, frac),
-            history=want_history, stored_history=stored, faults=self.faults,
-            url_policy=self.url_policy, words=self.want_words)
-        timings["graph"] = (time.perf_counter() - t - graph.timings.get("history", 0.0)
-                            - graph.timings.get("words", 0.0))
-        for k in ("clone", "discover", "parse", "resolve"):
+        self.t_clone = time.perf_counter()
+        return open_repository(
+            self.repo, self.ref, timeout_s=self.settings.clone_timeout_s,
+            max_bytes=self.settings.clone_max_bytes,
+            history_depth=self.settings.history_max_commits if want_history else 0,
+            policy=self.url_policy)
+
+    def graph_stage(self, opened) -> _Staged:
+        """Discover, parse, resolve; the files' words (the words cap is checked here,
+        once)."""
+        from graph_jobs.graph.graph_job import read_graph
+        from graph_jobs.relations.shared_terms import SharedTerms, shared_terms
+
+        timings, result = self.timings, self.result
+        timings["graph.clone"] = time.perf_counter() - self.t_clone
+        t = time.perf_counter()
+        self.faults(JobStep.PARSE)
+        graph = read_graph(opened, self.settings,
+                           progress=lambda stage, frac: self.progress(Stage.GRAPH, frac))
+        timings["graph"] = time.perf_counter() - t + timings["graph.clone"]
+        for k in ("discover", "parse", "resolve"):
             if k in graph.timings:
                 timings[f"graph.{k}"] = graph.timings[k]
-        for k in ("history", "words"):
-            if k in graph.timings:
-                timings[k] = graph.timings[k]
         result.commit = graph.commit
         result.files_processed = len(graph.files)
         result.skipped_files = len(graph.skipped)
         edges, degree = graph_arrays(graph)
         result.edges = len(edges)
-        result.history = (f"{mined.status}: {mined.note}" if mined is not None
-                          else "off: related files come from structure alone")
-        history = mined.cochange if mined is not None and mined.status != "none" else None
-        from graph_jobs.relations.shared_terms import SharedTerms, shared_terms
-
-        staged = _Staged(graph, edges, degree, history, shared=SharedTerms())
-        if self.want_words and len(graph.files) > self.settings.words_max_files:
+        staged = _Staged(graph, edges, degree, shared=SharedTerms())
+        words = self.want_words
+        if words and len(graph.files) > self.settings.words_max_files:
             log.warning("%s: %d files, over PHAROS_WORDS_MAX_FILES (%d): no shared words",
                         self.repo_url, len(graph.files), self.settings.words_max_files)
-        elif self.want_words:
+        elif words:
+            from graph_jobs.graph.file_words import read_words
+
             t = time.perf_counter()
-            staged.shared = shared_terms([f.path for f in graph.files], graph.terms)
-            timings["words"] = timings.get("words", 0.0) + time.perf_counter() - t
-        graph.terms = {}  # the counts are not needed past this point
+            terms = read_words(opened.root, graph.files, max_bytes=self.settings.max_file_bytes,
+                               cache_path=self.settings.parse_cache_path
+                               if self.settings.parse_cache else None,
+                               workers=self.settings.parse_workers)
+            staged.shared = shared_terms([f.path for f in graph.files], terms)
+            timings["words"] = time.perf_counter() - t
         return staged
+
+    def history_stage(self, opened, staged: _Staged) -> None:
+        """Co-change from the repository's commits, on the clone the graph was read from
+        (or its history clone), merged into what is stored. No history is not a failure."""
+        result = self.result
+        if not (self.settings.history and self.relations == "all"):
+            result.history = "off: related files come from structure alone"
+            return
+        from graph_jobs.errors import RepositoryError
+        from graph_jobs.history.cochange import CoChangeParams
+        from graph_jobs.history.history_stage import HistoryResult, mine_history
+
+        self.progress(Stage.HISTORY, 0.0)
+        t = time.perf_counter()
+        settings, graph = self.settings, staged.graph
+        meta = self.stores.metadata
+        stored = meta.load_history(self.repo_url) if meta is not None else None
+        try:
+            history_root = opened.history_root()  # waits for the history clone
+        except RepositoryError as exc:  # no history is not a failed job
+            history_root = None
+            mined = HistoryResult(None, "none", f"the history clone failed ({exc}): "
+                                  "related files come from structure alone")
+        if history_root is not None:
+            mined = mine_history(
+                history_root, {f.path for f in graph.files}, head=opened.commit or None,
+                params=CoChangeParams(max_commit_files=settings.history_max_commit_files,
+                                      half_life_days=settings.history_half_life_days,
+                                      session_hours=settings.history_session_hours),
+                stored=stored, max_commits=settings.history_max_commits,
+                max_age_days=settings.history_max_days)
+        self.timings["history"] = time.perf_counter() - t
+        result.history = f"{mined.status}: {mined.note}"
+        staged.history = mined.cochange if mined.status != "none" else None
+        self.progress(Stage.HISTORY, 1.0)
 
     def embed_stage(self, staged: _Staged) -> None:
         """The relation graph, then Node2Vec on the device (one job at a time on it)."""
@@ -294,7 +377,7 @@ class _Job:
         from graph_jobs.relations.relation_graph import build_relation_graph
         from graph_jobs.relations.walk_settings import relation_params
 
-        self.progress(JobStage.EMBED, 0.0)
+        self.progress(Stage.EMBED, 0.0)
         self.faults(JobStep.EMBED)
         t = time.perf_counter()
         graph, result = staged.graph, self.result
@@ -318,7 +401,7 @@ class _Job:
             t_lock = time.perf_counter()
             emb = embed_graph(rg.num_nodes, rg.edges, n2v, weights=rg.weights,
                               device=self.settings.device, backend=backend,
-                              progress=lambda stage, f: self.progress(JobStage.EMBED, f))
+                              progress=lambda stage, f: self.progress(Stage.EMBED, f))
         self.timings["embed.wait"] = t_lock - t
         self.budget.pause(t_lock - t_ask)  # waiting for another job's embedding is not ours
         for key in ("threads", "chunks"):  # how the engine ran: CPU threads, walk chunks
@@ -336,6 +419,7 @@ class _Job:
         """Role vectors and the repository descriptor; then Qdrant, then SQL."""
         from graph_jobs.roles.repo_descriptor import heat_trace
         from graph_jobs.roles.role_features import graph_role_vectors
+        from graph_jobs.roles.role_why import role_facts
         from graph_jobs.stores.vector_store import FilePoint
 
         graph, degree, trained = staged.graph, staged.degree, staged.trained
@@ -346,14 +430,16 @@ class _Job:
         self.timings["roles"] = time.perf_counter() - t
         self.check_stop("before the store stage")  # from here on it runs to its end
 
-        self.report(JobStage.STORE, 0.0)
+        self.report(Stage.STORE, 0.0)
         t = time.perf_counter()
         self.faults(JobStep.VECTOR_UPSERT)
         points = [FilePoint(f.path, f.language, staged.vectors[i], int(degree[i]),
-                            not bool(trained[i]), roles[i]) for i, f in enumerate(graph.files)]
+                            not bool(trained[i]), roles[i],
+                            role_facts(graph.declarations.get(f.path)))
+                  for i, f in enumerate(graph.files)]
         self.result.embeddings_generated = self.stores.vectors.upsert_repository(
             self.repo_url, graph.commit, self.job_id, points,
-            progress=lambda f: self.report(JobStage.STORE, 0.9 * f))
+            progress=lambda f: self.report(Stage.STORE, 0.9 * f))
         self.faults(JobStep.METADATA_WRITE)
         if self.stores.metadata is not None:
             self.stores.metadata.replace_repository(
@@ -368,22 +454,16 @@ class _Job:
                 tests=staged.relation_graph.tests, descriptor=descriptor,
                 term_pairs=staged.shared.pairs,
             )
-        _drop_legacy_names(self.stores, self.repo_url, self.source)
+        _drop_legacy_names(self.stores, self.repo_url, self.repo)
         self.timings["store"] = time.perf_counter() - t
-        self.report(JobStage.STORE, 1.0)
+        self.report(Stage.STORE, 1.0)
 
 
-def _drop_legacy_names(stores: Stores, repo_url: str, source: str) -> None:
+def _drop_legacy_names(stores: Stores, repo_url: str, repo: RepoRef) -> None:
     """Re-key on ingest: earlier versions stored a repository under the URL as typed
     (``https://github.com/o/r``); now that it is stored under its one name, data left
     under those spellings is removed."""
-    from graph_jobs.repository_ref import RepoRef
-
-    try:
-        legacy = RepoRef.parse(source).legacy_names
-    except PharosJobError:
-        return
-    for old in legacy:
+    for old in repo.legacy_names:
         if old == repo_url:
             continue
         if stores.metadata is not None and stores.metadata.delete_repository(old):

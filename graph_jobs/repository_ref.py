@@ -9,13 +9,20 @@
   (GitHub, GitLab, Bitbucket, Codeberg) the owner and repository in lower case too. A
   local one is its absolute path.
 - ``clone_url``: what git clones (``https://github.com/owner/repo``), or the directory
-  that is read in place.
+  that is read in place; ``source`` is what a task carries to the worker (the clone URL,
+  or the absolute path of a local repository);
+- ``is_remote``: cloned (a URL, ``file://`` included) rather than read in place: the one
+  test of it (the CLI, the pipeline and ``open_repository`` ask this).
+
+A name is parsed once where it enters (a CLI argument, an HTTP parameter, a queue task
+at the worker) and the :class:`RepoRef` itself is passed on from there.
 
 Forms, all naming ``github.com/o/r``: ``github.com/o/r``, ``https://github.com/o/r``,
 ``https://github.com/o/r.git``, ``https://github.com/o/r/``, ``HTTPS://GitHub.COM/o/r``,
 ``https:/github.com/o/r`` (a proxy ate a slash), ``http://github.com/o/r`` (the scheme
 is not part of the name; the URL policy decides whether http may be cloned) and
-``git@github.com:o/r.git``. A local path (``.``, ``~/src/x``, ``/abs``) or a
+``git@github.com:o/r.git`` (cloned over https, like the others: the same clone, and the
+URL policy's https-only rule holds). A local path (``.``, ``~/src/x``, ``/abs``) or a
 ``file://`` URL names its absolute path.
 
 Parsing refuses nothing but the unparseable; what may be *cloned* is the URL policy's
@@ -31,7 +38,7 @@ from urllib.parse import urlsplit
 
 from graph_jobs.errors import UnsafeRepositoryURL
 
-MAX_LENGTH = 2048
+MAX_LENGTH = 2048  # the one limit on a repository as typed (the API's path parameter too)
 _HOST_FIRST = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?$")  # a dotted host name
 _SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):(?!//)(.+)$")  # git@host:path
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
@@ -50,6 +57,21 @@ class RepoRef:
     port: int | None = None
     path: str = ""  # owner/repo (no .git, no slashes around)
     has_credentials: bool = False
+    has_query: bool = False  # a ?query or #fragment was typed
+    typed: str = ""  # what was typed (stripped): the URL policy's rules read it
+
+    @property
+    def is_remote(self) -> bool:
+        """Cloned (a URL, ``file://`` included), not a directory read in place."""
+        return not self.in_place
+
+    @property
+    def source(self) -> str:
+        """What a task carries to the worker: the clone URL, or the local path."""
+        return self.name if self.local else self.clone_url
+
+    def __str__(self) -> str:
+        return self.name
 
     @property
     def in_place(self) -> bool:
@@ -73,6 +95,11 @@ class RepoRef:
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
             raise UnsafeRepositoryURL("control characters in repository URL")
         s = raw.strip()
+        ref = cls._parse(s)
+        return ref if ref.typed else _replace(ref, typed=s)
+
+    @classmethod
+    def _parse(cls, s: str) -> RepoRef:
         if s.startswith("-"):
             raise UnsafeRepositoryURL(f"repository URL looks like a git option: {s!r}")
         if "::" in s.split("/", 1)[0]:
@@ -89,7 +116,10 @@ class RepoRef:
         if scp and not Path(s).exists():
             host = scp.group(1).lower().rstrip(".")
             path = _fold(host, _clean_path(scp.group(2)))
-            return cls(f"{host}/{path}", s, False, "ssh", host, None, path)
+            # git@host:o/r names host/o/r and is cloned from https://host/o/r, the same
+            # clone as every other spelling (the user before the @ is ssh's, not ours)
+            return cls(f"{host}/{path}", f"https://{host}/{path}", False, "https", host,
+                       None, path, typed=s)
         first = s.split("/", 1)[0]
         if (_HOST_FIRST.match(first) and s.count("/") >= 2 and not Path(s).exists()
                 and not s.startswith(("./", "../", "~"))):
@@ -121,7 +151,14 @@ class RepoRef:
         if parts.query or parts.fragment:
             clone += (f"?{parts.query}" if parts.query else "") + \
                 (f"#{parts.fragment}" if parts.fragment else "")
-        return cls(f"{hostport}/{path}", clone, False, scheme, host, port, path, creds)
+        return cls(f"{hostport}/{path}", clone, False, scheme, host, port, path, creds,
+                   bool(parts.query or parts.fragment or "?" in s or "#" in s))
+
+
+def _replace(ref: RepoRef, **fields) -> RepoRef:
+    from dataclasses import replace
+
+    return replace(ref, **fields)
 
 
 def _clean_path(p: str) -> str:

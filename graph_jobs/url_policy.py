@@ -1,4 +1,11 @@
-"""What may be cloned: one policy for the ingress and the edge worker (issue 15).
+"""What may be cloned: one rule set for every ingress and for the clone (issues 15, 28).
+
+:meth:`UrlPolicy.check` is where a repository's name enters (it parses the string once,
+into a :class:`~graph_jobs.repository_ref.RepoRef`) and what runs again right before
+the clone (``open_repository`` checks the ``RepoRef`` it is given, resolving and pinning
+the host). The ingress and the edge worker use the operator's policy
+(:meth:`UrlPolicy.from_settings`); the CLI on the user's own machine uses
+:meth:`UrlPolicy.user` (any host, local paths, unpinned). No other module refuses URLs.
 
 The edge machine sits on someone's home or office network and takes tasks from a cloud
 queue. A task written straight into Redis, or a host that resolves differently at clone
@@ -91,6 +98,14 @@ class UrlPolicy:
     allow_local: bool = False
     resolver: Resolver = field(default=socket.getaddrinfo, compare=False)
     resolve_timeout_s: float = 3.0
+    user: bool = False  # the user's own machine: relative paths, any http(s) host
+
+    @classmethod
+    def for_user(cls) -> UrlPolicy:
+        """The CLI's policy: what the user typed on their own machine (a local directory,
+        relative or not, or an http(s) URL of any host), cloned unpinned; remote-helper,
+        option-like and non-http schemes are refused as everywhere."""
+        return cls(frozenset(), allow_local=True, user=True)
 
     @classmethod
     def from_settings(cls, settings, resolver: Resolver | None = None) -> UrlPolicy:
@@ -98,44 +113,53 @@ class UrlPolicy:
                           if h.strip())
         return cls(hosts, settings.allow_local_repos, resolver or socket.getaddrinfo)
 
-    def check(self, raw: str, *, resolve: bool = True) -> CheckedSource:
-        """Parse ``raw`` and apply the policy; with ``resolve``, resolve and pin the host.
+    def check(self, raw: str | RepoRef, *, resolve: bool = True) -> CheckedSource:
+        """Apply the policy to ``raw`` (parsed here when it is a string: where a name
+        enters) or to a :class:`RepoRef` parsed before (again, right before the clone);
+        with ``resolve``, resolve and pin the host.
 
         Raises :class:`UnsafeRepositoryURL` with the reason.
         """
-        s = raw.strip() if isinstance(raw, str) else raw
-        if isinstance(s, str) and s.lower().startswith("ext::"):
+        if isinstance(raw, RepoRef):
+            ref = raw
+        else:
+            s = raw.strip() if isinstance(raw, str) else raw
+            if not self.allow_local and isinstance(s, str) and _HOME.match(s):
+                # refused before ~user is expanded: "no such user" and "not enabled" would
+                # otherwise tell anyone which accounts exist on the machine
+                raise UnsafeRepositoryURL(LOCAL_REFUSED)
+            ref = RepoRef.parse(raw)
+        typed = ref.typed or ref.name
+        if typed.lower().startswith(("ext::", "fd::")):
             raise UnsafeRepositoryURL("git transport helpers (ext::, fd::) are refused")
-        if not self.allow_local and isinstance(s, str) and _HOME.match(s):
-            # refused before ~user is expanded: "no such user" and "not enabled" would
-            # otherwise tell anyone which accounts exist on the machine
-            raise UnsafeRepositoryURL(LOCAL_REFUSED)
-        ref = RepoRef.parse(raw)
         if ref.local:
             if not self.allow_local:
                 raise UnsafeRepositoryURL(LOCAL_REFUSED)
-            if not raw.strip().lower().startswith("file:") and not raw.strip().startswith("/"):
-                raise UnsafeRepositoryURL(f"local repository {raw.strip()!r}: give an absolute "
+            if self.user:  # the CLI says which directory is missing, with close names
+                return CheckedSource(ref, git_options("", (), allow_file=True))
+            if not typed.lower().startswith("file:") and not typed.startswith("/"):
+                raise UnsafeRepositoryURL(f"local repository {typed!r}: give an absolute "
                                           "path")
             if not Path(ref.name).is_dir():
                 raise UnsafeRepositoryURL(f"local repository {ref.name!r} is not a directory")
             return CheckedSource(ref, git_options("", (), allow_file=True))
         if self.allow_local and ref.scheme in ("http", "https"):
-            return CheckedSource(ref, ())  # development: any http(s) server, unpinned
-        self._check_remote(ref, raw)
+            return CheckedSource(ref, ())  # the user's machine, or development: unpinned
+        self._check_remote(ref)
         if not resolve:
             return CheckedSource(ref, git_options(ref.host, ()))
         addresses = self.resolve_public(ref.host)
         return CheckedSource(ref, git_options(ref.host, addresses), addresses)
 
-    def _check_remote(self, ref: RepoRef, raw: str) -> None:
+    def _check_remote(self, ref: RepoRef) -> None:
         if ref.scheme != "https":
             raise UnsafeRepositoryURL(f"scheme {ref.scheme!r} refused: only https:// Git hosts")
-        if ref.has_credentials or "@" in raw.split("://", 1)[-1].split("/", 1)[0]:
+        netloc = ref.typed.split("://", 1)[-1].split("/", 1)[0] if "://" in ref.typed else ""
+        if ref.has_credentials or "@" in netloc:
             raise UnsafeRepositoryURL("credentials in the URL are refused")
         if ref.port is not None:
             raise UnsafeRepositoryURL("explicit ports are refused")
-        if "?" in raw or "#" in raw:
+        if ref.has_query:
             raise UnsafeRepositoryURL("query strings and fragments are refused")
         host = ref.host
         try:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from graph_jobs.errors import NotFound, UnsafeRepositoryURL
+from graph_jobs.lifecycle import RUN_STAGES, JobStatus
 from pharos_cli import lookup_hints
 from pharos_cli.lookup_hints import closest_paths
 from pharos_cli.output import print_pairs, print_rows
@@ -20,7 +21,7 @@ from pharos_cli.settings import get_settings
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-STAGES = ("clone", "graph", "embed", "store")
+STAGES = tuple(str(s) for s in RUN_STAGES)  # the bars, one per stage of the job
 
 
 def refuse(message: str, *hints: str, code: int = 2):
@@ -138,14 +139,14 @@ def ingest(
              "imports: the import graph alone."),
 ) -> None:
     """Clone/open, build the graph, mine the history, train Node2Vec, store one vector per file."""
-    source = checked_source(source, ref)
+    repo = checked_source(source, ref)  # parsed here, once; the RepoRef goes on as it is
     from graph_jobs.pipeline import run_ingest
 
     settings = get_settings()
     stores = _stores()
     rel = relations.value if relations else None
     if as_json or not sys.stderr.isatty():
-        res = run_ingest(source, settings, ref=ref, stores=stores, relations=rel)
+        res = run_ingest(repo, settings, ref=ref, stores=stores, relations=rel)
     else:
         with Progress(TextColumn("{task.description:>6}"), BarColumn(), TaskProgressColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as bar:
@@ -157,16 +158,17 @@ def ingest(
                     bar.update(tasks[s], completed=1.0)
                 bar.update(tasks[stage], completed=frac)
 
-            res = run_ingest(source, settings, ref=ref, stores=stores, progress=progress,
+            res = run_ingest(repo, settings, ref=ref, stores=stores, progress=progress,
                              relations=rel)
     if as_json:
         json.dump(res.to_dict("result"), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        colour = "green" if res.status == "complete" else "red"
+        colour = "green" if res.status == JobStatus.COMPLETE else "red"
         out.print(f"[{colour}]{res.status}[/{colour}] {res.repo_url} @ "
                   f"{(res.commit or 'work tree')[:12]}  job {res.job_id}", soft_wrap=True)
-        imports = _import_edges(stores, res.repo_url) if res.status == "complete" else None
+        imports = _import_edges(stores, res.repo_url) if res.status == JobStatus.COMPLETE \
+            else None
         print_pairs([
             ("files_processed", res.files_processed),
             ("embeddings_generated", res.embeddings_generated),
@@ -182,7 +184,7 @@ def ingest(
         ])
         if res.error:
             err.print(f"[red]error:[/red] {res.error}", soft_wrap=True)
-    if res.status != "complete":
+    if res.status != JobStatus.COMPLETE:
         raise typer.Exit(1)
     if similar_to == "@top":
         similar_to = _top_file(stores, res.repo_url)
@@ -191,20 +193,23 @@ def ingest(
                        "repo", False)
 
 
-def checked_source(source: str, ref: str | None) -> str:
-    """Refuse what cannot become a job before one exists: a source that is not a
-    repository, a directory that is not there (offering the closest names beside it),
-    ``--ref`` with a local directory."""
-    from graph_jobs.repository_ref import RepoRef
+def checked_source(source: str, ref: str | None):
+    """``source`` parsed, once, under the user's URL policy (the
+    :class:`~graph_jobs.repository_ref.RepoRef` the job takes); refuses what cannot become
+    a job before one exists: a source that is not a repository, a directory that is not
+    there (offering the closest names beside it), ``--ref`` with a local directory.
+    ``github.com/o/r``, ``https://github.com/o/r`` and ``git@github.com:o/r.git`` are one
+    repository and one clone."""
+    from graph_jobs.url_policy import UrlPolicy
 
     try:
-        parsed = RepoRef.parse(source)
+        parsed = UrlPolicy.for_user().check(source, resolve=False).ref
     except UnsafeRepositoryURL as exc:
         refuse(f"cannot ingest {source!r}: {exc}")
     if not parsed.local:
         if ref is not None and (ref.startswith("-") or not ref.strip()):
             refuse(f"--ref {ref!r} is not a branch, tag or commit name")
-        return source
+        return parsed
     path = Path(parsed.name)
     if not path.is_dir():
         parent = path.parent
@@ -219,7 +224,7 @@ def checked_source(source: str, ref: str | None) -> str:
         refuse(f"--ref is for Git URLs; {path} is a local directory, read as it is checked "
                f"out (to ingest {ref}, run `git -C {path} checkout {ref}` first, or give "
                "the repository's URL)")
-    return source
+    return parsed
 
 
 def _import_edges(stores, repo: str) -> int | None:
@@ -258,8 +263,8 @@ def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bo
                    "results": [
                        {"repo_url": h.repo_url, "file_path": h.file_path, "language": h.language,
                         "score": round(h.score, 4), "degree": h.degree,
-                        **({"vector_score": round(h.vector_score, 4), "why": h.why}
-                           if related else {})} for h in hits]},
+                        **({"vector_score": round(h.vector_score, 4)} if related else {}),
+                        "why": list(h.why or [])} for h in hits]},
                   sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
@@ -267,11 +272,11 @@ def _print_similar(stores, repo: str, file: str, k: int, scope: str, as_json: bo
              else f"files in the same role as {file} (role vectors)")
     across = scope == "all"
     headers = ["score", "file", "language", "degree"] + (["repository"] if across else []) \
-        + (["why"] if related else [])
+        + ["why"]  # related: the signals; role: what it shares (issue 30)
     rows = [[f"{h.score:.3f}", h.file_path, h.language, h.degree]
-            + ([h.repo_url] if across else []) + (["; ".join(h.why or [])] if related else [])
+            + ([h.repo_url] if across else []) + ["; ".join(h.why or [])]
             for h in hits]
-    print_rows(headers, rows, title=title, wrap_last=related,
+    print_rows(headers, rows, title=title, wrap_last=True,
                empty=f"no other file of {repo} to compare with")
 
 

@@ -33,13 +33,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from graph_jobs.errors import NotFound, UnsafeRepositoryURL
+from graph_jobs.lifecycle import JobStatus, Stage
 from pharos_cli.lookup_hints import CLOSEST, closest_paths, stores_where
 
 log = logging.getLogger("pharos.mcp")
 MAX_RESULTS = 50  # per answer, whatever k asks for
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 REF = re.compile(r"^[A-Za-z0-9._/-]{1,255}$")
-STAGES = {"clone": (0.0, 0.1), "graph": (0.1, 0.4), "embed": (0.4, 0.8), "store": (0.8, 1.0)}
+STAGES = {Stage.CLONE: (0.0, 0.1), Stage.GRAPH: (0.1, 0.35), Stage.HISTORY: (0.35, 0.4),
+          Stage.EMBED: (0.4, 0.8), Stage.STORE: (0.8, 1.0)}
 KEPT_JOBS = 100  # finished jobs this process remembers (the stored rows outlive them)
 
 
@@ -133,24 +135,24 @@ class LocalJobs:
         self.settings, self.handle = settings, handle
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, dict] = OrderedDict()
-        self._waiting: list[tuple[str, str, str | None, object]] = []
+        self._waiting: list[tuple[str, object, str | None, object]] = []
         self._thread: threading.Thread | None = None
         atexit.register(self._stopped)
 
-    def submit(self, source: str, repo_url: str, ref: str | None, policy) -> dict:
+    def submit(self, repo, repo_url: str, ref: str | None, policy) -> dict:
         with self._lock:
             for job in self._jobs.values():
                 if (job["repo_url"], job["ref"]) == (repo_url, ref) and \
-                        job["status"] in ("pending", "running"):
+                        JobStatus(job["status"]).active:
                     return {**job, "existing": True}
             if len(self._waiting) >= self.settings.max_queue_size:
                 raise ToolRefusal(f"{len(self._waiting)} ingestion jobs are already waiting "
                                   "here: ask again when one has finished", "busy")
             job_id = uuid.uuid4().hex
             self._jobs[job_id] = {"job_id": job_id, "repo_url": repo_url, "ref": ref,
-                                  "status": "pending", "stage": None, "progress": 0.0,
+                                  "status": JobStatus.PENDING, "stage": None, "progress": 0.0,
                                   "queue_position": len(self._waiting) + 1}
-            self._waiting.append((job_id, source, ref, policy))
+            self._waiting.append((job_id, repo, ref, policy))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._work, name="pharos-mcp-jobs",
                                                 daemon=True)
@@ -165,7 +167,7 @@ class LocalJobs:
     def running_for(self, repo_url: str) -> dict | None:
         with self._lock:
             return next((dict(j) for j in self._jobs.values() if j["repo_url"] == repo_url
-                         and j["status"] in ("pending", "running")), None)
+                         and JobStatus(j["status"]).active), None)
 
     def _work(self) -> None:
         from graph_jobs.pipeline import run_ingest
@@ -175,11 +177,11 @@ class LocalJobs:
                 if not self._waiting:
                     self._thread = None
                     return
-                job_id, source, ref, policy = self._waiting.pop(0)
+                job_id, repo, ref, policy = self._waiting.pop(0)
                 for i, (other, *_rest) in enumerate(self._waiting):
                     self._jobs[other]["queue_position"] = i + 1
                 job = self._jobs[job_id]
-                job.update(status="running", stage="clone", queue_position=None)
+                job.update(status=JobStatus.RUNNING, stage=Stage.CLONE, queue_position=None)
 
             def progress(stage: str, frac: float, job=job) -> None:
                 lo, hi = STAGES.get(stage, (0.0, 1.0))
@@ -187,23 +189,23 @@ class LocalJobs:
 
             try:
                 with self.handle.stores() as stores:
-                    res = run_ingest(source, self.settings, ref=ref, job_id=job_id,
+                    res = run_ingest(repo, self.settings, ref=ref, job_id=job_id,
                                      stores=stores, progress=progress, url_policy=policy,
-                                     repo_url=job["repo_url"], worker="pharos-mcp")
+                                     worker="pharos-mcp")
                 done = res.to_dict("result")
                 done = {k: done[k] for k in ("status", "error", "files_processed",
                                              "embeddings_generated", "duration_seconds")}
                 done["stage"] = None
-                done["progress"] = 1.0 if res.status == "complete" else job["progress"]
+                done["progress"] = 1.0 if res.status == JobStatus.COMPLETE else job["progress"]
             except Exception as exc:  # noqa: BLE001 - a store that will not open, a bug
                 log.exception("job %s", job_id)
-                done = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                done = {"status": JobStatus.FAILED, "error": f"{type(exc).__name__}: {exc}",
                         "stage": None}
             with self._lock:
                 job.update(done)
                 while len(self._jobs) > KEPT_JOBS:
                     oldest = next(iter(self._jobs))
-                    if self._jobs[oldest]["status"] in ("pending", "running"):
+                    if JobStatus(self._jobs[oldest]["status"]).active:
                         break
                     self._jobs.popitem(last=False)
 
@@ -211,11 +213,11 @@ class LocalJobs:
         """At exit: a job that will not finish is recorded as failed, not left running."""
         with self._lock:
             unfinished = [j for j in self._jobs.values()
-                          if j["status"] in ("pending", "running")]
+                          if JobStatus(j["status"]).active]
         for job in unfinished:
             with contextlib.suppress(Exception):
                 self.handle.metadata.upsert_job(
-                    job["job_id"], repo_url=job["repo_url"], status="failed",
+                    job["job_id"], repo_url=job["repo_url"], status=JobStatus.FAILED,
                     error="pharos mcp stopped before the job finished")
 
 
@@ -335,17 +337,16 @@ class Answers:
         return self._queue
 
     def ingest(self, source: str, ref: str | None = None) -> dict:
-        from graph_jobs.repository_ref import RepoRef
         from graph_jobs.url_policy import UrlPolicy
 
         if ref is not None and (not REF.match(ref) or ref.startswith("-") or ".." in ref):
             raise ToolRefusal(f"invalid ref {ref!r}: a branch, tag or commit name",
                               "bad_input")
-        try:
-            parsed = RepoRef.parse(source)
+        try:  # the name enters here: parsed once; the RepoRef goes on as it is
+            parsed = UrlPolicy.for_user().check(source, resolve=False).ref
             policy = UrlPolicy.from_settings(self.settings)
             if self.queued or not parsed.local:
-                checked = policy.check(source).ref
+                checked = policy.check(parsed).ref
             else:
                 checked, policy = parsed, None
         except UnsafeRepositoryURL as exc:
@@ -358,24 +359,21 @@ class Answers:
                                   "(check the commit out there first)", "bad_input")
         if self.queued:
             return self._enqueue(checked, ref)
-        run_source = (checked.clone_url if not checked.local  # what the policy checked
-                      else checked.name if checked.in_place else source)
-        job = self.local_jobs.submit(run_source, checked.name, ref, policy)
+        job = self.local_jobs.submit(checked, checked.name, ref, policy)
         return {**_job_fields(job), "existing": job["existing"], "runs": "here"}
 
     def _enqueue(self, checked, ref: str | None) -> dict:
         from cluster.job_queue import QueueFull
 
         try:
-            e = self.queue.enqueue(checked.name, ref=ref,
-                                   source=checked.name if checked.local else checked.clone_url)
+            e = self.queue.enqueue(checked, ref=ref)
         except QueueFull as exc:
             raise ToolRefusal(f"the queue is full ({exc}): ask again in a minute",
                               "busy") from None
         except Exception as exc:  # noqa: BLE001 - Redis down: say so, not a traceback
             raise ToolRefusal(f"the job queue could not be reached: {type(exc).__name__}",
                               "unavailable") from None
-        return {"job_id": e.job_id, "repo_url": checked.name, "status": "pending",
+        return {"job_id": e.job_id, "repo_url": checked.name, "status": JobStatus.PENDING,
                 "stage": None, "progress": 0.0, "queue_position": e.queue_position,
                 "existing": e.existing, "runs": "queue"}
 

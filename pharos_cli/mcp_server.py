@@ -24,6 +24,7 @@ import typer
 from pydantic import BaseModel, Field
 from rich.console import Console
 
+from graph_jobs.lifecycle import JobStatus
 from pharos_cli.mcp_answers import MAX_RESULTS, Answers, ToolRefusal, where
 from pharos_cli.settings import get_settings
 
@@ -136,7 +137,7 @@ def render_job(d: dict) -> str:
     s = f"job {d['job_id']} ({d['repo_url']}): {d['status']}"
     if d.get("stage"):
         s += f", stage {d['stage']}"
-    if d["status"] in ("pending", "running"):
+    if JobStatus(d["status"]).active:
         s += f", {d['progress']:.0%}"
         if d.get("queue_position"):
             s += f", position {d['queue_position']} in the queue"

@@ -14,16 +14,15 @@ import logging
 import time
 import uuid
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 import graph_jobs
-from cluster.errors import QueueUnavailable
-from graph_jobs.errors import StoreError, VectorStoreError
 from graph_jobs.settings import RunMode, SettingsError
 from serve_app.auth import require_read
 from serve_app.console_routes import router as console_router
+from serve_app.errors import CONFIG_PROBLEMS, install_handlers  # noqa: F401 - re-exported
 from serve_app.explore_routes import router as explore_router
 from serve_app.graph_routes import router as graph_router
 from serve_app.ingestion_routes import API, TARGET_TTL_S  # noqa: F401 - re-exported
@@ -83,23 +82,7 @@ def create_app(settings: IngressSettings | None = None, services: IngressService
     app.add_middleware(RequestContext, metrics=metrics,
                        hsts=settings.mode is RunMode.CLOUD)
 
-    # The 503s name what is down, not where it is: the drivers' messages hold hosts,
-    # ports and URLs, and these answers go to anyone (the log keeps the whole message).
-    @app.exception_handler(QueueUnavailable)
-    async def queue_down(request: Request, exc: QueueUnavailable):
-        log.warning("job queue unavailable: %s", exc)
-        said = str(exc)
-        reason = said if said.startswith(CONFIG_PROBLEMS) else "Redis did not answer"
-        return JSONResponse({"detail": f"job queue unavailable: {reason}"}, status_code=503,
-                            headers={"Retry-After": "10"})
-
-    @app.exception_handler(StoreError)
-    async def store_down(request: Request, exc: StoreError):
-        log.warning("store unavailable: %s: %s", type(exc).__name__, exc)
-        detail = ("vector store unavailable: Qdrant did not answer"
-                  if isinstance(exc, VectorStoreError)
-                  else "metadata database unavailable: the database did not answer")
-        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
+    install_handlers(app)  # errors become HTTP answers there, and only there
 
     # reads need a token only when PHAROS_READ_TOKEN is set (so says the OpenAPI schema)
     reader = [Depends(require_read)] if settings.read_token else []
@@ -128,7 +111,6 @@ def create_app(settings: IngressSettings | None = None, services: IngressService
     return app
 
 
-CONFIG_PROBLEMS = ("no queue configured", "UPSTASH_REDIS_REST_URL is set")
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 OWN_HEADERS = {b"x-request-id", NOSNIFF[0], HSTS[0]}

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from serve_app.errors import IngestionDisabled, Unauthorized
 
 bearer = HTTPBearer(auto_error=False, description="PHAROS_ADMIN_TOKEN (writes); "
                                                   "PHAROS_READ_TOKEN or it (reads, when set)")
@@ -28,10 +30,10 @@ async def require_admin(request: Request,
     if not expected:
         if settings.insecure_local:
             return
-        raise HTTPException(503, detail="ingestion is disabled: PHAROS_ADMIN_TOKEN is not "
-                                        "configured on the server")
+        raise IngestionDisabled("ingestion is disabled: PHAROS_ADMIN_TOKEN is not "
+                                "configured on the server")
     if not hmac.compare_digest(_given(creds), expected.encode()):
-        raise HTTPException(401, detail="invalid or missing bearer token", headers=UNAUTHORIZED)
+        raise Unauthorized("invalid or missing bearer token", UNAUTHORIZED)
 
 
 async def require_read(request: Request,
@@ -45,6 +47,5 @@ async def require_read(request: Request,
     ok_admin = bool(settings.admin_token) and hmac.compare_digest(
         given, settings.admin_token.encode())
     if not (ok_read or ok_admin):
-        raise HTTPException(401, detail="this ingress needs a read token: send "
-                                        "Authorization: Bearer <PHAROS_READ_TOKEN>",
-                            headers=UNAUTHORIZED)
+        raise Unauthorized("this ingress needs a read token: send "
+                           "Authorization: Bearer <PHAROS_READ_TOKEN>", UNAUTHORIZED)

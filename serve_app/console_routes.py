@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
+
+from serve_app.errors import NotStored
 
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 CONSOLE_FILES = {"console.js", "console.css", "docs-init.js"}
@@ -41,7 +43,7 @@ def swagger_dir() -> Path:
 
     spec = importlib.util.find_spec("swagger_ui")
     if spec is None or not spec.submodule_search_locations:
-        raise HTTPException(404, detail="the API docs' files are not installed (swagger-ui-py)")
+        raise NotStored("the API docs' files are not installed (swagger-ui-py)")
     return Path(next(iter(spec.submodule_search_locations))).resolve() / "static"
 
 
@@ -53,7 +55,7 @@ def console_page():
 @router.get("/console/{name}")
 def console_asset(name: str):
     if name not in CONSOLE_FILES:
-        raise HTTPException(404, detail="no such console file")
+        raise NotStored("no such console file")
     return FileResponse(CONSOLE_DIR / name, headers={"Cache-Control": "no-cache", **SECURITY})
 
 
@@ -65,6 +67,6 @@ def docs_page():
 @router.get("/docs-assets/{name}")
 def docs_asset(name: str):
     if name not in SWAGGER_FILES:
-        raise HTTPException(404, detail="no such docs file")
+        raise NotStored("no such docs file")
     return FileResponse(swagger_dir() / name,
                         headers={"Cache-Control": "public, max-age=86400", **SECURITY})

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from serve_app.errors import NotStored
 from serve_app.graph_routes import request_repo_key
 from serve_app.repository_map import DEFAULT_PAGE, MAX_PAGE, MapLayouts, page_json
 from serve_app.schemas import ERRORS, Repositories, RepositoryMap
+from serve_app.url_validation import MAX_LENGTH
 
 router = APIRouter()
 
@@ -27,7 +29,7 @@ def repositories(request: Request):
 
 @router.get("/api/v1/graph/map", response_model=RepositoryMap, responses=ERRORS)
 def repository_map(request: Request,
-                   repo_url: Annotated[str, Query(min_length=1, max_length=2048)],
+                   repo_url: Annotated[str, Query(min_length=1, max_length=MAX_LENGTH)],
                    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
                    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE):
     """The embedded files of a repository at 2-D positions (PCA of their Node2Vec
@@ -40,5 +42,5 @@ def repository_map(request: Request,
     layouts: MapLayouts = state.map_layouts
     layout = layouts.get(state.services.vectors, state.services.metadata, key)
     if layout is None:
-        raise HTTPException(404, detail=f"nothing stored for {key}: ingest it first")
+        raise NotStored(f"nothing stored for {key}: ingest it first")
     return Response(page_json(layout, offset, limit), media_type="application/json")

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from cluster.job_queue import QueueFull, history_stats
+from cluster.job_queue import history_stats
 from cluster.redis_keys import HISTORY_LIMIT
+from cluster.statuses import CancelReply, JobStatus
 from cluster.worker_status import combined_status
 from serve_app.auth import require_admin
+from serve_app.errors import InvalidRepoURL, InvalidRequest, NotStored, TooManyLookups
 from serve_app.schemas import ERRORS, CancelResult, Dispatched, History, JobInfo, WorkerStatus
-from serve_app.url_validation import InvalidRepoURL, validate_repo_url
+from serve_app.url_validation import MAX_LENGTH, validate_repo_url
 
 API = "/api/v1/ingestion"
 TARGET_TTL_S = 2.0
@@ -48,30 +49,24 @@ def target_name(request: Request) -> str:
 
 @router.post(f"{API}/ingest/{{repo_url:path}}", response_model=Dispatched, responses=ERRORS,
              dependencies=[Depends(require_admin)], summary="Queue a repository")
-def ingest(request: Request, repo_url: Annotated[str, Path(max_length=2048)],
+def ingest(request: Request, repo_url: Annotated[str, Path(max_length=MAX_LENGTH)],
            ref: Annotated[str | None, Query(max_length=255, pattern=r"^[A-Za-z0-9._/-]+$")] = None):
     services, settings, metrics = _state(request)
     extra = set(request.query_params) - {"ref"}
     if extra or (request.url.query and not request.query_params):
-        raise HTTPException(400, detail="invalid repository URL: query strings are refused "
-                                        f"({', '.join(sorted(extra)) or request.url.query})")
-    try:
-        target = validate_repo_url(repo_url, allowed_hosts=allowed_hosts(settings),
-                                   allow_local=settings.allow_local_repos)
-    except InvalidRepoURL as exc:
-        raise HTTPException(400, detail=f"invalid repository URL: {exc}") from None
+        raise InvalidRepoURL("query strings are refused "
+                             f"({', '.join(sorted(extra)) or request.url.query})")
+    # parsed here, once: the RepoRef goes to the queue as it is
+    repo = validate_repo_url(repo_url, allowed_hosts=allowed_hosts(settings),
+                             allow_local=settings.allow_local_repos)
     if ref is not None and (ref.startswith("-") or ".." in ref):
-        raise HTTPException(400, detail="invalid ref")
-    q = services.queue
-    try:
-        e = q.enqueue(target.repo_url, source=target.source, ref=ref)
-    except QueueFull as exc:
-        raise HTTPException(429, detail=str(exc), headers={"Retry-After": "60"}) from None
+        raise InvalidRequest("invalid ref")
+    e = services.queue.enqueue(repo, ref=ref)  # QueueFull: 429 (serve_app.errors)
     metrics.queue_depth.set(e.queue_size)
     request.app.state.read_cache.forget(QUEUE_VIEW)
     return Dispatched(job_id=e.job_id, queue_position=e.queue_position, target=target_name(request),
                       queue_size=e.queue_size, max_queue_size=e.max_queue_size,
-                      repo_url=target.repo_url, existing=e.existing)
+                      repo_url=repo.name, existing=e.existing)
 
 def queue_view(request: Request) -> dict:
     """The queue's status and its history (the last ``HISTORY_LIMIT`` jobs, with their
@@ -106,7 +101,7 @@ def jobs_history(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 
         def load() -> dict:
             rows = services.metadata.list_jobs(HISTORY_LIMIT)
             jobs = [{**r, "timestamp": r.get("finished_at") or r.get("started_at")}
-                    for r in rows if r["status"] not in ("pending", "running")]
+                    for r in rows if JobStatus(r["status"]).final]
             return {"history": jobs, "stats": history_stats(jobs)}
 
         view = request.app.state.read_cache.get("stored-jobs", load)
@@ -118,27 +113,34 @@ def jobs_history(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 
 def job(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]):
     """Served from memory at most ``PHAROS_READ_CACHE_S`` old, per job. A job id not seen
     in that window costs one Redis command, and those lookups share one budget across all
-    clients (``JOB_LOOKUPS_PER_S``; 429 past it): random ids cannot spend the plan."""
+    clients (``JOB_LOOKUPS_PER_S``; 429 past it): random ids cannot spend the plan. When
+    Redis no longer has the job (its record expired, or no queue runs here), the metadata
+    store's row answers (the ``row`` view of :class:`~graph_jobs.job_record.JobRecord`)."""
     state = request.app.state
+    services, settings = state.services, state.settings
 
     def load():
-        wait = state.job_lookups.take()
-        if wait:
-            raise HTTPException(429, detail="too many job lookups; try again shortly",
-                                headers={"Retry-After": str(max(1, math.ceil(wait)))})
-        return state.services.queue.job(job_id)
+        info = None
+        if settings.queue_configured:
+            wait = state.job_lookups.take()
+            if wait:
+                raise TooManyLookups(wait)
+            info = services.queue.job(job_id)
+        if info is None and services.metadata is not None:
+            info = services.metadata.get_job(job_id)
+        return info
 
     info = state.job_cache.get(job_id, load)
     if info is None:
-        raise HTTPException(404, detail=f"no job {job_id}")
+        raise NotStored(f"no job {job_id}")
     return info
 
 @router.delete(f"{API}/jobs/{{job_id}}", response_model=CancelResult, responses=ERRORS,
             dependencies=[Depends(require_admin)], summary="Cancel a pending or running job")
 def cancel(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]):
-    res = request.app.state.services.queue.cancel(job_id)
+    done = request.app.state.services.queue.cancel(job_id)
     request.app.state.read_cache.forget(QUEUE_VIEW)
     request.app.state.job_cache.forget(job_id)
-    if res == "unknown":
-        raise HTTPException(404, detail=f"no job {job_id}")
-    return CancelResult(job_id=job_id, result=res)
+    if done.reply is CancelReply.UNKNOWN:
+        raise NotStored(f"no job {job_id}")
+    return CancelResult(job_id=job_id, result=done.result)

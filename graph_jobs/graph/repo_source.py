@@ -7,9 +7,12 @@ second, bare, blobless partial clone (``--filter=blob:none --depth history_depth
 commits and trees, no file contents) is made at the same time, in a thread, so it
 overlaps the work-tree clone and the parsing; ``OpenedRepository.history_root()`` waits
 for it. (One blobless clone with a work tree costs more: its checkout fetches HEAD's
-contents in a second round trip, after the first.) They refuse the ``ext::`` transport
-and option-like arguments, never prompt for credentials, and are killed when they pass
-the time or size limit (each clone its own), or when the repository is closed early.
+contents in a second round trip, after the first.) What may be cloned is the URL
+policy's alone (:class:`~graph_jobs.url_policy.UrlPolicy`): ``open_repository`` checks
+the :class:`~graph_jobs.repository_ref.RepoRef` it is given right before the clone, and
+``clone`` takes only what that check returned. Clones never prompt for credentials, and
+are killed when they pass the time or size limit (each clone its own), or when the
+repository is closed early.
 
 Git runs without the operator's secrets: an empty ``HOME`` of its own (no
 ``~/.gitconfig``, no ``~/.netrc``), ``GIT_CONFIG_GLOBAL=/dev/null``, no system config, no
@@ -57,16 +60,17 @@ from graph_jobs.errors import (
     RepositoryTooLarge,
     UnsafeRepositoryURL,
 )
+from graph_jobs.repository_ref import RepoRef
+from graph_jobs.url_policy import CheckedSource, UrlPolicy
 
 _SHA_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
-_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")  # git@host:path (ssh)
 
 
 @dataclass(frozen=True)
 class OpenedRepository:
     root: Path  # the working tree
     commit: str | None  # HEAD commit, None for a directory that is not a git repo
-    source: str  # what the user gave
+    source: str  # the repository's name (RepoRef.name)
     is_clone: bool
     history: Future | None = None  # the history clone under way (a bare git directory)
 
@@ -74,30 +78,6 @@ class OpenedRepository:
         """Where to read commits: the history clone once it is done (raises its
         :class:`~graph_jobs.errors.RepositoryError`), else the work tree."""
         return self.history.result() if self.history is not None else self.root
-
-
-def is_remote(source: str) -> bool:
-    """A URL (to clone, or to refuse) rather than a local directory."""
-    return ("://" in source or "::" in source or source.startswith("-")
-            or bool(_SCP_LIKE.match(source)))
-
-
-def _check_clone_argument(url: str, allow_local: bool) -> None:
-    """Refuse what could turn `git clone` into something else, before git sees it."""
-    if not url or url != url.strip() or any(ord(c) < 32 or ord(c) == 127 for c in url):
-        raise UnsafeRepositoryURL("repository URL is empty or contains control characters")
-    if url.startswith("-"):
-        raise UnsafeRepositoryURL(f"repository URL looks like a git option: {url!r}")
-    low = url.lower()
-    if "::" in low.split("/", 1)[0] or low.startswith("ext::"):
-        raise UnsafeRepositoryURL("remote-helper URLs (transport::address) are refused")
-    scheme = low.split("://", 1)[0] if "://" in low else ("ssh" if _SCP_LIKE.match(url) else "")
-    allowed = {"https", "http"} | ({"file"} if allow_local else set())
-    if scheme not in allowed:
-        raise UnsafeRepositoryURL(
-            f"scheme {scheme or 'none'!r} is refused; use https://"
-            + (" or file://" if allow_local else "")
-        )
 
 
 def _dir_size(path: Path) -> int:
@@ -269,25 +249,28 @@ def _tree_bytes(listing: bytes) -> int:
 
 
 def clone(
-    url: str,
+    checked: CheckedSource,
     dest: Path,
     ref: str | None = None,
     timeout_s: float = 300.0,
     max_bytes: int = 1 << 30,
-    allow_local: bool = False,
     history_depth: int = 0,
     git_config: tuple[str, ...] = (),
     *,
     bare: bool = False,
     stop: threading.Event | None = None,
 ) -> str:
-    """Shallow-clone ``url`` into the empty directory ``dest``; return the HEAD commit.
+    """Shallow-clone what the URL policy ``checked`` into the empty directory ``dest``;
+    return the HEAD commit. git is held to the check's settings (pinned address, https
+    only), then to ``git_config``: see :func:`_run_git_watched`.
 
     ``history_depth`` > 0: that many commits, blobless (commits and trees only, file
-    contents for HEAD alone, or none with ``bare``). ``git_config``: see
-    :func:`_run_git_watched`.
+    contents for HEAD alone, or none with ``bare``).
     """
-    _check_clone_argument(url, allow_local)
+    if not isinstance(checked, CheckedSource) or not checked.ref.is_remote:
+        raise UnsafeRepositoryURL("clone takes what the URL policy checked, and a URL")
+    url = checked.ref.clone_url
+    git_config = (*checked.git_config, *git_config)
     if history_depth > 0:
         common = ["--depth", str(int(history_depth)), "--filter=blob:none", "--no-tags"]
     else:
@@ -350,32 +333,34 @@ def _local_commit(root: Path) -> str | None:
 
 @contextlib.contextmanager
 def open_repository(
-    source: str,
+    repo: RepoRef | str,
     ref: str | None = None,
     *,
     timeout_s: float = 300.0,
     max_bytes: int = 1 << 30,
-    allow_local_urls: bool = True,
     workdir: Path | None = None,
     history_depth: int = 0,
-    git_config: tuple[str, ...] = (),
+    policy: UrlPolicy | None = None,
 ) -> Iterator[OpenedRepository]:
-    """Yield the repository at ``source`` (a directory or a URL), cleaning up afterwards.
+    """Yield the repository ``repo`` (a directory or a URL), cleaning up afterwards.
 
-    A local directory is read in place (``ref`` must then be None: check it out
-    yourself). A URL is cloned into a temporary directory that is removed on exit; with
-    ``history_depth`` > 0 its history is cloned beside it at the same time (see the
-    module doc).
+    ``repo`` is a :class:`RepoRef` (a string is parsed here, once). A local directory is
+    read in place (``ref`` must then be None: check it out yourself). A URL is held to
+    ``policy`` (the user's, :meth:`UrlPolicy.for_user`, by default) right before it is
+    cloned into a temporary directory that is removed on exit; with ``history_depth`` >
+    0 its history is cloned beside it at the same time (see the module doc).
     """
-    if not is_remote(source):
-        root = Path(source).expanduser()
+    if not isinstance(repo, RepoRef):
+        repo = RepoRef.parse(repo)
+    if not repo.is_remote:
+        root = Path(repo.name)
         if not root.is_dir():
-            raise RepositoryError(f"no such directory: {source}")
+            raise RepositoryError(f"no such directory: {repo.name}")
         if ref:
             raise RepositoryError("--ref applies to URLs; check the ref out in a local path")
-        root = root.resolve()
-        yield OpenedRepository(root, _local_commit(root), source, False)
+        yield OpenedRepository(root, _local_commit(root), repo.name, False)
         return
+    checked = (policy or UrlPolicy.for_user()).check(repo)
     tmp = Path(tempfile.mkdtemp(prefix="pharos-clone-", dir=workdir))
     stop = threading.Event()
     pool = ThreadPoolExecutor(1, thread_name_prefix="pharos-history-clone")
@@ -383,16 +368,14 @@ def open_repository(
         history = None
         if history_depth > 0:
             def clone_history() -> Path:
-                clone(source, tmp / "history.git", ref, timeout_s, max_bytes,
-                      allow_local=allow_local_urls, history_depth=history_depth,
-                      git_config=git_config, bare=True, stop=stop)
+                clone(checked, tmp / "history.git", ref, timeout_s, max_bytes,
+                      history_depth=history_depth, bare=True, stop=stop)
                 return (tmp / "history.git").resolve()
 
             history = pool.submit(clone_history)
         dest = tmp / "repo"
-        commit = clone(source, dest, ref, timeout_s, max_bytes, allow_local=allow_local_urls,
-                       git_config=git_config)
-        yield OpenedRepository(dest.resolve(), commit, source, True, history)
+        commit = clone(checked, dest, ref, timeout_s, max_bytes)
+        yield OpenedRepository(dest.resolve(), commit, repo.name, True, history)
     finally:
         stop.set()  # a history clone still running is killed (its error is not wanted)
         pool.shutdown(wait=True)

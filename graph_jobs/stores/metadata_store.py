@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from graph_jobs.lifecycle import JobStatus
 from graph_jobs.stores import sql_ranking
 from graph_jobs.stores.sql_engine import (
     MIGRATIONS,
@@ -71,12 +72,28 @@ class MetadataStore:
                 rest = dict(fields)
                 if job is None:
                     job = IngestionJob(id=job_id, repo_url=rest.pop("repo_url", ""),
-                                       status=rest.pop("status", "pending"))
+                                       status=rest.pop("status", JobStatus.PENDING))
                     s.add(job)
                 for k, v in rest.items():
                     setattr(job, k, v)
 
         self._retry(f"could not record job {job_id}", write)
+
+    def release_job(self, job_id: str, worker: str | None) -> bool:
+        """A draining ``worker`` handed the job back: its row is ``pending`` again (no
+        stage, no worker), unless another worker has taken it since (then that worker's
+        row stands). True when the row was changed."""
+
+        def write() -> bool:
+            with self._session() as s, s.begin():
+                job = s.get(IngestionJob, job_id)
+                if job is None or job.worker != worker or JobStatus(job.status).final:
+                    return False
+                job.status, job.stage, job.worker = JobStatus.PENDING, None, None
+                job.error = "released by a draining worker"
+                return True
+
+        return self._retry(f"could not release job {job_id}", write)
 
     def get_job(self, job_id: str) -> dict | None:
         with self._session() as s:

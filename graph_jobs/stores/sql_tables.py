@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from graph_jobs.job_record import JobRecord
+from graph_jobs.lifecycle import JobStatus
 
 
 def utcnow() -> dt.datetime:
@@ -71,7 +72,7 @@ class IngestionJob(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     repo_url: Mapped[str] = mapped_column(String(2048), index=True)
     ref: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(32), index=True)  # pending running complete failed skipped cancelled
+    status: Mapped[str] = mapped_column(String(32), index=True)  # a lifecycle.JobStatus
     stage: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     commit: Mapped[str | None] = mapped_column(String(64))
@@ -90,7 +91,7 @@ class IngestionJob(Base):
     def to_dict(self) -> dict:
         """The ``row`` view of :class:`~graph_jobs.job_record.JobRecord`."""
         return JobRecord(
-            self.id, self.repo_url, self.status, ref=self.ref, stage=self.stage,
+            self.id, self.repo_url, JobStatus(self.status), ref=self.ref, stage=self.stage,
             progress=self.progress, commit=self.commit, worker=self.worker,
             attempts=self.attempts, files_processed=self.files_processed,
             embeddings_generated=self.embeddings_generated, edges=self.edges,

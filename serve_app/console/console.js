@@ -64,7 +64,7 @@ function sentence(err) {
   }
 }
 
-const STAGES = ["clone", "graph", "embed", "store"]; // graph_jobs.models.JobStage
+const STAGES = ["clone", "graph", "history", "embed", "store"]; // graph_jobs.lifecycle.RUN_STAGES
 const fmtSeconds = (s) => (s == null ? "—" : s < 60 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`);
 const fmtWhen = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 

@@ -18,6 +18,7 @@ ray = pytest.importorskip("ray")
 
 from cluster.actor_pool import WorkerPool  # noqa: E402
 from cluster.job_queue import JobQueue  # noqa: E402
+from graph_jobs.repository_ref import RepoRef  # noqa: E402
 from graph_jobs.stores.metadata_store import MetadataStore  # noqa: E402
 from pharos_cli.settings import Settings  # noqa: E402
 from tests.support.git_http import GitHTTPServer  # noqa: E402
@@ -81,8 +82,8 @@ def test_two_actors_run_two_jobs_at_once_and_a_killed_actor_job_completes_once(
     pool.start()
     _wait(lambda: len(q.status()["workers"]) == 2, what="two actors online")
     t0 = time.time()
-    a = q.enqueue(str(repos["requests"]), source=str(repos["requests"])).job_id
-    b = q.enqueue(str(repos["click"]), source=str(repos["click"])).job_id
+    a = q.enqueue(RepoRef.parse(str(repos["requests"]))).job_id
+    b = q.enqueue(RepoRef.parse(str(repos["click"]))).job_id
     _wait(lambda: {h["job_id"] for h in q.history(10)} >= {a, b}, what="both jobs")
     print("two jobs took", time.time() - t0, q.history(2))
     meta = MetadataStore(settings.effective_database_url)
@@ -101,7 +102,7 @@ def test_two_actors_run_two_jobs_at_once_and_a_killed_actor_job_completes_once(
         (tmp_path / "git-srv").mkdir(exist_ok=True)
         url = srv.publish(repos["attr"], "attr.git")
         srv.gate.clear()
-        c = q.enqueue(url, source=url).job_id
+        c = q.enqueue(RepoRef.parse(url)).job_id
         running = _wait(lambda: (j := q.job(c)) and j["status"] == "running" and j["worker"],
                         what="job c running")
         _wait(lambda: srv.requests >= 1, what="clone of job c in flight")
@@ -130,7 +131,7 @@ def test_sigterm_mid_job_loses_nothing(tmp_path, redis_url, pg_url, repos):
     env.pop("RAY_ADDRESS")
     settings = _settings(_env(tmp_path, redis_url, pg_url))
     q = JobQueue.from_settings(settings)
-    job = q.enqueue(str(repos["requests"]), source=str(repos["requests"])).job_id
+    job = q.enqueue(RepoRef.parse(str(repos["requests"]))).job_id
     proc = subprocess.Popen([sys.executable, "-m", "pharos_cli", "worker", "--num-gpus", "0",
                              "--pool-size", "1", "--slots", "1", "--grace-s", "0",
                              "--no-dashboard"], env=env, cwd=Path(__file__).resolve().parents[2],

@@ -24,6 +24,7 @@ import pytest
 pytest.importorskip("ray")
 
 from cluster.job_queue import JobQueue  # noqa: E402
+from graph_jobs.repository_ref import RepoRef
 from pharos_cli.settings import Settings  # noqa: E402
 from tests.support.repos import make_repo  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
@@ -184,7 +185,7 @@ def test_the_edge_control_plane_needs_the_token_and_the_pool_still_works(
         assert code == 200 and json.loads(text)["ray_version"], (code, text)
 
         # (c) the pool joined the head with the token: it claims and completes a job
-        job = q.enqueue(str(repo), source=str(repo)).job_id
+        job = q.enqueue(RepoRef.parse(str(repo))).job_id
         wait_for(lambda: any(h["job_id"] == job for h in q.history(10)) or
                  proc.poll() is not None, timeout=240, what="the job's record")
         assert [h["status"] for h in q.history(10) if h["job_id"] == job] == ["complete"], (

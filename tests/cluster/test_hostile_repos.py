@@ -18,6 +18,7 @@ import pytest
 
 from cluster.job_queue import JobQueue
 from cluster.redis_transport import RedisTransport
+from graph_jobs.repository_ref import RepoRef
 from tests.support.big_repos import import_chain, tiny_files
 from tests.support.repos import make_repo
 
@@ -63,8 +64,8 @@ def test_200k_tiny_files_are_refused_before_parsing_and_the_next_job_completes(
         tmp_path, redis_url, small_repo):
     big = tiny_files(tmp_path / "tiny")
     queue = JobQueue(RedisTransport(redis_url))
-    bad = queue.enqueue(str(big), source=str(big)).job_id
-    good = queue.enqueue(str(small_repo), source=str(small_repo)).job_id
+    bad = queue.enqueue(RepoRef.parse(str(big))).job_id
+    good = queue.enqueue(RepoRef.parse(str(small_repo))).job_id
     outs = _run_worker(redis_url, tmp_path, [{}, {}])  # the default settings
     _assert_failed_then_next_completes(
         queue, outs, bad, good,
@@ -75,8 +76,8 @@ def test_20k_import_chain_past_its_deadline_fails_and_the_next_job_completes(
         tmp_path, redis_url, small_repo):
     chain = import_chain(tmp_path / "chain")
     queue = JobQueue(RedisTransport(redis_url))
-    bad = queue.enqueue(str(chain), source=str(chain)).job_id
-    good = queue.enqueue(str(small_repo), source=str(small_repo)).job_id
+    bad = queue.enqueue(RepoRef.parse(str(chain))).job_id
+    good = queue.enqueue(RepoRef.parse(str(small_repo))).job_id
     outs = _run_worker(redis_url, tmp_path, [{"PHAROS_JOB_TIMEOUT_S": 3}, {}])
     _assert_failed_then_next_completes(
         queue, outs, bad, good, "JobDeadlineExceeded: job exceeded PHAROS_JOB_TIMEOUT_S=3:")
@@ -86,8 +87,8 @@ def test_a_worker_over_its_memory_ceiling_fails_the_job_and_the_next_completes(
         tmp_path, redis_url, small_repo):
     other = make_repo(tmp_path / "other", {"a.py": "import b\n", "b.py": ""})
     queue = JobQueue(RedisTransport(redis_url))
-    bad = queue.enqueue(str(other), source=str(other)).job_id
-    good = queue.enqueue(str(small_repo), source=str(small_repo)).job_id
+    bad = queue.enqueue(RepoRef.parse(str(other))).job_id
+    good = queue.enqueue(RepoRef.parse(str(small_repo))).job_id
     outs = _run_worker(redis_url, tmp_path, [{"PHAROS_JOB_MEMORY_MB": 1}, {}])
     _assert_failed_then_next_completes(
         queue, outs, bad, good, "JobMemoryExceeded: job exceeded PHAROS_JOB_MEMORY_MB=1:")

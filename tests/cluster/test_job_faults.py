@@ -30,6 +30,7 @@ from cluster.redis_transport import QueueUnavailable, RedisTransport
 from graph_jobs.errors import MetadataStoreError, VectorStoreError
 from graph_jobs.faults import JobStep
 from graph_jobs.pipeline import Stores
+from graph_jobs.repository_ref import RepoRef
 from graph_jobs.stores.metadata_store import MetadataStore
 from graph_jobs.stores.vector_store import VectorStore, close_local_clients
 from pharos_cli.settings import Settings
@@ -140,7 +141,7 @@ def _run(step: JobStep, kind: str, pg, rds, repo: Path, tmp_path: Path, *, times
                         redis_retry_s=0.2, idle_poll_min_s=0.05, idle_poll_max_s=0.2,
                         faults=fault)
     fault.worker = worker
-    job = queue.enqueue(str(repo), source=str(repo)).job_id
+    job = queue.enqueue(RepoRef.parse(str(repo))).job_id
     outcomes = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -172,7 +173,7 @@ def _no_lease_outlives(queue: JobQueue, job: str) -> None:
 
 def _takes_the_next_job(queue: JobQueue, worker: EdgeWorker, repo: Path) -> None:
     worker.faults = lambda at: None
-    nxt = queue.enqueue(str(repo), source=str(repo)).job_id
+    nxt = queue.enqueue(RepoRef.parse(str(repo))).job_id
     for _ in range(20):
         out = worker.poll_once()
         if out is not None:

@@ -14,35 +14,37 @@ import pytest
 from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import JobQueue, QueueFull, WorkerBeat, history_stats
 from cluster.redis_transport import QueueUnavailable, RedisTransport, UpstashTransport
+from cluster.statuses import CancelReply, JobStatus
 from cluster.worker_status import combined_status
 from graph_jobs.job_record import JobRecord
+from graph_jobs.repository_ref import RepoRef
 
 
 def _result(task, status="complete", error=None):
-    return JobRecord(task.job_id, task.repo_url, status, commit="abc", files_processed=3,
+    return JobRecord(task.job_id, task.repo, JobStatus(status), commit="abc", files_processed=3,
                         embeddings_generated=3, duration_seconds=0.01, error=error)
 
 
 def test_enqueue_claim_ack_and_history(transport):
     q = JobQueue(transport, max_size=3)
-    a = q.enqueue("https://github.com/o/a")
-    b = q.enqueue("https://github.com/o/b")
+    a = q.enqueue(RepoRef.parse("https://github.com/o/a"))
+    b = q.enqueue(RepoRef.parse("https://github.com/o/b"))
     assert (a.queue_position, b.queue_position, b.queue_size, b.max_queue_size) == (1, 2, 2, 3)
-    again = q.enqueue("https://github.com/o/a")
+    again = q.enqueue(RepoRef.parse("https://github.com/o/a"))
     assert again.existing and again.job_id == a.job_id and again.queue_size == 2
-    assert q.enqueue("https://github.com/o/a", ref="v2").job_id != a.job_id  # other ref
+    assert q.enqueue(RepoRef.parse("https://github.com/o/a"), ref="v2").job_id != a.job_id  # other ref
     with pytest.raises(QueueFull):
-        q.enqueue("https://github.com/o/c")
+        q.enqueue(RepoRef.parse("https://github.com/o/c"))
     assert q.job(b.job_id)["queue_position"] == 2
     beat = WorkerBeat("w1")
     task = q.claim(beat)
     assert task.job_id == a.job_id and task.attempts == 1
     assert q.job(a.job_id)["status"] == "running"
     # once claimed, the same repository can be queued again (it is no longer pending)
-    assert q.enqueue("https://github.com/o/a").job_id != a.job_id
-    assert q.ack(task, beat, "complete", duration_seconds=1.5, files_processed=4,
-                 embeddings_generated=4)
-    assert not q.ack(task, beat, "complete")  # exactly once
+    assert q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id != a.job_id
+    assert q.ack(task.record(JobStatus.COMPLETE, duration_seconds=1.5, files_processed=4,
+                 embeddings_generated=4), beat)
+    assert not q.ack(task.record(JobStatus.COMPLETE), beat)  # exactly once
     h = q.history(10)
     assert len(h) == 1 and h[0]["status"] == "complete" and h[0]["repo_url"].endswith("/a")
     assert {"repo_url", "status", "duration_seconds", "files_processed",
@@ -55,10 +57,10 @@ def test_history_keeps_the_last_100(transport):
     q = JobQueue(transport, max_size=1000)
     beat = WorkerBeat("w")
     for i in range(105):
-        q.enqueue(f"https://h.example/r{i}")
+        q.enqueue(RepoRef.parse(f"https://h.example/r{i}"))
     for _ in range(105):
         t = q.claim(beat)
-        q.ack(t, beat, "complete", duration_seconds=1)
+        q.ack(t.record(JobStatus.COMPLETE, duration_seconds=1), beat)
     assert len(q.history(500)) == 100
     assert q.history(1)[0]["repo_url"] == "h.example/r104"  # the one name
 
@@ -68,7 +70,7 @@ def test_100_concurrent_enqueues_with_a_cap_of_10_accept_exactly_10(transport):
 
     def submit(i):
         try:
-            q.enqueue(f"https://github.com/o/r{i}")
+            q.enqueue(RepoRef.parse(f"https://github.com/o/r{i}"))
             return True
         except QueueFull:
             return False
@@ -81,7 +83,7 @@ def test_100_concurrent_enqueues_with_a_cap_of_10_accept_exactly_10(transport):
 
 def test_two_workers_racing_never_claim_the_same_task(transport):
     q = JobQueue(transport, max_size=100)
-    ids = {q.enqueue(f"https://github.com/o/r{i}").job_id for i in range(40)}
+    ids = {q.enqueue(RepoRef.parse(f"https://github.com/o/r{i}")).job_id for i in range(40)}
     claimed: dict[str, list[str]] = {"w1": [], "w2": []}
 
     def drain(w):
@@ -100,7 +102,7 @@ def test_two_workers_racing_never_claim_the_same_task(transport):
 
 def test_lapsed_lease_is_redelivered_and_finishes_once(transport):
     q = JobQueue(transport, lease_s=0.3)
-    job = q.enqueue("https://github.com/o/a").job_id
+    job = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
     dead_beat, live_beat = WorkerBeat("dies"), WorkerBeat("lives")
     t1 = q.claim(dead_beat)  # ... and the worker dies: no renew, no ack
     time.sleep(0.5)
@@ -108,14 +110,14 @@ def test_lapsed_lease_is_redelivered_and_finishes_once(transport):
     assert t2 is not None and t2.job_id == job and t2.attempts == 2
     assert "lease expired" in q.job(job)["error"]
     assert q.renew(job, dead_beat) == "lost"
-    assert not q.ack(t1, dead_beat, "complete")  # the dead worker cannot record it
-    assert q.ack(t2, live_beat, "complete")
+    assert not q.ack(t1.record(JobStatus.COMPLETE), dead_beat)  # the dead worker cannot record it
+    assert q.ack(t2.record(JobStatus.COMPLETE), live_beat)
     assert [h["job_id"] for h in q.history(10)] == [job]
 
 
 def test_job_failing_every_time_is_dead_lettered_after_3_attempts(transport):
     q = JobQueue(transport, max_attempts=3)
-    job = q.enqueue("https://github.com/o/bad").job_id
+    job = q.enqueue(RepoRef.parse("https://github.com/o/bad")).job_id
     beat = WorkerBeat("w")
     verdicts = []
     for _ in range(3):
@@ -131,7 +133,7 @@ def test_job_failing_every_time_is_dead_lettered_after_3_attempts(transport):
 
 def test_worker_that_never_comes_back_dead_letters_via_leases(transport):
     q = JobQueue(transport, lease_s=0.1, max_attempts=2)
-    job = q.enqueue("https://github.com/o/a").job_id
+    job = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
     for name in ("a", "b"):
         assert q.claim(WorkerBeat(name)).job_id == job
         time.sleep(0.2)
@@ -142,22 +144,22 @@ def test_worker_that_never_comes_back_dead_letters_via_leases(transport):
 
 def test_cancel_pending_and_running(transport):
     q = JobQueue(transport)
-    a = q.enqueue("https://github.com/o/a").job_id
-    b = q.enqueue("https://github.com/o/b").job_id
-    assert q.cancel(a) == "cancelled"
+    a = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
+    b = q.enqueue(RepoRef.parse("https://github.com/o/b")).job_id
+    assert q.cancel(a).reply is CancelReply.CANCELLED
     assert q.status()["queue_size"] == 1
     assert q.history(1)[0]["status"] == "cancelled"
     beat = WorkerBeat("w")
     t = q.claim(beat)
     assert t.job_id == b
-    assert q.cancel(b) == "cancelling"
+    assert q.cancel(b).reply is CancelReply.CANCELLING
     assert q.renew(b, beat) == "cancel"
-    assert q.cancel("nope") == "unknown"
+    assert q.cancel("nope").reply is CancelReply.UNKNOWN
 
 
 def test_edge_worker_skips_tasks_older_than_ttl(transport, settings):
     q = JobQueue(transport, task_ttl_s=3600)
-    q.enqueue("https://github.com/o/old", submitted_at=time.time() - 7200)
+    q.enqueue(RepoRef.parse("https://github.com/o/old"), submitted_at=time.time() - 7200)
     ran = []
     w = EdgeWorker(q, settings, worker_id="w", run_job=lambda t, lease: ran.append(t))
     out = w.poll_once()
@@ -186,13 +188,13 @@ def test_edge_worker_statuses_and_cancel(transport, settings):
     assert "Edge Worker Online" in w.announce()
     assert combined_status(q.status()["workers"]) == "Idle"
     assert q.status()["workers"][0]["hardware"].startswith("CPU")
-    q.enqueue("https://github.com/o/a")
+    q.enqueue(RepoRef.parse("https://github.com/o/a"))
     out = w.poll_once()
     assert out.status == "complete"
     assert "Training Graph on github.com/o/a" in seen
     assert combined_status(q.status()["workers"]) == "Idle"
     # cancel while running
-    job = q.enqueue("https://github.com/o/b").job_id
+    job = q.enqueue(RepoRef.parse("https://github.com/o/b")).job_id
     threading.Timer(0.3, lambda: q.cancel(job)).start()
     assert w.poll_once().status == "cancelled"
     assert q.history(1)[0]["status"] == "cancelled"
@@ -202,8 +204,8 @@ def test_edge_worker_failure_shows_error_then_dead_letters(transport, settings):
     q = JobQueue(transport, max_attempts=2)
     w = EdgeWorker(q, settings, worker_id="w", idle_poll_min_s=0.01,
                    run_job=lambda t, lease: _result(t, "failed", "CloneFailed: no such repo"))
-    q.enqueue("https://github.com/o/missing")
-    assert w.poll_once().status == "retry"
+    q.enqueue(RepoRef.parse("https://github.com/o/missing"))
+    assert w.poll_once().status == JobStatus.RETRYING
     assert combined_status(q.status()["workers"]) == "Error: CloneFailed: no such repo"
     assert w.poll_once().status == "failed"
     assert q.dead_letters()[0]["error"] == "CloneFailed: no such repo"
@@ -215,7 +217,7 @@ def test_rest_transport_with_a_bad_token_is_unavailable_not_a_crash(redis_url):
     with UpstashGateway(redis_url) as gw:
         q = JobQueue(UpstashTransport(gw.url, "wrong-token"))
         with pytest.raises(QueueUnavailable, match="Upstash REST"):
-            q.enqueue("https://github.com/o/a")
+            q.enqueue(RepoRef.parse("https://github.com/o/a"))
 
 
 def _free_port() -> int:
@@ -251,7 +253,7 @@ def test_redis_stopped_for_10s_then_back_everything_recovers(kind, tmp_path, set
     try:
         transport = RedisTransport(url) if gw is None else UpstashTransport(gw.url, gw.token)
         q = JobQueue(transport, lease_s=30)
-        job = q.enqueue("https://github.com/o/a").job_id
+        job = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
         outage = {}
 
         def job_during_outage(task, lease):
@@ -270,9 +272,9 @@ def test_redis_stopped_for_10s_then_back_everything_recovers(kind, tmp_path, set
         # Redis restarted empty (no persistence): the lease is gone, so the ack finds no
         # lease and the worker reports it lost rather than writing a wrong record.
         out = w.poll_once()
-        assert out.status in ("complete", "lost")
+        assert out.status in (JobStatus.COMPLETE, JobStatus.RUNNING)  # RUNNING: its lease lapsed
         # enqueue and claim work again by themselves, no restart of anything
-        job2 = q.enqueue("https://github.com/o/b").job_id
+        job2 = q.enqueue(RepoRef.parse("https://github.com/o/b")).job_id
         assert w.poll_once().status == "complete"
         assert q.history(1)[0]["job_id"] == job2
         assert job != job2
@@ -280,11 +282,11 @@ def test_redis_stopped_for_10s_then_back_everything_recovers(kind, tmp_path, set
         outage["proc"].terminate()
         outage["proc"].wait()
         with pytest.raises(QueueUnavailable):
-            q.enqueue("https://github.com/o/c")
+            q.enqueue(RepoRef.parse("https://github.com/o/c"))
         assert w.poll_once() is None
         proc2 = _start_redis(port, tmp_path)
         outage["proc"] = proc2
-        assert q.enqueue("https://github.com/o/c").queue_position == 1
+        assert q.enqueue(RepoRef.parse("https://github.com/o/c")).queue_position == 1
     finally:
         if gw is not None:
             gw.__exit__(None, None, None)
@@ -304,8 +306,8 @@ def test_an_exception_escaping_the_job_is_a_retry_and_stops_the_lease(transport,
         raise RuntimeError("a bug in the job")
 
     w = EdgeWorker(q, settings, worker_id="w", idle_poll_min_s=0.01, run_job=broken)
-    job = q.enqueue("https://github.com/o/a").job_id
-    assert w.poll_once().status == "retry"
+    job = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
+    assert w.poll_once().status == JobStatus.RETRYING
     assert not [t for t in threading.enumerate() if t.name.startswith("lease-") and t.is_alive()]
     assert combined_status(q.status()["workers"]) == "Error: RuntimeError: a bug in the job"
     assert w.poll_once().status == "failed"
@@ -317,16 +319,16 @@ def test_a_failed_attempt_backs_off_before_it_is_retried(transport):
     q = JobQueue(transport, max_attempts=3, retry_backoff_s=0.4)
     assert [q.backoff_s(a) for a in (1, 2, 3)] == [0.4, 0.8, 1.6]
     beat = WorkerBeat("w")
-    job = q.enqueue("https://github.com/o/a").job_id
+    job = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
     task = q.claim(beat)
     assert q.fail(task, beat, "CloneFailed: network") == "retry"
     state = q.job(job)
     assert (state["status"], state["error"]) == ("retrying", "CloneFailed: network")
     # the same repository submitted while it waits is the same job
-    again = q.enqueue("https://github.com/o/a")
+    again = q.enqueue(RepoRef.parse("https://github.com/o/a"))
     assert again.existing and again.job_id == job
     assert q.claim(beat) is None  # not before its backoff
-    assert not q.ack(task, beat, "complete")  # the failed attempt's worker owns it no more
+    assert not q.ack(task.record(JobStatus.COMPLETE), beat)  # the failed attempt's worker owns it no more
     time.sleep(0.5)
     retried = q.claim(beat)
     assert retried is not None and (retried.job_id, retried.attempts) == (job, 2)
@@ -334,7 +336,7 @@ def test_a_failed_attempt_backs_off_before_it_is_retried(transport):
     time.sleep(0.3)
     assert q.claim(beat) is None  # the second wait is twice as long
     # a job waiting to retry can be cancelled, and is then gone for good
-    assert q.cancel(job) == "cancelled"
+    assert q.cancel(job).reply is CancelReply.CANCELLED
     assert q.job(job)["status"] == "cancelled"
     time.sleep(0.6)
     assert q.claim(beat) is None
@@ -350,16 +352,17 @@ def test_every_history_entry_is_the_one_job_record(transport, settings, pg_url):
 
     q = JobQueue(transport, lease_s=0.1, max_attempts=1)
     beat = WorkerBeat("w")
-    done = q.enqueue("https://github.com/o/done").job_id
+    done = q.enqueue(RepoRef.parse("https://github.com/o/done")).job_id
     t = q.claim(beat)
-    assert q.ack(t, beat, "complete", duration_seconds=1.23456, files_processed=4,
+    assert q.ack(t.record(JobStatus.COMPLETE, duration_seconds=1.23456, files_processed=4,
                  embeddings_generated=4, timings={"graph": 0.12345}, device="cpu",
-                 commit="abc")
-    assert q.cancel(q.enqueue("https://github.com/o/cancelled").job_id) == "cancelled"
-    q.enqueue("https://github.com/o/fails")
+                 commit="abc"), beat)
+    cancelled = q.enqueue(RepoRef.parse("https://github.com/o/cancelled")).job_id
+    assert q.cancel(cancelled).reply is CancelReply.CANCELLED
+    q.enqueue(RepoRef.parse("https://github.com/o/fails"))
     t = q.claim(beat)
     assert q.fail(t, beat, "boom") == "dead"
-    lost = q.enqueue("https://github.com/o/lost").job_id
+    lost = q.enqueue(RepoRef.parse("https://github.com/o/lost")).job_id
     assert q.claim(WorkerBeat("vanishes")).job_id == lost
     time.sleep(0.2)
     assert q.claim(beat) is None  # reaps the lapsed lease: dead-lettered by the script

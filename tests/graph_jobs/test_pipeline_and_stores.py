@@ -35,7 +35,7 @@ def test_ingest_real_repository_embedded_default(settings, requests_repo):
     n_py = len(list((requests_repo / "requests").glob("*.py")))
     assert res.files_processed == n_py == res.embeddings_generated
     assert res.edges > 20
-    assert list(dict.fromkeys(stages)) == ["clone", "graph", "embed", "store"]
+    assert list(dict.fromkeys(stages)) == ["clone", "graph", "history", "embed", "store"]
     assert {"graph", "embed", "store"} <= set(res.timings)
     pts = stores.vectors.repository_points(res.repo_url)
     assert len(pts) == n_py

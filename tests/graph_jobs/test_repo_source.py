@@ -13,6 +13,7 @@ import pytest
 
 from graph_jobs.errors import CloneFailed, CloneTimeout, RepositoryTooLarge
 from graph_jobs.graph.repo_source import clone, open_repository
+from graph_jobs.url_policy import UrlPolicy
 from tests.support.git_http import GitHTTPServer
 from tests.support.repos import commit_all, git, make_repo
 
@@ -90,7 +91,7 @@ def test_a_small_pack_of_a_huge_file_is_refused_before_it_is_written(tmp_path, s
     ref = git(up, "rev-parse", "main").strip() if sha else None
     dest = tmp_path / "clone"
     with pytest.raises(RepositoryTooLarge, match="PHAROS_CLONE_MAX_BYTES"):
-        clone(f"file://{up}", dest, ref, max_bytes=LIMIT, allow_local=True)
+        clone(UrlPolicy.for_user().check(f"file://{up}"), dest, ref, max_bytes=LIMIT)
     total, largest = _disk(dest)
     assert total <= LIMIT and largest <= LIMIT, (total, largest)
 
@@ -103,7 +104,7 @@ def test_a_file_growing_past_the_limit_as_it_is_written_is_stopped_at_the_limit(
                        "lines.txt": b"\n" * (LIMIT * 3 // 4)})
     dest = tmp_path / "clone"
     with pytest.raises(RepositoryTooLarge, match="PHAROS_CLONE_MAX_BYTES"):
-        clone(f"file://{up}", dest, max_bytes=LIMIT, allow_local=True)
+        clone(UrlPolicy.for_user().check(f"file://{up}"), dest, max_bytes=LIMIT)
     _total, largest = _disk(dest)
     assert largest <= LIMIT, largest
 

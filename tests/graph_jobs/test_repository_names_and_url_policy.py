@@ -32,7 +32,7 @@ from graph_jobs.graph.repo_source import clone
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.repository_ref import RepoRef
 from graph_jobs.stores.vector_store import FilePoint, close_local_clients
-from graph_jobs.url_policy import UrlPolicy, git_options
+from graph_jobs.url_policy import CheckedSource, UrlPolicy, git_options
 from pharos_cli.app import app as cli_app
 from pharos_cli.settings import Settings, get_settings
 from serve_app.app import create_app
@@ -160,7 +160,7 @@ def test_data_under_an_old_name_is_re_keyed_on_the_next_ingest(settings, tmp_pat
     repo = make_repo(tmp_path / "src", {"a.py": "import b\n", "b.py": ""})
     stores = Stores.open(settings)
     old = f"file://{repo}"
-    res = run_ingest(str(repo), settings, stores=stores, repo_url=old)  # as 0.x stored it
+    res = run_ingest(str(repo), settings, stores=stores, name=old)  # as 0.x stored it
     assert res.status == "complete" and stores.metadata.repository(old)
     assert stores.vectors.repository_points(old, with_vectors=False)
     res = run_ingest(f"file://{repo}", settings, stores=stores)
@@ -289,7 +289,7 @@ def test_an_allowed_host_that_resolves_to_loopback_is_refused_at_clone_time(redi
     try:
         q, worker = _edge_worker(redis_url, tmp_path,
                                  UrlPolicy(frozenset({"github.com"}), resolver=rebinding))
-        job = q.enqueue("github.com/o/r", source="https://github.com/o/r").job_id
+        job = q.enqueue(RepoRef.parse("https://github.com/o/r")).job_id
         out = worker.poll_once()
         assert (out.job_id, out.status) == (job, "failed")
         assert "resolves to a non-public address (127.0.0.1)" in out.error
@@ -353,8 +353,9 @@ def test_git_connects_to_the_pinned_address_and_does_not_follow_a_redirect(tmp_p
     try:
         opts = git_options("pinned.example", ("127.0.0.1",)) + ("http.sslVerify=false",)
         with pytest.raises(CloneFailed):
-            clone("https://pinned.example/o/r.git", tmp_path / "c", timeout_s=30,
-                  git_config=opts)
+            # what a check of pinned.example would return, had it resolved to 127.0.0.1
+            checked = CheckedSource(RepoRef.parse("https://pinned.example/o/r.git"), opts)
+            clone(checked, tmp_path / "c", timeout_s=30)
         assert srv.requests >= 1  # git connected to the address it was given
         assert listener.connections == 0  # and did not follow the redirect
     finally:

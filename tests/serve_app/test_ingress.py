@@ -92,10 +92,11 @@ def test_hostile_urls_are_refused_with_a_reason(url):
     ("https:/github.com/user/repo", "github.com/user/repo"),  # a proxy ate one slash
     ("https://GitHub.com/User/re.po_x-1/", "github.com/user/re.po_x-1"),  # names ignore case
     ("gitlab.com/group/project", "gitlab.com/group/project"),
+    ("git@github.com:user/repo.git", "github.com/user/repo"),  # cloned over https too
 ])
 def test_documented_forms_are_accepted(url, name):
     t = validate_repo_url(url, allowed_hosts={"github.com", "gitlab.com"})
-    assert t.repo_url == name and t.source == f"https://{name}"
+    assert t.name == name and t.source == t.clone_url == f"https://{name}"
 
 
 def test_ingest_contract_and_queue_cap(client):
