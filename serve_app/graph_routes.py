@@ -65,3 +65,9 @@ def request_repo_key(request: Request, repo_url: str) -> str:
     return validate_repo_url(repo_url, allowed_hosts=allowed_hosts(settings),
                              allow_local=settings.allow_local_repos, resolve=False).name
 
+
+# GET /api/v1/graph/impact (several files of a change) rides on this router: served with
+# /similar, behind the same reader token
+from serve_app.impact_routes import router as _impact_router  # noqa: E402
+
+router.include_router(_impact_router)
