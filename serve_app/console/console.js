@@ -248,7 +248,8 @@ if (sessionStorage.getItem(TOKEN_KEY)) $("#token").placeholder = "saved for this
 const PALETTE = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0a7ea4", "#d1242f",
   "#6639ba", "#116329", "#953800", "#a40e26", "#1b7c83"];
 const MAP_PAGE = 10000, MAP_MAX_PAGES = 10; // the ingress serves at most 10,000 files a page
-const map = { data: null, scale: 1, ox: 0, oy: 0, selected: -1, edges: false, frame: 0, adj: null };
+const map = { data: null, scale: 1, ox: 0, oy: 0, selected: -1, edges: false, frame: 0, adj: null,
+  change: [], impactAsked: 0 }; // change: the files chosen together (shift/ctrl-click)
 const canvas = $("#map");
 const ctx = canvas.getContext("2d");
 
@@ -315,6 +316,12 @@ function draw() {
     }
   }
   drawLabels(r, size);
+  for (const j of map.change) { // the files of the change: a violet ring and their path
+    const x = xy[2 * j], y = xy[2 * j + 1];
+    ctx.strokeStyle = "#8250df"; ctx.lineWidth = 3;
+    ctx.beginPath(); ctx.arc(x, y, size + 5, 0, Math.PI * 2); ctx.stroke();
+    label(d.files[j].path, x + size + 8, y - size - 4, "#3e1f79", "600 12px system-ui, sans-serif");
+  }
   if (map.selected >= 0) {
     const x = xy[2 * map.selected], y = xy[2 * map.selected + 1];
     ctx.strokeStyle = "#ffb000"; ctx.lineWidth = 3;
@@ -378,7 +385,7 @@ async function openMap(repo) {
     }
     const n = d.files.length;
     d.edges = d.edges.filter(([a, b]) => a < n && b < n);
-    map.data = d; map.scale = 1; map.ox = 0; map.oy = 0; map.selected = -1;
+    map.data = d; map.scale = 1; map.ox = 0; map.oy = 0; map.selected = -1; map.change = [];
     map.box = { x0: Infinity, x1: -Infinity, y0: Infinity, y1: -Infinity };
     for (const f of d.files) {
       map.box.x0 = Math.min(map.box.x0, f.x); map.box.x1 = Math.max(map.box.x1, f.x);
@@ -405,7 +412,8 @@ async function openMap(repo) {
     link.hidden = false;
     history.replaceState(null, "", link.href);
     map.openRepo = d.repo_url;
-    $("#file-panel").replaceChildren(el("p", {}, "Click a file, or find one by its path."));
+    $("#file-panel").replaceChildren(el("p", {}, "Click a file, or find one by its path. "
+      + "Shift- or Ctrl-click several files: what else a change to them touches."));
     resizeCanvas();
   } catch (err) {
     msg.textContent = sentence(err);
@@ -421,6 +429,8 @@ async function select(i) {
   $("#file-panel").replaceChildren(
     el("h3", {}, f.path),
     el("p", {}, `${f.language}, degree ${f.degree}, top folder ${f.group}`),
+    el("button", { type: "button", class: "link", id: "change-toggle", onclick: () => toggleChange(i) },
+      map.change.includes(i) ? "Remove it from the change" : "Add it to a change (or shift-click it)"),
     el("h4", {}, "Related files"), related,
     el("h4", {}, `Imports (${map.adj[i].imports.length})`),
     el("ul", {}, ...map.adj[i].imports.map(([j, k]) => el("li", {}, pick(j), el("span", { class: "why" }, ` ${k}`)))),
@@ -435,6 +445,52 @@ async function select(i) {
       el("span", { class: "why" }, ` — ${h.why.join("; ")} (score ${h.score.toFixed(2)})`))));
   } catch (err) {
     related.replaceChildren(el("li", { class: "error" }, sentence(err)));
+  }
+}
+
+// A change of several files (shift- or ctrl-click on the map, or "Add it to a change"):
+// the files likely to need the same change, from /graph/impact, each saying which of the
+// chosen files it relates to and why.
+function toggleChange(i) {
+  const at = map.change.indexOf(i);
+  if (at >= 0) map.change.splice(at, 1); else map.change.push(i);
+  if (map.change.length) { showImpact(); return; }
+  map.impactAsked++;
+  select(i);
+}
+
+function clearChange() {
+  map.change = []; map.impactAsked++; map.selected = -1;
+  redraw();
+  $("#file-panel").replaceChildren(el("p", {}, "Click a file, or find one by its path."));
+}
+
+async function showImpact() {
+  map.selected = -1;
+  redraw();
+  const d = map.data, asked = ++map.impactAsked, n = map.change.length;
+  const pick = (j) => el("button", { type: "button", class: "link", onclick: () => select(j) }, d.files[j].path);
+  const impact = el("ol", { id: "impact", "aria-label": "Files likely to change with them" }, el("li", {}, "Loading…"));
+  $("#file-panel").replaceChildren(
+    el("h3", {}, `A change of ${n} file${n === 1 ? "" : "s"}`),
+    el("ul", { id: "change-files", "aria-label": "The files of the change" }, ...map.change.map((j) => el("li", {}, pick(j), " ",
+      el("button", { type: "button", class: "link", "aria-label": `Remove ${d.files[j].path} from the change`,
+        onclick: () => toggleChange(j) }, "remove")))),
+    el("p", { class: "hint" }, "Shift- or Ctrl-click files on the map to add or remove them."),
+    el("button", { type: "button", id: "change-clear", onclick: clearChange }, "Clear the change"),
+    el("h4", {}, "Likely to change with them"), impact);
+  try {
+    const q = new URLSearchParams({ repo_url: d.repo_url, k: "10" });
+    for (const j of map.change) q.append("file_path", d.files[j].path);
+    const r = await api(`${API}/graph/impact?${q}`);
+    if (asked !== map.impactAsked) return; // the change moved on while this was asked
+    const index = new Map(d.files.map((x, j) => [x.path, j]));
+    impact.replaceChildren(...(r.results.length ? r.results.map((h) => el("li", {},
+      index.has(h.file_path) ? pick(index.get(h.file_path)) : h.file_path,
+      el("span", { class: "why" }, ` — ${h.why.join("; ")} (score ${h.score.toFixed(2)})`)))
+      : [el("li", { class: "empty" }, "No other file to rank.")]));
+  } catch (err) {
+    if (asked === map.impactAsked) impact.replaceChildren(el("li", { class: "error" }, sentence(err)));
   }
 }
 
@@ -481,7 +537,7 @@ canvas.addEventListener("pointerup", (e) => {
   const r = canvas.getBoundingClientRect();
   if (drag && !drag.moved) {
     const i = nearest(e.clientX - r.left, e.clientY - r.top);
-    if (i >= 0) select(i);
+    if (i >= 0) (e.shiftKey || e.ctrlKey || e.metaKey ? toggleChange : select)(i);
   }
   drag = null;
 });
@@ -506,7 +562,7 @@ $("#explore-form").addEventListener("submit", (e) => { e.preventDefault(); openM
 window.addEventListener("resize", resizeCanvas);
 
 // for the browser tests and the frame-rate bench: the map's state, read-only
-window.pharosMap = { state: map, pan, zoom, select, redraw, draw };
+window.pharosMap = { state: map, pan, zoom, select, toggleChange, redraw, draw };
 
 // The stored repositories: offered in the Repository box, and, when no map is open yet,
 // the first view opens one (the most recent job's, else the first by name), so a
