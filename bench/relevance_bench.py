@@ -1,6 +1,7 @@
 """Related files, judged by each repository's own future.
 
-    python bench/relevance_bench.py PATH [PATH ...] [--cut 0.7] [--out results.json]
+    python bench/relevance_bench.py PATH [PATH ...] [--cut 0.7] [--model FILE]
+        [--cache DIR] [--out results.json]
 
 Each PATH is a local git repository with its history (a clone of a fetched snapshot).
 For each one:
@@ -12,14 +13,22 @@ For each one:
    holds the cut commit and its ancestors and no ref to anything later (the bench checks
    that no future commit is reachable in it). Everything (Pharos and the baselines:
    structure and history alike) is built from that clone.
-3. **The truth.** Two files changed in one future commit are related (commits touching
-   more than ``--max-future-files`` files are left out as noise; renames after the cut
-   are followed back to the names at the cut). A query is a file of the graph at the cut
-   with at least two such partners in the graph.
-4. **Scores.** Each method ranks every other file of the graph for each query; on its
-   top 10: precision@10 = hits / 10, recall@10 = hits / min(10, partners) (so a perfect
-   list scores 1 whatever the number of partners), MRR@10. Per repository and as a mean
-   over repositories, with 95% bootstrap intervals over the queries (``--boot``).
+3. **The truth.** The future commits of at most ``--max-future-files`` files (30; larger
+   ones are noise), their files renamed back to the names at the cut, kept with at least
+   two files of the graph at the cut.
+4. **Three protocols**, each method ranking every other file for one question:
+   - **pairs** (issue 13): two files of one future commit are related; a query is a file
+     with at least two partners; precision@10 = hits / 10, recall@10 = hits / min(10,
+     partners), MRR@10. The 1.15x target is read here.
+   - **navigation** (ROSE, Zimmermann et al., ICSE 2004): each file of a future commit
+     asks, the rest of that commit is the answer: hit@3 (a right file in the top 3),
+     recall@10, MRR; its mean is over repositories of at least 50 files.
+   - **prevention** (ROSE): a future commit minus one file asks, the missing file is the
+     answer. ``similar`` answers on the first asking file alone (the first by path),
+     ``impact`` (:mod:`graph_jobs.relations.change_impact`, when it is importable) on all
+     of them; hit@3, recall@10 (= hit@10), MRR.
+   Per repository and as a mean over repositories, with 95% bootstrap intervals over the
+   queries (``--boot``; for the mean, queries resampled inside each repository).
 
 Methods, all in the same run:
 
@@ -28,25 +37,35 @@ Methods, all in the same run:
 - ``folder``                 path distance in the tree (same folder first);
 - ``coupling``               change coupling mined from the past commits (degree);
 - ``coupling+ppr+folder``    coupling, then PageRank, then folder as tie-breakers;
-- ``words``                  TF-IDF cosine of the files' identifier words (the signal
-                             ``shared_terms`` gives Pharos), and ``coupling+words``:
-                             coupling, then words. Not in the issue's table (the target
-                             is against the table's best); reported beside it;
-- ``pharos``                 ``run_ingest`` on the cut clone (SQLite + local Qdrant in a
-                             temporary directory), then ``related_files`` (Qdrant
-                             candidates reranked with exact signals);
-- ``pharos-vector``          the same store, Qdrant's nearest neighbours alone;
-- ``pharos-imports``         today's Pharos: Node2Vec on the import graph alone
-                             (``--relations imports``), nearest neighbours;
-- the top-10 overlap of ``pharos`` (and ``pharos-vector``) between seeds 0 and 1.
+- ``words``                  TF-IDF cosine of the files' identifier words: words split at
+                             ``_``, digits and case changes (``graph_jobs.graph.extract.terms``),
+                             sublinear tf ``1 + ln count``, idf ``ln(files / df)``;
+- ``rrf``                    reciprocal rank fusion (k = 60) of coupling, words, ppr and
+                             folder: each lists the files it gives a signal to (folder:
+                             every file), ``sum 1 / (60 + rank)``;
+- ``coupling+words``         coupling, then words;
+- ``pharos``                 ``run_ingest`` on the cut clone (SQLite + local Qdrant),
+                             then ``related_files`` with the learned ranker (``--model``,
+                             default the shipped ``ranker_model.json``);
+- ``pharos-hand``            the same candidates ranked by the hand weights
+                             (``RerankWeights``: what ``similar`` does without the model);
+- ``pharos-vector``          the same store, Qdrant's nearest neighbours alone.
 
-Ties in the baselines are broken by a seeded shuffle, never by name.
+The 1.15x target is against the best baseline, every one above but Pharos's own.
+
+Everything a repository costs (clones, ingest, baseline rankings, each query's candidates
+and their features) is kept under ``--cache`` (one pickle per repository and cut), so
+another model is scored without computing anything again; ``bench/train_ranker.py``
+reads the same cache for its leave-repositories-out folds. Ties in the baselines are
+broken by a seeded shuffle, never by name.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import pickle
 import random
 import subprocess
 import sys
@@ -66,6 +85,8 @@ from graph_jobs.history.git_log import read_commits  # noqa: E402
 from graph_jobs.relations.related_files import tree_distance  # noqa: E402
 
 K = 10
+RRF_K = 60
+CACHE_VERSION = 1
 
 
 def git(repo: Path, *args: str) -> str:
@@ -98,13 +119,14 @@ def reachable(clone: Path) -> set[str]:
     return set(git(clone, "rev-list", "--all").split())
 
 
-def future_partners(repo: Path, cut: str, files: set[str], max_files: int
-                    ) -> tuple[dict[str, set[str]], int]:
-    """path at the cut -> files changed with it in a future commit (names at the cut)."""
-    commits = read_commits(repo, since=cut, exact_renames_only=False)  # newest first
+def commit_sets(repo: Path, since: str, files: set[str], max_files: int) -> list[list[str]]:
+    """The non-merge commits of ``since..HEAD`` in ``repo``, oldest first, each as the
+    files of ``files`` it changed (names at ``since``: later renames followed back);
+    commits of more than ``max_files`` files are left out, and so are those with fewer
+    than two files of ``files``."""
+    commits = read_commits(repo, since=since, exact_renames_only=False)  # newest first
     back: dict[str, str] = {}  # a later name -> its name at the cut
-    partners: dict[str, set[str]] = defaultdict(set)
-    used = 0
+    out = []
     for c in reversed(commits):  # oldest first
         names = set()
         for status, path, old in c.changes:
@@ -113,11 +135,25 @@ def future_partners(repo: Path, cut: str, files: set[str], max_files: int
             names.add(back.get(path, path))
         if len(names) > max_files:
             continue
-        used += 1
-        tracked = [n for n in names if n in files]
-        for a in tracked:
-            partners[a].update(b for b in tracked if b != a)
-    return dict(partners), used
+        tracked = sorted(n for n in names if n in files)
+        if len(tracked) >= 2:
+            out.append(tracked)
+    return out
+
+
+def partners_of(commits: list[list[str]]) -> dict[str, set[str]]:
+    partners: dict[str, set[str]] = defaultdict(set)
+    for c in commits:
+        for a in c:
+            partners[a].update(b for b in c if b != a)
+    return dict(partners)
+
+
+def future_partners(repo: Path, cut: str, files: set[str], max_files: int
+                    ) -> tuple[dict[str, set[str]], int]:
+    """path at the cut -> files changed with it in a future commit (names at the cut)."""
+    commits = commit_sets(repo, cut, files, max_files)
+    return partners_of(commits), len(commits)
 
 
 # --- baselines --------------------------------------------------------------------------
@@ -132,25 +168,40 @@ class Case:
     queries: list[str]
     info: dict = field(default_factory=dict)
     terms: dict[str, dict[str, int]] = field(default_factory=dict)  # path -> {word: count}
+    commits: list[list[str]] = field(default_factory=list)  # the future, as commit_sets
+
+
+def tfidf(files: list[str], terms: dict[str, dict[str, int]]) -> np.ndarray:
+    """Unit rows of ``(1 + ln count) * ln(files / df)`` (words in one file or in every file
+    weigh nothing), as ``shared_terms`` computes them: the ``words`` baseline."""
+    vocab: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for i, f in enumerate(files):
+        for w, c in terms.get(f, {}).items():
+            rows.append(i)
+            cols.append(vocab.setdefault(w, len(vocab)))
+            vals.append(1.0 + np.log(c))
+    x = np.zeros((len(files), max(1, len(vocab))), dtype=np.float32)
+    x[rows, cols] = vals
+    df = (x > 0).sum(0)
+    idf = np.log(len(files) / np.maximum(df, 1))
+    idf[df < 2] = 0.0
+    x *= idf.astype(np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
 
 
 class Baselines:
     def __init__(self, case: Case, seed: int = 0) -> None:
-        import networkx as nx
+        from graph_jobs.relations.ranker_features import ImportGraph
 
         self.case = case
-        self.g = nx.Graph()
-        self.g.add_nodes_from(case.files)
-        self.g.add_edges_from((a, b) for a, b in case.import_edges if a != b)
         self.seed = seed
-        self.words: dict[str, dict[str, float]] = defaultdict(dict)
-        if case.terms:
-            from graph_jobs.relations.shared_terms import shared_terms
-
-            every = shared_terms(case.files, case.terms, k=len(case.files), min_similarity=1e-9)
-            for (a, b), sim in every.pairs.items():
-                self.words[a][b] = sim
-                self.words[b][a] = sim
+        self.index = {f: i for i, f in enumerate(case.files)}
+        self.graph = ImportGraph.build([(f, 0) for f in case.files], case.import_edges)
+        self._ppr: dict[str, dict[str, float]] = {}
+        x = tfidf(case.files, case.terms) if case.terms else None
+        self.sims = x @ x.T if x is not None else None
         self.partners: dict[str, dict[str, float]] = defaultdict(dict)
         for (a, b) in case.history.pairs:
             d = case.history.degree(a, b)
@@ -162,13 +213,24 @@ class Baselines:
         return {f: rng.random() for f in self.case.files}
 
     def ppr(self, q: str) -> dict[str, float]:
-        import networkx as nx
+        """Personalized PageRank on the undirected import graph (networkx's definition;
+        ``ImportGraph.ppr``); nothing for a file without an import."""
+        if q not in self._ppr:
+            g = self.graph
+            if g.und_deg[g.index[q]] == 0:
+                self._ppr[q] = {}
+            else:
+                r = g.ppr(q)
+                self._ppr[q] = {f: float(r[i]) for f, i in g.index.items() if r[i] > 0}
+        return self._ppr[q]
 
-        if self.g.degree(q) == 0:
+    def words(self, q: str) -> dict[str, float]:
+        if self.sims is None:
             return {}
-        return nx.pagerank(self.g, alpha=0.85, personalization={q: 1.0}, tol=1e-8)
+        row = self.sims[self.index[q]]
+        return {f: float(row[i]) for i, f in enumerate(self.case.files) if row[i] > 0}
 
-    def rank(self, method: str, q: str) -> list[str]:
+    def rank(self, method: str, q: str, k: int = K) -> list[str]:
         others = [f for f in self.case.files if f != q]
         tb = self._tiebreak(q)
         if method == "random":
@@ -186,66 +248,229 @@ class Baselines:
             key = {f: (-cp.get(f, 0.0), -pr.get(f, 0.0), tree_distance(q, f), tb[f])
                    for f in others}
         elif method == "words":
-            ws = self.words.get(q, {})
+            ws = self.words(q)
             key = {f: (-ws.get(f, 0.0), tb[f]) for f in others}
         elif method == "coupling+words":
-            cp, ws = self.partners.get(q, {}), self.words.get(q, {})
+            cp, ws = self.partners.get(q, {}), self.words(q)
             key = {f: (-cp.get(f, 0.0), -ws.get(f, 0.0), tb[f]) for f in others}
+        elif method == "rrf":
+            fused: dict[str, float] = defaultdict(float)
+            for part in ("coupling", "words", "ppr", "folder"):
+                scored = (others if part == "folder" else
+                          [f for f in others if (self.partners.get(q, {}) if part == "coupling"
+                                                 else self.words(q) if part == "words"
+                                                 else self.ppr(q)).get(f, 0.0) > 0])
+                if not scored:
+                    continue
+                for r, f in enumerate(self.rank(part, q, len(others))):
+                    if r >= len(scored):
+                        break
+                    fused[f] += 1.0 / (RRF_K + r + 1)
+            key = {f: (-fused.get(f, 0.0), tb[f]) for f in others}
         else:
             raise ValueError(method)
-        return sorted(others, key=key.__getitem__)[:K]
+        return sorted(others, key=key.__getitem__)[:k]
 
 
-# The issue's table: the 1.15x target is against the best of these.
-BASELINES = ["random", "ppr", "folder", "coupling", "coupling+ppr+folder"]
-# Not in the issue's table; reported beside it because Pharos reads the same signal:
-# TF-IDF cosine of the files' identifier words (shared_terms), alone and after coupling.
-EXTRA_BASELINES = ["words", "coupling+words"]
+# The baselines: the 1.15x target is against the best of these.
+BASELINES = ["random", "ppr", "folder", "coupling", "coupling+ppr+folder", "words", "rrf",
+             "coupling+words"]
+EXTRA_BASELINES: list[str] = []  # kept for callers of the issue-13 layout
+PHAROS = ["pharos", "pharos-hand", "pharos-vector"]
 
 
-# --- Pharos through its own stores ----------------------------------------------------------
-def pharos_answers(case: Case, data_dir: Path, *, seed: int, relations: str = "all",
-                   rerank_weights=None, relation_weights=None, n2v=None,
-                   modes=("rerank", "vector")) -> tuple[dict[str, dict[str, list[str]]], dict]:
+# --- one repository: the cut, the baselines, Pharos's candidates and features ------------
+def prepare(path: Path, work: Path, fraction: float, max_future_files: int,
+            clone: Path | None = None) -> Case:
+    from graph_jobs.graph.file_words import read_words
+    from graph_jobs.graph.graph_job import graph_for
+    from pharos_cli.settings import Settings
+
+    name = path.name
+    cut, n_commits = cut_commit(path, fraction)
+    if clone is None or not (clone / ".git").exists():
+        clone = clone_at(path, cut, clone or work / f"{name}-cut")
+    future = set(git(path, "rev-list", f"{cut}..HEAD").split())
+    leaked = future & reachable(clone)
+    if leaked:
+        raise SystemExit(f"{name}: the cut clone reaches {len(leaked)} future commits")
+    settings = Settings(_env_file=None, PHAROS_DATA_DIR=str(work / f"{name}-graph"))
+    graph = graph_for(str(clone), settings, use_cache=False)
+    files = [f.path for f in graph.files]
+    fileset = set(files)
+    history = mine(read_commits(clone, exact_renames_only=False, max_commits=2000), keep=fileset)
+    commits = commit_sets(path, cut, fileset, max_future_files)
+    truth = partners_of(commits)
+    queries = sorted(q for q, ps in truth.items() if len(ps) >= 2)
+    info = {"cut": cut[:12], "non_merge_commits": n_commits, "files": len(files),
+            "future_commits_used": len(commits), "queries": len(queries),
+            "future_commits": len(future)}
+    terms = read_words(clone, graph.files)
+    return Case(name, clone, files, [(e.source, e.target) for e in graph.edges], history,
+                truth, queries, info, terms=terms, commits=commits)
+
+
+def ingest(clone: Path, data_dir: Path, seed: int = 0):
+    """``run_ingest`` of ``clone`` into ``data_dir`` (SQLite + local Qdrant), as
+    ``pharos ingest`` does; returns the open stores and the job's result."""
     import dataclasses
 
     from graph_jobs.pipeline import Stores, run_ingest
-    from graph_jobs.relations.related_files import related_files
     from graph_jobs.relations.walk_settings import RELATION_DEFAULTS
-    from graph_jobs.stores.vector_store import close_local_clients
     from pharos_cli.settings import Settings
 
-    settings = Settings(_env_file=None, PHAROS_DATA_DIR=str(data_dir), PHAROS_RELATIONS=relations)
+    settings = Settings(_env_file=None, PHAROS_DATA_DIR=str(data_dir))
     stores = Stores.open(settings)
-    base = dataclasses.replace(RELATION_DEFAULTS, seed=seed, **(n2v or {}))
-    if relations == "imports":
-        from graph_jobs.embedding.params import Node2VecParams
-
-        base = Node2VecParams(seed=seed)
-    res = run_ingest(str(case.clone), settings, stores=stores, params=base,
-                     relation_weights=relation_weights)
+    res = run_ingest(str(clone), settings, stores=stores,
+                     params=dataclasses.replace(RELATION_DEFAULTS, seed=seed))
     if res.status != "complete":
-        raise SystemExit(f"{case.name}: ingest failed: {res.error}")
-    out: dict[str, dict[str, list[str]]] = {m: {} for m in modes}
-    for q in case.queries:
-        for m in modes:
-            try:
-                hits = related_files(stores.vectors, stores.metadata, res.repo_url, q, K,
-                                     rerank=m == "rerank", weights=rerank_weights)
-            except KeyError:
-                hits = []
-            out[m][q] = [h.file_path for h in hits]
+        raise SystemExit(f"{clone}: ingest failed: {res.error}")
+    return stores, res
+
+
+def close(stores) -> None:
+    from graph_jobs.stores.vector_store import close_local_clients
+
     close_local_clients()
     stores.metadata.dispose()
-    return out, res.to_dict("result")
 
 
-# --- scoring ------------------------------------------------------------------------------
-def score(ranked: list[str], truth: set[str]) -> tuple[float, float, float]:
+def candidate_features(stores, repo_url: str, queries: list[str]) -> dict:
+    """``{query: (candidate paths, features)}``: what ``related_files`` ranks, through the
+    same functions (``candidates``, ``ranker_features.pair_features``)."""
+    from graph_jobs.errors import NotFound
+    from graph_jobs.relations.ranker_features import import_graph, pair_features
+    from graph_jobs.relations.related_files import candidates
+
+    graph = import_graph(stores.metadata, repo_url)
+    out = {}
+    for q in queries:
+        try:
+            cands, signals = candidates(stores.vectors, stores.metadata, repo_url, q, 100)
+        except (KeyError, NotFound):
+            continue
+        cands = [c for c in cands if c[0] != q]
+        out[q] = ([c[0] for c in cands], pair_features(q, cands, signals, graph))
+    return out
+
+
+def cache_path(cache: Path, kind: str, name: str, sha: str) -> Path:
+    return cache / f"v{CACHE_VERSION}-{kind}-{name}-{sha[:12]}.pkl"
+
+
+def extract(path: Path, cache: Path, fraction: float = 0.7, max_future_files: int = 30,
+            ) -> dict:
+    """Everything the bench needs of one repository cut at ``fraction``, cached."""
+    cut, _ = cut_commit(path, fraction)
+    out = cache_path(cache, "eval", path.name, cut)
+    if out.exists():
+        return pickle.loads(out.read_bytes())
+    t0 = time.perf_counter()
+    work = cache / "work" / f"{path.name}-{cut[:12]}"
+    if work.exists():
+        subprocess.run(["rm", "-rf", str(work)], check=True)
+    work.mkdir(parents=True)
+    case = prepare(path, work, fraction, max_future_files, clone=work / "clone")
+    asked = sorted({f for c in case.commits for f in c})
+    base = Baselines(case)
+    ranks = {m: {q: base.rank(m, q) for q in asked} for m in BASELINES}
+    t1 = time.perf_counter()
+    stores, res = ingest(case.clone, work / "store")
+    feats = candidate_features(stores, res.repo_url, asked)
+    close(stores)
+    d = {"name": case.name, "cut": cut, "info": case.info, "files": case.files,
+         "commits": case.commits, "queries": case.queries, "ranks": ranks,
+         "features": feats, "repo_url": res.repo_url, "store": str(work / "store"),
+         "clone": str(case.clone), "seconds": {"baselines": t1 - t0,
+                                               "pharos": time.perf_counter() - t1}}
+    out.write_bytes(pickle.dumps(d))
+    return d
+
+
+# --- ranking from the cache ---------------------------------------------------------------
+def top_k(d: dict, q: str, method: str, model=None) -> list[str]:
+    from graph_jobs.relations.ranker_features import FEATURES
+
+    if method in d["ranks"]:
+        return d["ranks"][method].get(q, [])
+    got = d["features"].get(q)
+    if got is None:
+        return []
+    names, x = got
+    if method == "pharos-vector":
+        order = sorted(range(len(names)), key=lambda i: -x[i, FEATURES.index("cosine")])
+        return [names[i] for i in order[:K]]
+    score = (x[:, FEATURES.index("hand_score")] if method == "pharos-hand"
+             else model.score(x))
+    order = sorted(range(len(names)), key=lambda i: (-score[i], names[i]))
+    return [names[i] for i in order[:K]]
+
+
+def score(ranked: list[str], truth: set[str]) -> tuple[float, float, float, float]:
+    """precision@10, recall@10 (hits / min(10, right answers)), MRR@10, hit@3."""
     top = ranked[:K]
     hits = sum(1 for f in top if f in truth)
     rr = next((1.0 / (i + 1) for i, f in enumerate(top) if f in truth), 0.0)
-    return hits / K, hits / min(K, len(truth)), rr
+    return hits / K, hits / min(K, len(truth)), rr, float(any(f in truth for f in top[:3]))
+
+
+def protocols(d: dict, methods: list[str], model=None, impact=None,
+              max_prevention: int = 400, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Per protocol and method, the per-query scores (rows of :func:`score`)."""
+    cache: dict[tuple[str, str], list[str]] = {}
+
+    def ranked(m: str, q: str) -> list[str]:
+        if (m, q) not in cache:
+            cache[m, q] = top_k(d, q, m, model)
+        return cache[m, q]
+
+    truth = partners_of(d["commits"])
+    out: dict[str, dict[str, np.ndarray]] = {"pairs": {}, "navigation": {}, "prevention": {}}
+    for m in methods:
+        out["pairs"][m] = np.array([score(ranked(m, q), truth[q]) for q in d["queries"]]
+                                   ).reshape(-1, 4)
+        out["navigation"][m] = np.array(
+            [score(ranked(m, q), set(c) - {q}) for c in d["commits"] for q in c]).reshape(-1, 4)
+    prevent = [(c, miss) for c in d["commits"] for miss in c]
+    if len(prevent) > max_prevention:
+        rng = random.Random(seed)
+        prevent = sorted(rng.sample(prevent, max_prevention), key=lambda t: (t[0], t[1]))
+    for m in methods:
+        out["prevention"][m] = np.array(
+            [score(ranked(m, min(f for f in c if f != miss)), {miss}) for c, miss in prevent]
+        ).reshape(-1, 4)
+    if impact is not None:
+        out["prevention"]["impact"] = np.array(
+            [score(impact([f for f in c if f != miss]), {miss}) for c, miss in prevent]
+        ).reshape(-1, 4)
+    return out
+
+
+def impact_ranker(d: dict):
+    """``files -> top 10`` through ``graph_jobs.relations.change_impact`` on the repository's
+    stored ingest, or ``None`` when that module is not there."""
+    try:
+        from graph_jobs.relations import change_impact
+    except ImportError:
+        return None, None
+    from graph_jobs.pipeline import Stores
+    from pharos_cli.settings import Settings
+
+    stores = Stores.open(Settings(_env_file=None, PHAROS_DATA_DIR=d["store"]))
+    singles: dict = {}  # each asked file's own ranking, computed once per repository
+
+    def rank(files: list[str]) -> list[str]:
+        try:
+            hits = change_impact.change_impact(stores.vectors, stores.metadata, d["repo_url"],
+                                               files, K, cache=singles)
+        except Exception as exc:  # noqa: BLE001 - a refused question scores nothing
+            if type(exc).__name__ not in ("NotFound", "QuestionRefused", "KeyError"):
+                raise
+            return []
+        got = getattr(hits, "hits", hits)
+        return [getattr(h, "file_path", h) for h in got][:K]
+
+    return rank, stores
 
 
 def bootstrap(values: np.ndarray, boot: int, rng: np.random.Generator) -> tuple[float, float]:
@@ -256,32 +481,120 @@ def bootstrap(values: np.ndarray, boot: int, rng: np.random.Generator) -> tuple[
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def prepare(path: Path, work: Path, fraction: float, max_future_files: int) -> Case:
-    from graph_jobs.graph.graph_job import graph_for
-    from pharos_cli.settings import Settings
+COLS = {"p@10": 0, "r@10": 1, "mrr": 2, "hit@3": 3}
 
-    name = path.name
-    cut, n_commits = cut_commit(path, fraction)
-    clone = clone_at(path, cut, work / f"{name}-cut")
-    future = set(git(path, "rev-list", f"{cut}..HEAD").split())
-    leaked = future & reachable(clone)
-    if leaked:
-        raise SystemExit(f"{name}: the cut clone reaches {len(leaked)} future commits")
-    settings = Settings(_env_file=None, PHAROS_DATA_DIR=str(work / f"{name}-graph"))
-    graph = graph_for(str(clone), settings, use_cache=False)
-    files = [f.path for f in graph.files]
-    fileset = set(files)
-    history = mine(read_commits(clone, exact_renames_only=False, max_commits=2000), keep=fileset)
-    truth, used = future_partners(path, cut, fileset, max_future_files)
-    queries = sorted(q for q, ps in truth.items() if len(ps) >= 2)
-    info = {"cut": cut[:12], "non_merge_commits": n_commits, "files": len(files),
-            "future_commits_used": used, "queries": len(queries),
-            "future_commits": len(future)}
-    from graph_jobs.graph.file_words import read_words
 
-    terms = read_words(clone, graph.files)
-    return Case(name, clone, files, [(e.source, e.target) for e in graph.edges], history,
-                truth, queries, info, terms=terms)
+def mean_with_ci(per_repo: dict[str, np.ndarray], col: int, boot: int,
+                 rng: np.random.Generator) -> tuple[float, float, float]:
+    """The mean over repositories of each one's mean, and its 95% interval from resampling
+    queries inside each repository."""
+    names = [n for n, v in per_repo.items() if len(v)]
+    if not names:
+        return float("nan"), float("nan"), float("nan")
+    boots = np.zeros((boot, len(names)))
+    for j, n in enumerate(names):
+        v = per_repo[n][:, col]
+        boots[:, j] = v[rng.integers(0, len(v), size=(boot, len(v)))].mean(1)
+    m = float(np.mean([per_repo[n][:, col].mean() for n in names]))
+    return m, float(np.percentile(boots.mean(1), 2.5)), float(np.percentile(boots.mean(1), 97.5))
+
+
+def summarize(results: dict[str, dict], methods: list[str], boot: int, min_files: int = 50,
+              seed: int = 0) -> dict:
+    """``results``: repository -> {"info", "scores": protocols(...)}; the figures."""
+    rng = np.random.default_rng(seed)
+    out: dict = {"per_repository": {}, "summary": {}}
+    for n, r in results.items():
+        row = {"info": r["info"]}
+        for proto, by_m in r["scores"].items():
+            row[proto] = {}
+            for m, s in by_m.items():
+                if not len(s):
+                    continue
+                lo, hi = bootstrap(s[:, 1], boot, rng)
+                row[proto][m] = {k: float(s[:, c].mean()) for k, c in COLS.items()}
+                row[proto][m]["r@10_ci"] = [lo, hi]
+                row[proto][m]["queries"] = len(s)
+        out["per_repository"][n] = row
+    for proto in ("pairs", "navigation", "prevention"):
+        big = proto == "navigation"
+        names = [n for n, r in results.items()
+                 if not big or r["info"]["files"] >= min_files]
+        ms = [m for m in [*methods, "impact"] if any(m in results[n]["scores"][proto]
+                                                        for n in names)]
+        out["summary"][proto] = {}
+        for m in ms:
+            per = {n: results[n]["scores"][proto][m] for n in names
+                   if m in results[n]["scores"][proto]}
+            row = {"repositories": len(per)}
+            for k, c in COLS.items():
+                v, lo, hi = mean_with_ci(per, c, boot, rng)
+                row[k], row[k + "_ci"] = v, [lo, hi]
+            out["summary"][proto][m] = row
+    pairs = out["summary"]["pairs"]
+    if "pharos" in pairs:
+        best = max((m for m in BASELINES if m in pairs), key=lambda m: pairs[m]["r@10"])
+        out["best_baseline"] = best
+        out["ratio"] = pairs["pharos"]["r@10"] / pairs[best]["r@10"]
+        # the ratio's interval: the same resampled queries for both sides
+        per_p = {n: results[n]["scores"]["pairs"]["pharos"] for n in results}
+        per_b = {n: results[n]["scores"]["pairs"][best] for n in results}
+        boots = []
+        for _ in range(boot):
+            a, b = [], []
+            for n in per_p:
+                idx = rng.integers(0, len(per_p[n]), size=len(per_p[n]))
+                a.append(per_p[n][idx, 1].mean())
+                b.append(per_b[n][idx, 1].mean())
+            boots.append(np.mean(a) / np.mean(b))
+        out["ratio_ci"] = [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))]
+    return out
+
+
+def report(fig: dict, methods: list[str]) -> None:
+    per = fig["per_repository"]
+    names = list(per)
+    print()
+    print("pairs protocol (issue 13), recall@10 per repository")
+    print("| repository | files | queries | " + " | ".join(methods) + " |")
+    print("|---|---|---|" + "---|" * len(methods))
+    for n in names:
+        print(f"| {n} | {per[n]['info']['files']} | {per[n]['info']['queries']} | "
+              + " | ".join(f"{per[n]['pairs'][m]['r@10']:.3f}" if m in per[n]['pairs']
+                           else "-" for m in methods) + " |")
+    for proto in ("pairs", "navigation", "prevention"):
+        s = fig["summary"][proto]
+        print()
+        extra = " (repositories of >= 50 files)" if proto == "navigation" else ""
+        print(f"{proto}{extra}: mean over repositories (95% CI)")
+        print("| method | repos | recall@10 | hit@3 | MRR@10 |")
+        print("|---|---|---|---|---|")
+        for m, r in s.items():
+            print(f"| {m} | {r['repositories']} | {r['r@10']:.3f} ({r['r@10_ci'][0]:.3f}-"
+                  f"{r['r@10_ci'][1]:.3f}) | {r['hit@3']:.3f} ({r['hit@3_ci'][0]:.3f}-"
+                  f"{r['hit@3_ci'][1]:.3f}) | {r['mrr']:.3f} |")
+    if "ratio" in fig:
+        pairs = fig["summary"]["pairs"]
+        b = fig["best_baseline"]
+        print()
+        print(f"best baseline: {b} ({pairs[b]['r@10']:.3f}); pharos / best = "
+              f"{fig['ratio']:.3f} (95% CI {fig['ratio_ci'][0]:.3f}-{fig['ratio_ci'][1]:.3f};"
+              f" target >= 1.15); recall@10 in the pairs protocol")
+        if "pharos-hand" in pairs:
+            print(f"learned {pairs['pharos']['r@10']:.3f} vs hand weights "
+                  f"{pairs['pharos-hand']['r@10']:.3f}")
+    nav = fig["summary"]["navigation"]
+    if "pharos" in nav:
+        print(f"navigation hit@3 (>= 50 files): pharos {nav['pharos']['hit@3']:.3f} "
+              f"(target >= 0.80)")
+    prev = fig["summary"]["prevention"]
+    if "impact" in prev and "pharos" in prev:
+        print(f"prevention: impact (all asking files) recall@10 {prev['impact']['r@10']:.3f}"
+              f" hit@3 {prev['impact']['hit@3']:.3f} vs similar on the first file "
+              f"{prev['pharos']['r@10']:.3f} / {prev['pharos']['hit@3']:.3f}")
+    elif "pharos" in prev:
+        print("prevention: graph_jobs.relations.change_impact is not importable; "
+              "impact not scored")
 
 
 def main() -> None:
@@ -291,132 +604,66 @@ def main() -> None:
     ap.add_argument("--max-future-files", type=int, default=30,
                     help="future commits touching more files are left out of the truth")
     ap.add_argument("--boot", type=int, default=1000)
-    ap.add_argument("--no-imports-variant", action="store_true",
-                    help="skip today's Pharos (import graph alone)")
-    ap.add_argument("--no-seed-overlap", action="store_true")
-    ap.add_argument("--rerank-weights", type=json.loads, default=None,
-                    help='JSON overrides of RerankWeights, e.g. \'{"cochange": 2}\'')
-    ap.add_argument("--relation-weights", type=json.loads, default=None,
-                    help="JSON overrides of RelationWeights")
-    ap.add_argument("--n2v", type=json.loads, default=None,
-                    help='JSON overrides of the Node2Vec settings, e.g. \'{"p": 0.5}\'')
-    ap.add_argument("--min-total-walks", type=int, default=None,
-                    help="walks a relation graph gets at least (walk_settings.MIN_TOTAL_WALKS)")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="the learned ranker's file (default: the shipped ranker_model.json)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="keep each repository's clones, store and features here "
+                         "(default: a temporary folder)")
+    ap.add_argument("--max-prevention", type=int, default=400,
+                    help="prevention queries per repository at most (a seeded sample)")
+    ap.add_argument("--no-impact", action="store_true", help="do not score impact")
+    ap.add_argument("--no-seed-overlap", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--no-imports-variant", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help="write every figure as JSON here")
     args = ap.parse_args()
-    if args.min_total_walks is not None:
-        import graph_jobs.relations.walk_settings as ws
 
-        ws.MIN_TOTAL_WALKS = args.min_total_walks
+    from graph_jobs.relations import learned_ranker
 
-    from graph_jobs.relations.related_files import RerankWeights
-    from graph_jobs.relations.relation_graph import RelationWeights
-
-    rw = RerankWeights(**(args.rerank_weights or {}))
-    relw = RelationWeights(**(args.relation_weights or {}))
-    rng = np.random.default_rng(0)
-    methods = BASELINES + EXTRA_BASELINES + ["pharos-vector", "pharos"] + (
-        [] if args.no_imports_variant else ["pharos-imports"])
-    per_repo: dict[str, dict] = {}
-    per_query: dict[str, dict[str, np.ndarray]] = {}
-    overlap: dict[str, dict[str, float]] = {}
+    if args.model:  # impact ranks each asked file through related_files: the same model
+        os.environ["PHAROS_RANKER_MODEL"] = str(args.model)
+    model = learned_ranker.load(args.model) if args.model else learned_ranker.load(
+        learned_ranker.MODEL_PATH)
+    methods = BASELINES + PHAROS
+    if model is None:
+        print("no learned model: pharos is the hand weights")
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="pharos-relevance-") as tmp:
-        work = Path(tmp)
+        cache = args.cache or Path(tmp)
+        cache.mkdir(parents=True, exist_ok=True)
         for path in args.repos:
             t0 = time.perf_counter()
             try:
-                case = prepare(path, work, args.cut, args.max_future_files)
+                d = extract(path, cache, args.cut, args.max_future_files)
             except subprocess.CalledProcessError as exc:
                 print(f"{path.name}: SKIPPED, git failed: {' '.join(exc.cmd[3:6])}...: "
                       f"{exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}")
                 continue
-            if not case.queries:
-                print(f"{case.name}: no query (no file with 2 future partners); skipped")
+            if not d["queries"]:
+                print(f"{path.name}: no query (no file with 2 future partners); skipped")
                 continue
-            base = Baselines(case)
-            answers: dict[str, dict[str, list[str]]] = {
-                m: {q: base.rank(m, q) for q in case.queries}
-                for m in BASELINES + EXTRA_BASELINES}
-            ph, job = pharos_answers(case, work / f"{case.name}-s0", seed=0,
-                                     rerank_weights=rw, relation_weights=relw, n2v=args.n2v)
-            answers["pharos"], answers["pharos-vector"] = ph["rerank"], ph["vector"]
-            case.info["job_seconds"] = job["duration_seconds"]
-            case.info["history"] = job["history"]
-            if not args.no_imports_variant:
-                imp, _ = pharos_answers(case, work / f"{case.name}-imp", seed=0,
-                                        relations="imports", modes=("vector",))
-                answers["pharos-imports"] = imp["vector"]
-            if not args.no_seed_overlap:
-                ph1, _ = pharos_answers(case, work / f"{case.name}-s1", seed=1,
-                                        rerank_weights=rw, relation_weights=relw,
-                                        n2v=args.n2v)
-                overlap[case.name] = {
-                    m: float(np.mean([len(set(ph[key][q]) & set(ph1[key][q])) / K
-                                      for q in case.queries]))
-                    for m, key in (("pharos", "rerank"), ("pharos-vector", "vector"))}
-            per_query[case.name] = {}
-            row = {"info": case.info}
-            for m in methods:
-                s = np.array([score(answers[m][q], case.truth[q]) for q in case.queries])
-                per_query[case.name][m] = s
-                r_lo, r_hi = bootstrap(s[:, 1], args.boot, rng)
-                row[m] = {"p@10": float(s[:, 0].mean()), "r@10": float(s[:, 1].mean()),
-                          "mrr": float(s[:, 2].mean()), "r@10_ci": [r_lo, r_hi]}
-            per_repo[case.name] = row
-            print(f"{case.name}: {case.info} ({time.perf_counter() - t0:.1f}s)  " + "  ".join(
-                f"{m}={row[m]['r@10']:.3f}" for m in methods), flush=True)
-
-    # the mean over repositories, its interval from resampling queries inside each repository
-    summary = {}
-    names = list(per_query)
-    for m in methods:
-        means = {k: float(np.mean([per_repo[n][m][k] for n in names]))
-                 for k in ("p@10", "r@10", "mrr")}
-        boots = np.zeros((args.boot, len(names)))
-        for j, n in enumerate(names):
-            v = per_query[n][m][:, 1]
-            boots[:, j] = v[rng.integers(0, len(v), size=(args.boot, len(v)))].mean(1)
-        means["r@10_ci"] = [float(np.percentile(boots.mean(1), 2.5)),
-                            float(np.percentile(boots.mean(1), 97.5))]
-        summary[m] = means
-    best_base = max(BASELINES, key=lambda m: summary[m]["r@10"])
-
-    print()
-    print("| repository | files | queries | " + " | ".join(methods) + " |")
-    print("|---|---|---|" + "---|" * len(methods))
-    for n in names:
-        print(f"| {n} | {per_repo[n]['info']['files']} | {per_repo[n]['info']['queries']} | "
-              + " | ".join(f"{per_repo[n][m]['r@10']:.3f}" for m in methods) + " |")
-    print()
-    print("| method | precision@10 | recall@10 (95% CI) | MRR@10 |")
-    print("|---|---|---|---|")
-    for m in methods:
-        s = summary[m]
-        print(f"| {m} | {s['p@10']:.3f} | {s['r@10']:.3f} ({s['r@10_ci'][0]:.3f}-"
-              f"{s['r@10_ci'][1]:.3f}) | {s['mrr']:.3f} |")
-    print()
-    ratio = summary["pharos"]["r@10"] / summary[best_base]["r@10"]
-    print(f"best baseline: {best_base} ({summary[best_base]['r@10']:.3f}); pharos / best = "
-          f"{ratio:.3f} (target >= 1.15)")
-    best_extra = max(EXTRA_BASELINES, key=lambda m: summary[m]["r@10"])
-    print(f"outside the issue's table: {best_extra} ({summary[best_extra]['r@10']:.3f}); "
-          f"pharos / it = {summary['pharos']['r@10'] / summary[best_extra]['r@10']:.3f}")
-    for m in ("folder", "ppr"):
-        print(f"pharos-vector {summary['pharos-vector']['r@10']:.3f} vs {m} "
-              f"{summary[m]['r@10']:.3f}: "
-              + ("beats it" if summary["pharos-vector"]["r@10"] > summary[m]["r@10"]
-                 else "does NOT beat it"))
-    if overlap:
-        for m in ("pharos", "pharos-vector"):
-            print(f"top-10 overlap between seeds 0 and 1, {m}: "
-                  f"{np.mean([o[m] for o in overlap.values()]):.3f} "
-                  f"(per repository: {', '.join(f'{k} {v[m]:.2f}' for k, v in overlap.items())})")
+            imp, stores = (None, None) if args.no_impact else impact_ranker(d)
+            scores = protocols(d, methods, model if model is not None else _Hand(),
+                               imp, args.max_prevention)
+            if stores is not None:
+                close(stores)
+            results[d["name"]] = {"info": d["info"], "scores": scores}
+            print(f"{d['name']}: {d['info']} ({time.perf_counter() - t0:.1f}s)  " + "  ".join(
+                f"{m}={scores['pairs'][m][:, 1].mean():.3f}" for m in methods), flush=True)
+    fig = summarize(results, methods, args.boot)
+    report(fig, methods)
     if args.out:
-        args.out.write_text(json.dumps({"per_repository": per_repo, "summary": summary,
-                                        "seed_overlap": overlap, "best_baseline": best_base,
-                                        "ratio": ratio, "args": {k: str(v) for k, v in
-                                                                 vars(args).items()}},
-                                       indent=1))
+        fig["args"] = {k: str(v) for k, v in vars(args).items()}
+        fig["model"] = str(args.model or learned_ranker.MODEL_PATH) if model else None
+        args.out.write_text(json.dumps(fig, indent=1))
+
+
+class _Hand:
+    """Stands for the model when there is none: the hand weights' score."""
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        from graph_jobs.relations.ranker_features import FEATURES
+
+        return x[:, FEATURES.index("hand_score")]
 
 
 if __name__ == "__main__":

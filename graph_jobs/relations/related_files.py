@@ -123,30 +123,46 @@ def cochange_confidence(query: str, other: str, signals: dict, prior: float) -> 
 
 def rank_related(query: str, candidates: list[tuple[str, float, str, int]], signals: dict,
                  weights: RerankWeights | None = None, *, rerank: bool = True,
-                 repo_url: str = "", k: int = 10) -> list[Related]:
-    """Order ``candidates`` = ``[(path, cosine, language, degree), ...]`` for ``query``."""
+                 repo_url: str = "", k: int = 10, model="default") -> list[Related]:
+    """Order ``candidates`` = ``[(path, cosine, language, degree), ...]`` for ``query``.
+
+    With ``rerank`` and no ``weights``, the learned ranker orders them when its model is
+    there (:mod:`graph_jobs.relations.learned_ranker`; ``model``: ``"default"`` the
+    shipped file, ``None`` never, or a loaded model), reading the import graph that
+    :func:`candidates` put in ``signals``; else the hand weights (:class:`RerankWeights`).
+    """
+    if rerank and weights is None and model is not None:
+        from graph_jobs.relations import learned_ranker
+
+        ranker = learned_ranker.load() if isinstance(model, str) else model
+        if ranker is not None:
+            return rank_learned(query, candidates, signals, ranker,
+                                signals.get("import_graph"), repo_url=repo_url, k=k)
+    from graph_jobs.relations.ranker_features import hand_score
+
     w = weights or RerankWeights()
-    qdir = PurePosixPath(query).parent
     out = []
     for path, cos, lang, degree in candidates:
         if path == query:
             continue
-        score = cos
-        if rerank:
-            score += w.cochange * cochange_confidence(query, path, signals, w.prior)
-            if path in signals["imports"] or path in signals["imported_by"]:
-                score += w.imports
-            if path in signals["tests"]:
-                score += w.test
-            if PurePosixPath(path).parent == qdir:
-                score += w.folder
-            score -= w.distance * package_distance(query, path)
-            score += w.terms * signals.get("shared_terms", {}).get(path, 0.0)
-            busiest = signals.get("max_revision_weight") or 0.0
-            if busiest > 0:
-                score += w.activity * signals["revisions"].get(path, (0, 0.0))[1] / busiest
+        score = hand_score(query, path, cos, signals, w) if rerank else cos
         out.append(Related(repo_url, path, lang, score, cos, degree,
                            explain(query, path, signals)))
+    out.sort(key=lambda r: (-r.score, r.file_path))
+    return out[:k]
+
+
+def rank_learned(query: str, candidates: list[tuple[str, float, str, int]], signals: dict,
+                 model, graph, *, repo_url: str = "", k: int = 10) -> list[Related]:
+    """Order ``candidates`` by the learned ranker's score of their features
+    (:mod:`graph_jobs.relations.ranker_features`; ties by path)."""
+    from graph_jobs.relations.ranker_features import pair_features
+
+    cands = [c for c in candidates if c[0] != query]
+    scores = model.score(pair_features(query, cands, signals, graph))
+    out = [Related(repo_url, path, lang, float(s), cos, degree,
+                   explain(query, path, signals))
+           for (path, cos, lang, degree), s in zip(cands, scores.tolist(), strict=True)]
     out.sort(key=lambda r: (-r.score, r.file_path))
     return out[:k]
 
@@ -165,6 +181,10 @@ def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
         return cands, {"imports": {}, "imported_by": {}, "cochange": {}, "revisions": {},
                        "tests": set(), "shared_terms": {}, "terms": {}}
     signals = metadata.file_signals(repo_url, file_path, [c[0] for c in cands])
+    if tied:  # what the learned ranker reads beyond the file's own ties
+        from graph_jobs.relations.ranker_features import import_graph
+
+        signals["import_graph"] = import_graph(metadata, repo_url)
     if tied:
         seen = {c[0] for c in cands}
         missing = [p for p in (*signals["cochange"], *signals["imports"],
@@ -178,12 +198,14 @@ def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
 
 def related_files(vectors, metadata, repo_url: str, file_path: str, k: int = 10, *,
                   pool: int = 100, include_isolated: bool = False, rerank: bool = True,
-                  weights: RerankWeights | None = None) -> list[Related]:
-    """The ``k`` files most related to ``file_path`` in ``repo_url`` (see the module doc).
+                  weights: RerankWeights | None = None, model="default") -> list[Related]:
+    """The ``k`` files most related to ``file_path`` in ``repo_url`` (see the module doc):
+    with ``rerank``, ordered by the learned ranker when its model is there, else by the
+    hand weights (:func:`rank_related`).
 
     Raises :class:`~graph_jobs.errors.NotFound` when the file has no vector.
     """
     cands, signals = candidates(vectors, metadata, repo_url, file_path, max(k, pool),
                                 include_isolated=include_isolated, tied=rerank)
     return rank_related(file_path, cands, signals, weights, rerank=rerank, repo_url=repo_url,
-                        k=k)
+                        k=k, model=model)

@@ -179,10 +179,13 @@ def test_bench_runs_end_to_end(project, tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
-    assert set(data["summary"]) >= {"random", "ppr", "folder", "coupling",
-                                    "coupling+ppr+folder", "words", "coupling+words",
-                                    "pharos", "pharos-vector"}
-    assert "recall@10" in proc.stdout
+    assert set(data["summary"]["pairs"]) >= {"random", "ppr", "folder", "coupling",
+                                             "coupling+ppr+folder", "words", "rrf",
+                                             "coupling+words", "pharos", "pharos-hand",
+                                             "pharos-vector"}
+    assert set(data["summary"]) == {"pairs", "navigation", "prevention"}
+    assert data["summary"]["prevention"]["pharos"]["repositories"] == 1
+    assert "recall@10" in proc.stdout and "hit@3" in proc.stdout
 
 
 def test_why_names_a_same_package_use_as_such():

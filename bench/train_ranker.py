@@ -1,0 +1,236 @@
+"""Train the learned ranker of related files from repositories' own histories.
+
+    python bench/train_ranker.py --clones DIR [--corpus bench/ranker_corpus.txt]
+        [--cache /tmp/pharos-ranker] [--folds 6] [--out graph_jobs/relations/ranker_model.json]
+
+``--corpus``: one public repository a line, ``URL [folder]``; ``--clones``: a folder
+holding a clone with full history of each (``DIR/<folder>``, default folder the
+repository's name). For each repository:
+
+1. **The outer cut** at ``--cut`` (70% of its non-merge commits, as
+   ``relevance_bench.py`` cuts): a clone of the cut commit and its ancestors only. Nothing
+   later is read: everything below comes from that clone.
+2. **The inner cut** at ``--inner`` (70%) of the outer clone's own commits, and a clone of
+   that. ``run_ingest`` of the inner clone; for each file changed in a commit between the
+   inner and the outer cut (commits of at most 30 files, with two files of the graph or
+   more), the candidates ``related_files`` would rank and their features
+   (``graph_jobs.relations.ranker_features.pair_features``: the product's function).
+3. **Labels**: how many of those commits changed the query and the candidate together
+   (0 to 3).
+
+LightGBM ``lambdarank`` (one query a group; NDCG@10) on the pairs of every repository,
+exported as trees (``graph_jobs.relations.learned_ranker``; the export is checked against
+LightGBM's own predictions). ``--folds N`` first scores leave-repositories-out folds: the
+repositories split into N folds (by language, seeded), each fold's repositories ranked by
+a model trained on the others and scored as ``relevance_bench.py`` scores (same cut, same
+truth, same cache), with 95% bootstrap intervals. Every step is cached under ``--cache``:
+a repository is never computed twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import relevance_bench as rb  # noqa: E402
+
+PARAMS = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10],
+          "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 50,
+          "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
+          "lambdarank_truncation_level": 20, "verbose": -1, "deterministic": True,
+          "force_row_wise": True, "seed": 0, "num_threads": 2}
+ROUNDS = 300
+
+
+def read_corpus(path: Path) -> list[tuple[str, str]]:
+    """``[(url, folder)]`` of a corpus list (comments and blank lines skipped)."""
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        url, *rest = line.split()
+        out.append((url, rest[0] if rest else url.rstrip("/").rsplit("/", 1)[-1]))
+    return out
+
+
+def training_data(path: Path, cache: Path, fraction: float = 0.7, inner: float = 0.7,
+                  max_future_files: int = 30) -> dict:
+    """One repository's training groups (see the module doc), cached."""
+    outer_sha, _ = rb.cut_commit(path, fraction)
+    out = rb.cache_path(cache, f"train{inner}", path.name, outer_sha)
+    if out.exists():
+        return pickle.loads(out.read_bytes())
+    work = cache / "work" / f"train-{path.name}-{outer_sha[:12]}"
+    if work.exists():
+        subprocess.run(["rm", "-rf", str(work)], check=True)
+    work.mkdir(parents=True)
+    d = build_training(path, work, outer_sha, inner, max_future_files)
+    out.write_bytes(pickle.dumps(d))
+    return d
+
+
+def build_training(path: Path, work: Path, outer_sha: str, inner: float,
+                   max_future_files: int) -> dict:
+    t0 = time.perf_counter()
+    outer = rb.clone_at(path, outer_sha, work / "outer")
+    inner_sha, n = rb.cut_commit(outer, inner)
+    clone = rb.clone_at(outer, inner_sha, work / "inner")
+    stores, res = rb.ingest(clone, work / "store")
+    files = {f["path"] for f in stores.metadata.repository_files(res.repo_url)}
+    commits = rb.commit_sets(outer, inner_sha, files, max_future_files)
+    asked = sorted({f for c in commits for f in c})
+    feats = rb.candidate_features(stores, res.repo_url, asked)
+    rb.close(stores)
+    together: dict[tuple[str, str], int] = {}
+    for c in commits:
+        for a in c:
+            for b in c:
+                if a != b:
+                    together[a, b] = together.get((a, b), 0) + 1
+    groups = []
+    for q, (names, x) in feats.items():
+        y = np.array([min(3, together.get((q, c), 0)) for c in names], dtype=np.int32)
+        if y.any():
+            groups.append((q, names, x, y))
+    return {"name": path.name, "outer": outer_sha, "inner": inner_sha,
+            "outer_commits": n, "label_commits": len(commits), "files": len(files),
+            "groups": groups, "seen": sorted(rb.reachable(outer) | rb.reachable(clone)),
+            "seconds": time.perf_counter() - t0}
+
+
+def train(datas: list[dict], params: dict | None = None, rounds: int = ROUNDS,
+          name: str = "model") -> dict:
+    """A LightGBM lambdarank model on ``datas``' groups, as a ``learned_ranker`` dict."""
+    import lightgbm as lgb
+
+    from graph_jobs.relations import learned_ranker
+    from graph_jobs.relations.ranker_features import FEATURES
+
+    xs, ys, sizes = [], [], []
+    for d in datas:
+        for _q, _names, x, y in d["groups"]:
+            xs.append(x)
+            ys.append(y)
+            sizes.append(len(y))
+    x, y = np.vstack(xs), np.concatenate(ys)
+    ds = lgb.Dataset(x, y, group=sizes, feature_name=list(FEATURES), free_raw_data=False)
+    booster = lgb.train({**PARAMS, **(params or {})}, ds, num_boost_round=rounds)
+    model = learned_ranker.to_dict(booster, name)
+    check = learned_ranker.LearnedRanker.from_dict(model)
+    sample = x[:: max(1, len(x) // 5000)]
+    diff = np.abs(check.score(sample) - booster.predict(sample)).max()
+    if diff > 1e-6:
+        raise SystemExit(f"the exported trees disagree with LightGBM ({diff:g})")
+    model["trained_on"] = sorted(d["name"] for d in datas)
+    model["pairs"], model["queries"] = int(len(y)), len(sizes)
+    return model
+
+
+def folds_of(names: list[str], lang: dict[str, str], n: int, seed: int = 0) -> list[list[str]]:
+    """``n`` folds, each language's repositories dealt round the folds (seeded)."""
+    rng = random.Random(seed)
+    by_lang: dict[str, list[str]] = {}
+    for r in names:
+        by_lang.setdefault(lang.get(r, ""), []).append(r)
+    folds: list[list[str]] = [[] for _ in range(n)]
+    i = 0
+    for key in sorted(by_lang):
+        group = sorted(by_lang[key])
+        rng.shuffle(group)
+        for r in group:
+            folds[i % n].append(r)
+            i += 1
+    return folds
+
+
+def languages(corpus: Path) -> dict[str, str]:
+    lang, cur = {}, ""
+    for line in corpus.read_text().splitlines():
+        s = line.strip()
+        if s.startswith("#"):
+            cur = s[1:].strip() if len(s.split()) == 2 else cur
+            continue
+        if s:
+            url, *rest = s.split()
+            lang[rest[0] if rest else url.rsplit("/", 1)[-1]] = cur
+    return lang
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clones", type=Path, required=True)
+    ap.add_argument("--corpus", type=Path, default=ROOT / "bench" / "ranker_corpus.txt")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/pharos-ranker"))
+    ap.add_argument("--cut", type=float, default=0.7)
+    ap.add_argument("--inner", type=float, default=0.7)
+    ap.add_argument("--folds", type=int, default=0)
+    ap.add_argument("--params", type=json.loads, default=None,
+                    help="JSON overrides of the LightGBM parameters")
+    ap.add_argument("--rounds", type=int, default=ROUNDS)
+    ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--out", type=Path,
+                    default=ROOT / "graph_jobs" / "relations" / "ranker_model.json")
+    ap.add_argument("--no-write", action="store_true", help="folds only; no final model")
+    ap.add_argument("--folds-out", type=Path, help="the folds' figures as JSON")
+    args = ap.parse_args()
+
+    args.cache.mkdir(parents=True, exist_ok=True)
+    corpus = read_corpus(args.corpus)
+    datas: dict[str, dict] = {}
+    for _url, folder in corpus:
+        path = args.clones / folder
+        t0 = time.perf_counter()
+        try:
+            d = training_data(path, args.cache, args.cut, args.inner)
+        except (subprocess.CalledProcessError, SystemExit) as exc:
+            print(f"{folder}: SKIPPED ({exc})", flush=True)
+            continue
+        datas[folder] = d
+        print(f"{folder}: {d['files']} files, {d['label_commits']} label commits, "
+              f"{len(d['groups'])} queries ({time.perf_counter() - t0:.1f}s)", flush=True)
+
+    if args.folds:
+        from graph_jobs.relations.learned_ranker import LearnedRanker
+
+        folds = folds_of(sorted(datas), languages(args.corpus), args.folds)
+        results = {}
+        for i, fold in enumerate(folds):
+            model = LearnedRanker.from_dict(train([datas[r] for r in datas if r not in fold],
+                                                  args.params, args.rounds, f"fold{i}"))
+            for r in fold:
+                ev = rb.extract(args.clones / r, args.cache, args.cut)
+                if not ev["queries"]:
+                    continue
+                results[r] = {"info": {**ev["info"], "fold": i},
+                              "scores": rb.protocols(ev, rb.BASELINES + rb.PHAROS, model)}
+            print(f"fold {i}: {', '.join(fold)}", flush=True)
+        fig = rb.summarize(results, rb.BASELINES + rb.PHAROS, args.boot)
+        print("\nleave-repositories-out folds over the training corpus")
+        rb.report(fig, rb.BASELINES + rb.PHAROS)
+        if args.folds_out:
+            fig["folds"] = folds
+            args.folds_out.write_text(json.dumps(fig, indent=1))
+
+    if not args.no_write:
+        model = train(list(datas.values()), args.params, args.rounds, "train48")
+        args.out.write_text(json.dumps(model, separators=(",", ":")))
+        print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, "
+              f"{len(model['trees'])} trees, {model['queries']} queries, "
+              f"{model['pairs']} pairs from {len(datas)} repositories)")
+
+
+if __name__ == "__main__":
+    main()

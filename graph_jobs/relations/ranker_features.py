@@ -1,0 +1,248 @@
+"""The features the learned ranker reads, per (query, candidate) pair: one function for
+training, the bench and ``similar`` (no train/serve skew).
+
+Every signal the stores already keep, for the candidates :func:`related_files.candidates`
+returns (the ``pool`` nearest vectors and every file with an exact tie):
+
+- the vector: its cosine, and the candidate's rank in the vector order;
+- co-change: the confidence :class:`RerankWeights` reads, the plain and decayed number of
+  commits together, the days from the last one to the history's reference time;
+- words: the TF-IDF cosine of their identifier words (``shared_terms``);
+- imports: either way (direct), the directed import distance both ways (steps, capped),
+  personalized PageRank from the query on the import graph and the candidate's PageRank;
+- the tree: same folder, folder distance, package distance, same file extension;
+- a test/source pair;
+- the candidate's own churn (commits, decayed activity relative to the busiest file) and
+  degree; the query's churn, degree and number of co-change partners; the repository's
+  size; the hand-weighted score of :class:`RerankWeights` itself.
+
+Only numpy: the ingress ranks with it too. The import graph of a repository is read once
+per stored job (:class:`ImportGraph`, cached in the process), so a ranking costs one
+personalized PageRank and two bounded walks on top of what ``similar`` read before.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import numpy as np
+
+FEATURES = (
+    "cosine", "vector_rank", "cochange_conf", "cochange_commits", "cochange_weight",
+    "cochange_age_days", "words", "imports", "imported_by", "hops_out", "hops_in",
+    "ppr", "pagerank", "same_folder", "tree_distance", "package_distance", "same_ext",
+    "test_pair", "cand_commits", "cand_activity", "cand_degree", "query_commits",
+    "query_activity", "query_degree", "query_partners", "files", "hand_score",
+)
+MAX_HOPS = 4  # import distance beyond this (or none) reads MAX_HOPS + 1
+NO_COCHANGE_DAYS = 20_000.0  # the age of a co-change that never happened
+DAY = 86_400.0
+
+
+@dataclass(slots=True)
+class ImportGraph:
+    """A repository's files and import edges, as arrays (numpy only)."""
+
+    index: dict[str, int]
+    degree: np.ndarray  # the stored degree of each file
+    out_ptr: np.ndarray  # CSR of the directed imports (source -> target)
+    out_idx: np.ndarray
+    in_ptr: np.ndarray  # CSR of the reverse
+    in_idx: np.ndarray
+    src: np.ndarray  # undirected edge list (both ways), for PageRank
+    dst: np.ndarray
+    und_deg: np.ndarray
+    pagerank: np.ndarray  # global PageRank on the undirected import graph
+
+    @classmethod
+    def build(cls, files: list[tuple[str, int]], edges: list[tuple[str, str]]) -> ImportGraph:
+        index = {p: i for i, (p, _d) in enumerate(files)}
+        n = len(index)
+        degree = np.array([d or 0 for _p, d in files], dtype=np.float64)
+        pairs = {(index[a], index[b]) for a, b in edges
+                 if a in index and b in index and a != b}
+        s = np.array([a for a, _ in pairs], dtype=np.int64)
+        t = np.array([b for _, b in pairs], dtype=np.int64)
+        out_ptr, out_idx = _csr(s, t, n)
+        in_ptr, in_idx = _csr(t, s, n)
+        und = {(a, b) for a, b in pairs} | {(b, a) for a, b in pairs}
+        src = np.array([a for a, _ in und], dtype=np.int64)
+        dst = np.array([b for _, b in und], dtype=np.int64)
+        und_deg = np.bincount(src, minlength=n).astype(np.float64)
+        g = cls(index, degree, out_ptr, out_idx, in_ptr, in_idx, src, dst, und_deg,
+                np.zeros(n))
+        g.pagerank = g.ppr(None)
+        return g
+
+    def ppr(self, query: str | None, alpha: float = 0.85, iters: int = 40) -> np.ndarray:
+        """(Personalized) PageRank on the undirected import graph; ``query=None``: the
+        global one. Dangling mass returns to the personalization, as in networkx."""
+        n = len(self.index)
+        if n == 0:
+            return np.zeros(0)
+        if query is None:
+            e = np.full(n, 1.0 / n)
+        else:
+            e = np.zeros(n)
+            e[self.index[query]] = 1.0
+        r = e.copy()
+        dangling = self.und_deg == 0
+        inv = np.where(dangling, 0.0, 1.0 / np.maximum(self.und_deg, 1.0))
+        for _ in range(iters):
+            moved = np.bincount(self.dst, weights=(r * inv)[self.src], minlength=n)
+            nr = alpha * (moved + r[dangling].sum() * e) + (1 - alpha) * e
+            if np.abs(nr - r).sum() < 1e-9:
+                r = nr
+                break
+            r = nr
+        return r
+
+    def hops(self, query: str, forward: bool) -> dict[int, int]:
+        """Import steps from ``query`` (``forward``: what it imports, transitively) or to
+        it (what imports it), up to :data:`MAX_HOPS`."""
+        ptr, idx = (self.out_ptr, self.out_idx) if forward else (self.in_ptr, self.in_idx)
+        start = self.index[query]
+        seen = {start: 0}
+        frontier = [start]
+        for step in range(1, MAX_HOPS + 1):
+            nxt = []
+            for u in frontier:
+                for v in idx[ptr[u]:ptr[u + 1]].tolist():
+                    if v not in seen:
+                        seen[v] = step
+                        nxt.append(v)
+            if not nxt:
+                break
+            frontier = nxt
+        return seen
+
+
+def _csr(s: np.ndarray, t: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.lexsort((t, s))
+    ptr = np.concatenate(([0], np.cumsum(np.bincount(s, minlength=n)))).astype(np.int64)
+    return ptr, t[order]
+
+
+_GRAPHS: dict[tuple[str, str, str], ImportGraph] = {}
+_LOCK = threading.Lock()
+
+
+def import_graph(metadata, repo_url: str) -> ImportGraph | None:
+    """The stored import graph of ``repo_url``, read once per stored job (the cache key
+    holds the job that wrote it, so a re-ingest is read again)."""
+    if metadata is None:
+        return None
+    repo = metadata.repository(repo_url)
+    if repo is None:
+        return None
+    key = (str(getattr(metadata, "url", id(metadata))), repo_url,
+           f"{repo.get('last_job_id')}:{repo.get('updated_at')}")
+    with _LOCK:
+        got = _GRAPHS.get(key)
+    if got is not None:
+        return got
+    files = [(f["path"], f["degree"]) for f in metadata.repository_files(repo_url)]
+    edges = [(e["source_path"], e["target_path"]) for e in metadata.repository_edges(repo_url)]
+    graph = ImportGraph.build(files, edges)
+    with _LOCK:
+        for k in [k for k in _GRAPHS if k[:2] == key[:2]]:
+            del _GRAPHS[k]
+        if len(_GRAPHS) >= 8:
+            _GRAPHS.pop(next(iter(_GRAPHS)))
+        _GRAPHS[key] = graph
+    return graph
+
+
+def hand_score(query: str, path: str, cos: float, signals: dict, w) -> float:
+    """The hand-weighted score (:class:`RerankWeights`): the fallback's order."""
+    from graph_jobs.relations.related_files import cochange_confidence, package_distance
+
+    score = cos
+    score += w.cochange * cochange_confidence(query, path, signals, w.prior)
+    if path in signals["imports"] or path in signals["imported_by"]:
+        score += w.imports
+    if path in signals["tests"]:
+        score += w.test
+    if PurePosixPath(path).parent == PurePosixPath(query).parent:
+        score += w.folder
+    score -= w.distance * package_distance(query, path)
+    score += w.terms * signals.get("shared_terms", {}).get(path, 0.0)
+    busiest = signals.get("max_revision_weight") or 0.0
+    if busiest > 0:
+        score += w.activity * signals["revisions"].get(path, (0, 0.0))[1] / busiest
+    return score
+
+
+def pair_features(query: str, candidates: list[tuple[str, float, str, int]], signals: dict,
+                  graph: ImportGraph | None, weights=None) -> np.ndarray:
+    """``len(candidates) x len(FEATURES)`` float64 (see the module doc); ``candidates`` as
+    :func:`related_files.candidates` returns them (the query itself excluded by the
+    caller)."""
+    from graph_jobs.relations.related_files import (
+        RerankWeights,
+        cochange_confidence,
+        package_distance,
+        tree_distance,
+    )
+
+    w = weights or RerankWeights()
+    n = len(candidates)
+    x = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if n == 0:
+        return x
+    busiest = signals.get("max_revision_weight") or 0.0
+    ref = signals.get("history_time") or 0
+    revs = signals["revisions"]
+    q_rev = revs.get(query, (0, 0.0))
+    q_dir = PurePosixPath(query).parent
+    q_ext = PurePosixPath(query).suffix
+    if graph is not None and query in graph.index:
+        ppr = graph.ppr(query)
+        out_h, in_h = graph.hops(query, True), graph.hops(query, False)
+        q_deg = float(graph.degree[graph.index[query]])
+        n_files = len(graph.index)
+    else:
+        ppr, out_h, in_h, q_deg = None, {}, {}, 0.0
+        n_files = graph and len(graph.index) or n + 1
+    order = sorted(range(n), key=lambda i: -candidates[i][1])
+    vrank = np.empty(n)
+    vrank[order] = np.arange(n)
+    q_partners = math.log1p(len(signals["cochange"]))
+    shared = signals.get("shared_terms", {})
+    for i, (path, cos, _lang, degree) in enumerate(candidates):
+        cc = signals["cochange"].get(path)
+        rev = revs.get(path, (0, 0.0))
+        gi = graph.index.get(path) if graph is not None else None
+        x[i] = (
+            cos,
+            math.log1p(vrank[i]),
+            cochange_confidence(query, path, signals, w.prior),
+            math.log1p(cc[0]) if cc else 0.0,
+            cc[1] if cc else 0.0,
+            max(0.0, (ref - cc[2]) / DAY) if cc and ref else NO_COCHANGE_DAYS,
+            shared.get(path, 0.0),
+            1.0 if path in signals["imports"] else 0.0,
+            1.0 if path in signals["imported_by"] else 0.0,
+            out_h.get(gi, MAX_HOPS + 1) if gi is not None else MAX_HOPS + 1,
+            in_h.get(gi, MAX_HOPS + 1) if gi is not None else MAX_HOPS + 1,
+            ppr[gi] * n_files if ppr is not None and gi is not None else 0.0,
+            graph.pagerank[gi] * n_files if gi is not None else 0.0,
+            1.0 if PurePosixPath(path).parent == q_dir else 0.0,
+            tree_distance(query, path),
+            package_distance(query, path),
+            1.0 if PurePosixPath(path).suffix == q_ext else 0.0,
+            1.0 if path in signals["tests"] else 0.0,
+            math.log1p(rev[0]),
+            rev[1] / busiest if busiest > 0 else 0.0,
+            math.log1p(float(graph.degree[gi]) if gi is not None else float(degree or 0)),
+            math.log1p(q_rev[0]),
+            q_rev[1] / busiest if busiest > 0 else 0.0,
+            math.log1p(q_deg),
+            q_partners,
+            math.log(max(n_files, 1)),
+            hand_score(query, path, cos, signals, w),
+        )
+    return x
