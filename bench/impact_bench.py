@@ -29,6 +29,10 @@ future are ``bench/relevance_bench.py``'s own functions, imported):
    repository). The queries with a single asked file are the same question for
    ``similar-first`` and ``impact``; the figures are also given for queries of 2 asked
    files or more (``--min-asked``, default 1, sets which count).
+
+Every single-file ranking (``similar-first`` and each impact variant) is the one
+``pharos similar`` ships: the learned ranker when its model is in the package, else the
+hand weights; ``--rank-options '{"model": null}'`` asks for the hand weights.
 """
 
 from __future__ import annotations
@@ -146,7 +150,7 @@ def run_repo(path: Path, work: Path, args) -> dict | None:
         skip = set(asked)
         for m, kw in VARIANTS.items():
             got = change_impact(stores.vectors, stores.metadata, res.repo_url, asked, K,
-                                cache=cache, checked=True, **kw)
+                                cache=cache, checked=True, **kw, **args.rank_options)
             per_q[m].append(scores([i.file_path for i in got], miss))
         first = [r.file_path for r in cache[asked[0]] if r.file_path not in skip]
         per_q["similar-first"].append(scores(first, miss))
@@ -222,6 +226,9 @@ def main() -> None:
     ap.add_argument("--min-asked", type=int, default=1,
                     help="leave out queries with fewer asked files")
     ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--rank-options", type=json.loads, default={},
+                    help='JSON passed to rank_related for every single-file ranking, e.g. '
+                         '\'{"model": null}\' (the hand weights once a learned ranker ships)')
     ap.add_argument("--out", type=Path, help="write every figure as JSON here")
     args = ap.parse_args()
     rng = np.random.default_rng(0)

@@ -6,7 +6,8 @@ ranks the other files of the repository by how much evidence ties them to the ch
 
     change_impact(vectors, metadata, repo_url, file_paths, k=10, *, pool=100,
                   include_isolated=False, rerank=True, weights=None, how="norm-sum",
-                  tie_bonus=TIE_BONUS, cache=None) -> list[Impact]
+                  tie_bonus=TIE_BONUS, cache=None, checked=False, **rank_options)
+                  -> list[Impact]
 
     vectors, metadata  the stores, as for related_files (Stores.vectors, Stores.metadata)
     repo_url           the repository's stored name
@@ -15,6 +16,8 @@ ranks the other files of the repository by how much evidence ties them to the ch
     k                  how many answers
     cache              a dict, path -> that file's single-file ranking, kept between
                        calls (the benches ask many changes of one repository)
+    checked            True: the caller has checked that every file is in the repository
+    rank_options       passed on to rank_related (e.g. the learned ranker's ``model``)
 
     Raises FileNotInRepository (a NotFound) when an asked file is not in the
     repository: its ``missing`` are those files and ``closest`` maps each to the stored
@@ -108,7 +111,8 @@ def check_files(metadata, repo_url: str, file_paths: list[str]) -> list[str]:
 
 
 def score_one(vectors, metadata, repo_url: str, file_path: str, *, pool: int = 100,
-              include_isolated: bool = False, rerank: bool = True, weights=None) -> list:
+              include_isolated: bool = False, rerank: bool = True, weights=None,
+              **rank_options) -> list:
     """``file_path`` asked alone, every candidate scored (``Related``, best first): the
     scoring of ``similar`` (``related_files``), without its cut at ``k``."""
     from graph_jobs.relations import related_files as rf
@@ -116,7 +120,7 @@ def score_one(vectors, metadata, repo_url: str, file_path: str, *, pool: int = 1
     cands, signals = rf.candidates(vectors, metadata, repo_url, file_path, pool,
                                    include_isolated=include_isolated, tied=rerank)
     return rf.rank_related(file_path, cands, signals, weights, rerank=rerank,
-                           repo_url=repo_url, k=max(1, len(cands)))
+                           repo_url=repo_url, k=max(1, len(cands)), **rank_options)
 
 
 def combine(asked: list[str], ranked: dict[str, list], k: int = 10, *, how: str = "norm-sum",
@@ -175,11 +179,12 @@ def _why(asked: list[str], tied: list[str], by_q: dict, part: dict[str, float]) 
 def change_impact(vectors, metadata, repo_url: str, file_paths, k: int = 10, *,
                   pool: int = 100, include_isolated: bool = False, rerank: bool = True,
                   weights=None, how: str = "norm-sum", tie_bonus: float = TIE_BONUS,
-                  cache: dict | None = None, checked: bool = False) -> list[Impact]:
+                  cache: dict | None = None, checked: bool = False,
+                  **rank_options) -> list[Impact]:
     """The ``k`` files most likely to need the same change as ``file_paths`` (see the
     module doc for the signature's meaning, what it raises and how it ranks).
     ``checked=True`` skips the check that every file is in the repository (the caller
-    made it)."""
+    made it); ``rank_options`` go to ``rank_related``."""
     asked = list(dict.fromkeys(file_paths)) if checked else check_files(metadata, repo_url,
                                                                         list(file_paths))
     cache = {} if cache is None else cache
@@ -188,6 +193,6 @@ def change_impact(vectors, metadata, repo_url: str, file_paths, k: int = 10, *,
         if q not in cache:
             cache[q] = score_one(vectors, metadata, repo_url, q, pool=pool,
                                  include_isolated=include_isolated, rerank=rerank,
-                                 weights=weights)
+                                 weights=weights, **rank_options)
         ranked[q] = cache[q]
     return combine(asked, ranked, k, how=how, tie_bonus=tie_bonus, repo_url=repo_url)
