@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -156,19 +157,39 @@ def import_graph(metadata, repo_url: str) -> ImportGraph | None:
     return graph
 
 
+@lru_cache(maxsize=1 << 16)
+def _path(path: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """A path's folders, its logical folders (``package_distance``) and its suffix; the
+    same values as :class:`PurePosixPath` gives, computed once per path."""
+    from graph_jobs.relations.tests_and_sources import logical_folder
+
+    p = PurePosixPath(path)
+    return p.parts[:-1], tuple(logical_folder(path)), p.suffix
+
+
+def _steps(pa: tuple[str, ...], pb: tuple[str, ...]) -> int:
+    common = 0
+    for x, y in zip(pa, pb, strict=False):
+        if x != y:
+            break
+        common += 1
+    return len(pa) + len(pb) - 2 * common
+
+
 def hand_score(query: str, path: str, cos: float, signals: dict, w) -> float:
     """The hand-weighted score (:class:`RerankWeights`): the fallback's order."""
-    from graph_jobs.relations.related_files import cochange_confidence, package_distance
+    from graph_jobs.relations.related_files import cochange_confidence
 
+    qp, cp = _path(query), _path(path)
     score = cos
     score += w.cochange * cochange_confidence(query, path, signals, w.prior)
     if path in signals["imports"] or path in signals["imported_by"]:
         score += w.imports
     if path in signals["tests"]:
         score += w.test
-    if PurePosixPath(path).parent == PurePosixPath(query).parent:
+    if cp[0] == qp[0]:
         score += w.folder
-    score -= w.distance * package_distance(query, path)
+    score -= w.distance * _steps(qp[1], cp[1])
     score += w.terms * signals.get("shared_terms", {}).get(path, 0.0)
     busiest = signals.get("max_revision_weight") or 0.0
     if busiest > 0:
@@ -181,12 +202,7 @@ def pair_features(query: str, candidates: list[tuple[str, float, str, int]], sig
     """``len(candidates) x len(FEATURES)`` float64 (see the module doc); ``candidates`` as
     :func:`related_files.candidates` returns them (the query itself excluded by the
     caller)."""
-    from graph_jobs.relations.related_files import (
-        RerankWeights,
-        cochange_confidence,
-        package_distance,
-        tree_distance,
-    )
+    from graph_jobs.relations.related_files import RerankWeights, cochange_confidence
 
     w = weights or RerankWeights()
     n = len(candidates)
@@ -197,8 +213,7 @@ def pair_features(query: str, candidates: list[tuple[str, float, str, int]], sig
     ref = signals.get("history_time") or 0
     revs = signals["revisions"]
     q_rev = revs.get(query, (0, 0.0))
-    q_dir = PurePosixPath(query).parent
-    q_ext = PurePosixPath(query).suffix
+    qp = _path(query)
     if graph is not None and query in graph.index:
         ppr = graph.ppr(query)
         out_h, in_h = graph.hops(query, True), graph.hops(query, False)
@@ -216,6 +231,7 @@ def pair_features(query: str, candidates: list[tuple[str, float, str, int]], sig
         cc = signals["cochange"].get(path)
         rev = revs.get(path, (0, 0.0))
         gi = graph.index.get(path) if graph is not None else None
+        cp = _path(path)
         x[i] = (
             cos,
             math.log1p(vrank[i]),
@@ -230,10 +246,10 @@ def pair_features(query: str, candidates: list[tuple[str, float, str, int]], sig
             in_h.get(gi, MAX_HOPS + 1) if gi is not None else MAX_HOPS + 1,
             ppr[gi] * n_files if ppr is not None and gi is not None else 0.0,
             graph.pagerank[gi] * n_files if gi is not None else 0.0,
-            1.0 if PurePosixPath(path).parent == q_dir else 0.0,
-            tree_distance(query, path),
-            package_distance(query, path),
-            1.0 if PurePosixPath(path).suffix == q_ext else 0.0,
+            1.0 if cp[0] == qp[0] else 0.0,
+            _steps(qp[0], cp[0]),
+            _steps(qp[1], cp[1]),
+            1.0 if cp[2] == qp[2] else 0.0,
             1.0 if path in signals["tests"] else 0.0,
             math.log1p(rev[0]),
             rev[1] / busiest if busiest > 0 else 0.0,

@@ -162,13 +162,16 @@ def test_shipped_model_loads_and_ranks_deterministically(ingested, monkeypatch):
     stores, url = ingested
     first = related_files(stores.vectors, stores.metadata, url, "app/core.py", k=8)
     second = related_files(stores.vectors, stores.metadata, url, "app/core.py", k=8)
-    assert [(h.file_path, h.score) for h in first] == [(h.file_path, h.score) for h in second]
+    assert [h.file_path for h in first] == [h.file_path for h in second]
+    # (local Qdrant's cosines move in the 7th digit from one search to the next)
+    assert [h.score for h in first] == pytest.approx([h.score for h in second], abs=1e-5)
     # the order is the model's: its score of the very features the bench and training read
     cands, sig = candidates(stores.vectors, stores.metadata, url, "app/core.py", 100)
     cands = [c for c in cands if c[0] != "app/core.py"]
     want = model.score(pair_features("app/core.py", cands, sig, sig["import_graph"]))
     by_path = dict(zip((c[0] for c in cands), want.tolist(), strict=True))
-    assert [h.score for h in first] == [by_path[h.file_path] for h in first]
+    assert [h.score for h in first] == pytest.approx([by_path[h.file_path] for h in first],
+                                                     abs=1e-4)
     assert [h.score for h in first] == sorted((h.score for h in first), reverse=True)
     hand = related_files(stores.vectors, stores.metadata, url, "app/core.py", k=8, model=None)
     assert [h.score for h in hand] != [h.score for h in first]
@@ -183,7 +186,9 @@ def test_the_hand_weights_answer_without_the_model(ingested, monkeypatch, tmp_pa
     got = related_files(stores.vectors, stores.metadata, url, "app/core.py", k=8)
     cands, sig = candidates(stores.vectors, stores.metadata, url, "app/core.py", 100)
     hand = rank_related("app/core.py", cands, sig, RerankWeights(), k=8)
-    assert [(h.file_path, h.score) for h in got] == [(h.file_path, h.score) for h in hand]
+    # (local Qdrant's cosines move in the 7th digit from one search to the next)
+    assert [h.file_path for h in got] == [h.file_path for h in hand]
+    assert [h.score for h in got] == pytest.approx([h.score for h in hand], abs=1e-5)
     order = [h.file_path for h in got]
     assert order.index("lib/schema.py") < order.index("lib/more.py")
     # a broken file is no model either, and so is PHAROS_RANKER=hand
