@@ -5,24 +5,40 @@ holds every request until it is opened, so a test can keep a clone in flight for
 long as it needs (for example, to kill the worker that is cloning). ``headers`` keeps the
 headers of every request; with ``challenge``, a request without ``Authorization`` is
 answered ``401`` with ``WWW-Authenticate: Basic`` (as a private repository's host does).
+With ``tls`` (a certificate and its key, :func:`self_signed`), it serves https, and
+``paths`` keeps the path of every request.
 """
 
 from __future__ import annotations
 
 import http.server
 import os
+import ssl
 import subprocess
 import threading
 from pathlib import Path
 
 
+def self_signed(directory: Path, host: str) -> tuple[Path, Path]:
+    """A certificate for ``host`` (its subjectAltName) and its key; git trusts it when
+    ``GIT_SSL_CAINFO`` names the certificate."""
+    cert, key = directory / f"{host}.pem", directory / f"{host}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
 class GitHTTPServer:
-    def __init__(self, project_root: Path, *, challenge: bool = False):
+    def __init__(self, project_root: Path, *, challenge: bool = False,
+                 tls: tuple[Path, Path] | None = None):
         self.project_root = Path(project_root)
         self.gate = threading.Event()
         self.gate.set()
         self.requests = 0
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []
+        self.scheme = "https" if tls else "http"
         self.challenge = challenge
         server = self
 
@@ -35,6 +51,7 @@ class GitHTTPServer:
             def _serve(self):
                 server.requests += 1
                 server.headers.append(dict(self.headers.items()))
+                server.paths.append(self.path)
                 server.gate.wait()
                 if server.challenge and not self.headers.get("Authorization"):
                     self.send_response(401)
@@ -84,11 +101,15 @@ class GitHTTPServer:
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*map(str, tls))
+            self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{name}"
 
     def publish(self, repo: Path, name: str) -> str:
         """Make a bare copy of the work tree ``repo`` servable as ``name``; return its URL."""
