@@ -35,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.serve_app.test_console_browser import Server  # noqa: E402
-from tests.support.private_services import PrivateRedis  # noqa: E402
-from tests.support.repos import make_repo  # noqa: E402
+from devkit.private_services import PrivateRedis  # noqa: E402
+from devkit.repos import make_repo  # noqa: E402
+from devkit.uvicorn_thread import Server  # noqa: E402
 
 VISIBILITY = """
 window.__pharosHidden = false;

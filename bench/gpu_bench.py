@@ -33,10 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from graph_jobs.embedding.engine import embed_graph  # noqa: E402
-from graph_jobs.embedding.params import Node2VecParams  # noqa: E402
-from graph_jobs.embedding.threads import usable_cores  # noqa: E402
-from tests.support.import_graphs import (  # noqa: E402
+from devkit.import_graphs import (  # noqa: E402
     ImportGraph,
     link_auc,
     macro_f1,
@@ -44,6 +41,9 @@ from tests.support.import_graphs import (  # noqa: E402
     pecanpy_embed,
     split_edges,
 )
+from graph_jobs.embedding.engine import embed_graph  # noqa: E402
+from graph_jobs.embedding.params import Node2VecParams  # noqa: E402
+from graph_jobs.embedding.threads import usable_cores  # noqa: E402
 
 BYTES_PER_PAIR = 4 * 64 * 4  # centre row read+written, context row read+written, fp32
 

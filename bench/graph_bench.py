@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import grimp  # noqa: E402
 
+from devkit.grimp_compare import compare  # noqa: E402
+from devkit.repos import make_repo, package_dir  # noqa: E402
 from graph_jobs.graph.dependency_graph import build_dependency_graph  # noqa: E402
-from tests.support.grimp_compare import compare  # noqa: E402
-from tests.support.repos import make_repo, package_dir  # noqa: E402
 
 
 def timed(fn, repeat):

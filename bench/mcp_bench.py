@@ -82,7 +82,7 @@ async def over_http(data: Path, repo: str, files: list[str], calls: int):
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    from tests.support.private_services import free_port, wait_port
+    from devkit.private_services import free_port, wait_port
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "pharos_cli", "mcp", "--http", "--port",
@@ -124,7 +124,7 @@ def main() -> None:
     ap.add_argument("--cli", type=int, default=5, help="`pharos similar --json` runs")
     ap.add_argument("--no-http", action="store_true")
     args = ap.parse_args()
-    from tests.support.repos import repo_from_packages
+    from devkit.repos import repo_from_packages
 
     work = Path(tempfile.mkdtemp(prefix="pharos-mcp-bench-"))
     try:

@@ -28,9 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from graph_jobs.embedding.engine import embed_graph  # noqa: E402
-from graph_jobs.embedding.params import Node2VecParams  # noqa: E402
-from tests.support.import_graphs import (  # noqa: E402
+from devkit.import_graphs import (  # noqa: E402
     ImportGraph,
     karate_graph,
     link_auc,
@@ -39,6 +37,8 @@ from tests.support.import_graphs import (  # noqa: E402
     pecanpy_embed,
     split_edges,
 )
+from graph_jobs.embedding.engine import embed_graph  # noqa: E402
+from graph_jobs.embedding.params import Node2VecParams  # noqa: E402
 
 
 def synthetic(n: int, m: int = 5, seed: int = 0) -> np.ndarray:
@@ -147,7 +147,7 @@ def main() -> None:
     edg = g.write_edg(tmp / "cold.edg")
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c",
-                    "import sys; sys.path.insert(0, %r); from tests.support.import_graphs "
+                    "import sys; sys.path.insert(0, %r); from devkit.import_graphs "
                     "import pecanpy_embed; pecanpy_embed(%r, %d)"
                     % (str(Path(__file__).resolve().parent.parent), str(edg), g.num_nodes)],
                    check=True, capture_output=True)

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.node2vec_bench import ours, pecan, synthetic  # noqa: E402
-from tests.support.import_graphs import (  # noqa: E402
+from devkit.import_graphs import (  # noqa: E402
     karate_graph,
     link_auc,
     macro_f1,

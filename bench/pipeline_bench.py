@@ -65,7 +65,7 @@ def run_child(repo: str, work: Path, extra: dict | None = None,
 
 
 def run_case(package: str) -> dict:
-    from tests.support.repos import repo_from_packages
+    from devkit.repos import repo_from_packages
 
     work = Path(tempfile.mkdtemp(prefix="pharos-pipe-"))
     try:
@@ -145,8 +145,8 @@ def busy_cores(n: int):
 def threads_under_load(package: str, busy: int, repeat: int) -> None:
     """The embed stage with threads sized from the work (now) and with one thread per core
     (torch's default, as before), while ``busy`` other processes spin."""
+    from devkit.repos import repo_from_packages
     from graph_jobs.embedding.threads import usable_cores
-    from tests.support.repos import repo_from_packages
 
     cores = usable_cores()
     work = Path(tempfile.mkdtemp(prefix="pharos-threads-"))

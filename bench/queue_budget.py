@@ -43,11 +43,11 @@ from cluster.edge_worker import EdgeWorker  # noqa: E402
 from cluster.job_queue import JobQueue  # noqa: E402
 from cluster.redis_transport import RedisTransport, UpstashTransport  # noqa: E402
 from cluster.statuses import JobStatus  # noqa: E402
+from devkit.private_services import PrivateRedis  # noqa: E402
+from devkit.upstash_gateway import UpstashGateway  # noqa: E402
 from graph_jobs.job_record import JobRecord  # noqa: E402
 from graph_jobs.repository_ref import RepoRef  # noqa: E402
 from pharos_cli.settings import Settings  # noqa: E402
-from tests.support.private_services import PrivateRedis  # noqa: E402
-from tests.support.upstash_gateway import UpstashGateway  # noqa: E402
 
 TOP_LEVEL = {"eval", "evalsha", "blmove", "ping", "script|load", "script", "lrange",
              "hello", "client|setinfo", "select"}

@@ -265,7 +265,7 @@ def bench_reads(rate: float, seconds: float, clients: int = 1000) -> None:
 
     from cluster.job_queue import JobQueue, Task, WorkerBeat
     from cluster.redis_transport import RedisTransport
-    from tests.support.private_services import PrivateRedis
+    from devkit.private_services import PrivateRedis
 
     with PrivateRedis() as r:
         q = JobQueue(RedisTransport(r.url), max_size=1000)

@@ -45,10 +45,10 @@ def main() -> None:
 
     from cluster.actor_pool import WorkerPool
     from cluster.store_actor import VectorStoreProxy
+    from devkit.repos import repo_from_packages
     from pharos_cli.settings import Settings
     from serve_app.app import create_app
     from serve_app.services import IngressServices
-    from tests.support.repos import repo_from_packages
 
     work = Path(tempfile.mkdtemp(prefix="pharos-tp-"))
     repos = []

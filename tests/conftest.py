@@ -69,7 +69,7 @@ def transport(request, redis_url):
     if request.param == "redis":
         yield RedisTransport(redis_url)
         return
-    from tests.support.upstash_gateway import UpstashGateway
+    from devkit.upstash_gateway import UpstashGateway
 
     with UpstashGateway(redis_url) as gw:
         t = UpstashTransport(gw.url, gw.token)

@@ -154,7 +154,7 @@ def test_the_ingress_installs_no_parser_no_scipy_and_no_torch():
 def test_pharos_graph_without_tree_sitter_names_the_extra(tmp_path):
     """A base install has no parser: `pharos graph` says which extra to install, with no
     traceback."""
-    from tests.support.repos import make_repo
+    from devkit.repos import make_repo
 
     repo = make_repo(tmp_path / "r", {"a.py": "import b\n", "b.py": ""})
     code = ("import sys; sys.modules['tree_sitter'] = None; "  # as if not installed

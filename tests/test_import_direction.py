@@ -140,6 +140,18 @@ def test_nor_by_any_import_of_their_own_lazy_ones_included():
     assert not wrong, "\n".join(wrong)
 
 
+def test_bench_and_devkit_import_nothing_from_tests_and_the_packages_nothing_of_theirs():
+    """What the benches and the tests both need lives in ``devkit/``; the four packages
+    import neither it nor the benches."""
+    wrong = [f"{p.relative_to(ROOT)} imports {m}"
+             for d in ("bench", "devkit") for p in sorted((ROOT / d).glob("*.py"))
+             for m in imports_of(p) if m == "tests" or m.startswith("tests.")]
+    wrong += [f"{p.relative_to(ROOT)} imports {m}"
+              for pkg in OURS for p in sorted((ROOT / pkg).rglob("*.py"))
+              for m in imports_of(p) if m.split(".")[0] in ("devkit", "bench", "tests")]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_checker_sees_a_wrong_import(tmp_path):
     bad = tmp_path / "m.py"
     bad.write_text("def f():\n    from serve_app.app import create_app\n")

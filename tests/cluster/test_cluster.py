@@ -18,11 +18,11 @@ ray = pytest.importorskip("ray")
 
 from cluster.actor_pool import WorkerPool  # noqa: E402
 from cluster.job_queue import JobQueue  # noqa: E402
+from devkit.repos import repo_from_packages  # noqa: E402
 from graph_jobs.repository_ref import RepoRef  # noqa: E402
 from graph_jobs.stores.metadata_store import MetadataStore  # noqa: E402
 from pharos_cli.settings import Settings  # noqa: E402
 from tests.support.git_http import GitHTTPServer  # noqa: E402
-from tests.support.repos import repo_from_packages  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
 # one Ray cluster at a time: these tests share an xdist worker (--dist loadgroup)
@@ -286,7 +286,7 @@ def test_an_idle_pool_claims_through_one_loop_whatever_its_size(ray_2gpu, tmp_pa
 
     import redis
 
-    from tests.support.private_services import PrivateRedis
+    from devkit.private_services import PrivateRedis
 
     with PrivateRedis() as pr:
         settings = _settings(_env(tmp_path, pr.url, pg_url, PHAROS_IDLE_POLL_MAX_S="0.5"))

@@ -24,9 +24,9 @@ import pytest
 pytest.importorskip("ray")
 
 from cluster.job_queue import JobQueue  # noqa: E402
+from devkit.repos import make_repo  # noqa: E402
 from graph_jobs.repository_ref import RepoRef
 from pharos_cli.settings import Settings  # noqa: E402
-from tests.support.repos import make_repo  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
 # one Ray cluster at a time on a test machine (see tests/cluster/test_cluster.py)
@@ -107,7 +107,7 @@ def _stop(proc: subprocess.Popen, log: Path) -> list[str]:
 def redis_url():
     """A Redis server of this test's own: the queue's key names are fixed, and the shared
     server's test database is flushed by other tests meanwhile."""
-    from tests.support.private_services import PrivateRedis
+    from devkit.private_services import PrivateRedis
 
     with PrivateRedis() as pr:
         yield pr.url

@@ -18,9 +18,9 @@ import pytest
 
 from cluster.job_queue import JobQueue
 from cluster.redis_transport import RedisTransport
+from devkit.repos import make_repo
 from graph_jobs.repository_ref import RepoRef
 from tests.support.big_repos import import_chain, tiny_files
-from tests.support.repos import make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMORY_MB = 1024

@@ -27,6 +27,8 @@ from tenacity import wait_fixed
 from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import INFLIGHT_KEY, JobQueue
 from cluster.redis_transport import QueueUnavailable, RedisTransport
+from devkit.private_services import PrivatePostgres, PrivateRedis, pg_bin
+from devkit.repos import commit_all, make_repo
 from graph_jobs.errors import MetadataStoreError, VectorStoreError
 from graph_jobs.faults import JobStep
 from graph_jobs.pipeline import Stores
@@ -34,8 +36,6 @@ from graph_jobs.repository_ref import RepoRef
 from graph_jobs.stores.metadata_store import MetadataStore
 from graph_jobs.stores.vector_store import VectorStore, close_local_clients
 from pharos_cli.settings import Settings
-from tests.support.private_services import PrivatePostgres, PrivateRedis, pg_bin
-from tests.support.repos import commit_all, make_repo
 
 pytestmark = [
     pytest.mark.xdist_group("job-faults"),

@@ -20,6 +20,7 @@ from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import JobQueue, WorkerBeat
 from cluster.redis_transport import RedisTransport
 from cluster.statuses import JobStatus, RenewReply, Stage, StopSignal
+from devkit.repos import make_repo
 from graph_jobs.errors import JobCancelled, JobStopped, LeaseLost
 from graph_jobs.faults import JobStep
 from graph_jobs.pipeline import Stores, run_ingest
@@ -27,7 +28,6 @@ from graph_jobs.repository_ref import RepoRef
 from graph_jobs.stores.metadata_store import MetadataStore
 from graph_jobs.stores.vector_store import VectorStore
 from pharos_cli.settings import Settings
-from tests.support.repos import make_repo
 
 FILES = {f"pkg/m{i}.py": f"from pkg import m{(i + 1) % 12}\nfrom pkg import m{(i + 5) % 12}\n"
          for i in range(12)}

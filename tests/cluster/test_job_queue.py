@@ -212,7 +212,7 @@ def test_edge_worker_failure_shows_error_then_dead_letters(transport, settings):
 
 
 def test_rest_transport_with_a_bad_token_is_unavailable_not_a_crash(redis_url):
-    from tests.support.upstash_gateway import UpstashGateway
+    from devkit.upstash_gateway import UpstashGateway
 
     with UpstashGateway(redis_url) as gw:
         q = JobQueue(UpstashTransport(gw.url, "wrong-token"))
@@ -244,7 +244,7 @@ def _start_redis(port: int, tmp) -> subprocess.Popen:
 @pytest.mark.parametrize("kind", ["redis", "upstash-rest"])
 def test_redis_stopped_for_10s_then_back_everything_recovers(kind, tmp_path, settings):
     """A private redis-server is stopped for 10 s mid-job and started again."""
-    from tests.support.upstash_gateway import UpstashGateway
+    from devkit.upstash_gateway import UpstashGateway
 
     port = _free_port()
     url = f"redis://127.0.0.1:{port}/0"

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from devkit.import_graphs import karate_graph, macro_f1
+from devkit.repos import make_repo
 from graph_jobs.embedding.csr import build_csr
 from graph_jobs.embedding.engine import embed_graph
 from graph_jobs.embedding.node2vec import Node2Vec
@@ -19,8 +21,6 @@ from graph_jobs.embedding.params import Node2VecParams
 from graph_jobs.embedding.walks import random_walks
 from graph_jobs.errors import EmbeddingError
 from tests.graph_jobs.test_embedding_devices import _budget_for_chunks
-from tests.support.import_graphs import karate_graph, macro_f1
-from tests.support.repos import make_repo
 
 DEV = "cuda"
 

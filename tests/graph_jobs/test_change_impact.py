@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from devkit.repos import git
 from graph_jobs.errors import NotFound
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.relations.change_impact import (
@@ -18,7 +19,6 @@ from graph_jobs.relations.change_impact import (
 )
 from graph_jobs.relations.related_files import Related, related_files
 from tests.graph_jobs.test_history_and_relations import commit
-from tests.support.repos import git
 
 
 def _body(name: str, n: int) -> str:

@@ -24,13 +24,13 @@ import pytest
 import torch
 
 import graph_jobs.embedding as embedding_pkg
+from devkit.import_graphs import karate_graph, macro_f1
 from graph_jobs.embedding import memory_plan
 from graph_jobs.embedding.engine import embed_graph
 from graph_jobs.embedding.node2vec import Node2Vec
 from graph_jobs.embedding.params import Node2VecParams
 from graph_jobs.embedding.threads import threads_for, torch_threads
 from graph_jobs.errors import EmbeddingError
-from tests.support.import_graphs import karate_graph, macro_f1
 
 # torch functions that draw random numbers into a new tensor; `device` says where
 CREATING = ("rand", "randn", "randint", "randperm", "normal", "multinomial", "bernoulli",

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from devkit.repos import commit_all, git, make_repo
 from graph_jobs.errors import FileRefused
 from graph_jobs.graph.dependency_graph import build_dependency_graph
 from graph_jobs.graph.repo_files import MANIFEST_MAX_BYTES, RepoFiles
 from graph_jobs.graph.resolve.go_resolver import GoResolver
-from tests.support.repos import commit_all, git, make_repo
 
 GIB = 1 << 30
 REPO_ROOT = Path(__file__).resolve().parents[2]

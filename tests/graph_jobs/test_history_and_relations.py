@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from devkit.repos import git
 from graph_jobs.history.cochange import CoChangeParams, merge, mine
 from graph_jobs.history.git_log import read_commits
 from graph_jobs.history.history_stage import mine_history
 from graph_jobs.relations.tests_and_sources import is_test, pair_tests
-from tests.support.repos import git
 
 DAY = 86400
 T0 = 1_700_000_000  # 2023-11-14

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
+from devkit.repos import commit_all, make_repo
 from graph_jobs.errors import CloneFailed, RepositoryError, UnsafeRepositoryURL
 from graph_jobs.graph.dependency_graph import build_dependency_graph
 from graph_jobs.graph.repo_source import open_repository
-from tests.support.repos import commit_all, make_repo
 
 
 def skipped(graph):

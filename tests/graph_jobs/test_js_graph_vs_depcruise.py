@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
+from devkit.repos import make_repo
 from graph_jobs.graph.dependency_graph import build_dependency_graph
 from tests.support import depcruise_compare as dc
-from tests.support.repos import make_repo
 
 needs_node = pytest.mark.skipif(not dc.available(), reason="run .ci/run (npm install in tests/js)")
 

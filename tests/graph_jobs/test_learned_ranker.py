@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from devkit.repos import git
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.relations import learned_ranker
 from graph_jobs.relations.ranker_features import FEATURES, ImportGraph, pair_features
@@ -23,7 +24,6 @@ from graph_jobs.relations.related_files import (
 )
 from tests.graph_jobs.test_history_and_relations import commit
 from tests.graph_jobs.test_related_files import project  # noqa: F401 - the fixture
-from tests.support.repos import git
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,10 +11,10 @@ import weakref
 
 import pytest
 
+from devkit.repos import make_repo
 from graph_jobs.errors import UnsafeRepositoryURL
 from graph_jobs.graph.resolve.js_resolver import JsResolver
 from graph_jobs.url_policy import UrlPolicy
-from tests.support.repos import make_repo
 
 
 def test_a_js_resolver_is_freed_after_its_job(tmp_path):

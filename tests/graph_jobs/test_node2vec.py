@@ -9,14 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from graph_jobs.embedding.csr import build_csr
-from graph_jobs.embedding.edgelist_io import read_edg, read_emb
-from graph_jobs.embedding.engine import embed_graph
-from graph_jobs.embedding.node2vec import Node2Vec
-from graph_jobs.embedding.params import Node2VecParams
-from graph_jobs.embedding.walks import random_walks, second_order_step
-from graph_jobs.errors import EmbeddingError
-from tests.support.import_graphs import (
+from devkit.import_graphs import (
     karate_graph,
     link_auc,
     macro_f1,
@@ -24,6 +17,13 @@ from tests.support.import_graphs import (
     pecanpy_embed,
     split_edges,
 )
+from graph_jobs.embedding.csr import build_csr
+from graph_jobs.embedding.edgelist_io import read_edg, read_emb
+from graph_jobs.embedding.engine import embed_graph
+from graph_jobs.embedding.node2vec import Node2Vec
+from graph_jobs.embedding.params import Node2VecParams
+from graph_jobs.embedding.walks import random_walks, second_order_step
+from graph_jobs.errors import EmbeddingError
 
 
 def _karate_csr():

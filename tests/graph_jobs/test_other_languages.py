@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from devkit.repos import make_repo
 from graph_jobs.graph.dependency_graph import build_dependency_graph
-from tests.support.repos import make_repo
 
 
 def edges(graph):

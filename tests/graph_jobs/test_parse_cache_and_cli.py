@@ -6,11 +6,11 @@ import json
 
 from typer.testing import CliRunner
 
+from devkit.repos import commit_all, make_repo
 from graph_jobs.graph.dependency_graph import build_dependency_graph
 from graph_jobs.settings import RunMode, SettingsError
 from pharos_cli.app import app
 from pharos_cli.settings import Settings
-from tests.support.repos import commit_all, make_repo
 
 
 def test_unchanged_repository_reparses_nothing(tmp_path):

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from devkit.repos import commit_all, git, make_repo, repo_from_packages
 from graph_jobs.errors import NotFound, VectorStoreError
 from graph_jobs.pipeline import Stores, repo_key, run_ingest
 from graph_jobs.stores.metadata_store import MetadataStore
 from graph_jobs.stores.vector_store import VectorStore, point_id
 from pharos_cli.settings import Settings
-from tests.support.repos import commit_all, git, make_repo, repo_from_packages
 
 
 @pytest.fixture(scope="module")

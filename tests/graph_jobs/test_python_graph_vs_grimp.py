@@ -8,9 +8,9 @@ import posixpath
 
 import pytest
 
+from devkit.grimp_compare import compare
+from devkit.repos import repo_from_packages
 from graph_jobs.graph.dependency_graph import build_dependency_graph
-from tests.support.grimp_compare import compare
-from tests.support.repos import repo_from_packages
 
 CASES = [
     pytest.param(["requests"], "", id="requests-small"),

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from devkit.repos import git
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.relations.related_files import candidates, related_files
 from tests.graph_jobs.test_history_and_relations import commit
-from tests.support.repos import git
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from devkit.repos import commit_all, git, make_repo
 from graph_jobs.errors import CloneFailed, CloneTimeout, RepositoryTooLarge
 from graph_jobs.graph.repo_source import clone, open_repository
 from graph_jobs.url_policy import UrlPolicy
 from tests.support.git_http import GitHTTPServer
-from tests.support.repos import commit_all, git, make_repo
 
 
 @pytest.fixture

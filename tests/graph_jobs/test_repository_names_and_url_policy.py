@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import QUEUE_KEY, JobQueue
+from devkit.repos import make_repo
 from graph_jobs.errors import CloneFailed, UnsafeRepositoryURL
 from graph_jobs.graph.repo_source import clone
 from graph_jobs.pipeline import Stores, run_ingest
@@ -37,7 +38,6 @@ from pharos_cli.app import app as cli_app
 from pharos_cli.settings import Settings, get_settings
 from serve_app.app import create_app
 from tests.support.git_http import GitHTTPServer
-from tests.support.repos import make_repo
 
 TOKEN = "t" * 32
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

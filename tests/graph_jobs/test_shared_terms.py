@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from devkit.repos import git
 from graph_jobs.graph.extract.terms import file_terms
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.relations.related_files import candidates, related_files
 from graph_jobs.relations.shared_terms import shared_terms
 from tests.graph_jobs.test_history_and_relations import commit
-from tests.support.repos import git
 
 
 def test_identifiers_split_into_lower_case_words():

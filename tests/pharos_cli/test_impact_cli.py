@@ -8,10 +8,10 @@ import json
 
 import pytest
 
+from devkit.repos import git
 from tests.graph_jobs.test_change_impact import change_history
 from tests.graph_jobs.test_history_and_relations import commit
 from tests.support.cli_runs import run_pharos
-from tests.support.repos import git
 
 
 @pytest.fixture(scope="module")

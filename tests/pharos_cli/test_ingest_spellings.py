@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import subprocess
 
+from devkit.repos import make_repo
 from tests.support.cli_runs import run_pharos
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.git_http import GitHTTPServer, self_signed
-from tests.support.repos import make_repo
 
 SPELLINGS = ["github.com/o/r", "https://github.com/o/r", "git@github.com:o/r.git"]
 

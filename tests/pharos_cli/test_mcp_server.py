@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.private_services import free_port, wait_port
-from tests.support.repos import commit_all, make_repo
+from devkit.private_services import free_port, wait_port
+from devkit.repos import commit_all, make_repo
 
 pytest.importorskip("mcp")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.repos import make_repo
 from tests.support.cli_runs import run_in_terminal, run_pharos
-from tests.support.repos import make_repo
 
 pytestmark = pytest.mark.slow
 

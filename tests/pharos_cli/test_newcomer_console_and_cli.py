@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
+from devkit.repos import make_repo
 from tests.support.cli_runs import free_port, run_pharos, small_package, start_pharos
-from tests.support.repos import make_repo
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow

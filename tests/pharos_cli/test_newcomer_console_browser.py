@@ -12,9 +12,9 @@ import urllib.request
 
 import pytest
 
+from devkit.repos import make_repo
 from tests.serve_app.test_console_browser import _axe, _until, page  # noqa: F401 - fixture
 from tests.support.cli_runs import free_port, run_pharos, small_package, start_pharos
-from tests.support.repos import make_repo
 
 pytestmark = pytest.mark.slow
 HEIGHT = 900  # the laptop screen of the issue

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from devkit.repos import git
 from graph_jobs.history.history_stage import mine_history
 from tests.support.cli_runs import run_pharos
-from tests.support.repos import git
 
 pytestmark = pytest.mark.slow
 DAY = 86400

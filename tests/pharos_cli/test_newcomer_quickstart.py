@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.repos import make_repo
 from tests.support.cli_runs import ROOT, cli_env, small_package
-from tests.support.repos import make_repo
 
 pytestmark = pytest.mark.slow
 

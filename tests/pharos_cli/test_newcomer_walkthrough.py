@@ -22,8 +22,8 @@ import urllib.request
 
 import pytest
 
+from devkit.repos import git, make_repo
 from tests.support.cli_runs import ROOT, cli_env, free_port, small_package
-from tests.support.repos import git, make_repo
 
 pytestmark = pytest.mark.slow
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.uvicorn_thread import Server
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.slow,
@@ -22,35 +24,6 @@ pytestmark = [
 ]
 playwright_api = pytest.importorskip("playwright.sync_api")
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
-
-
-class Server:
-    """uvicorn on a free loopback port, in a thread."""
-
-    def __init__(self, app) -> None:
-        import socket
-
-        import uvicorn
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.time() + 20
-        while not self.server.started:
-            if time.time() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture
@@ -92,7 +65,7 @@ def stack(tmp_path, redis_url, repos_for_console):
 
 @pytest.fixture
 def repos_for_console(tmp_path_factory) -> Path:
-    from tests.support.repos import repo_from_packages
+    from devkit.repos import repo_from_packages
 
     return repo_from_packages(tmp_path_factory.mktemp("console") / "requests", ["requests"])
 

@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 
-from tests.support.repos import make_repo
+from devkit.repos import make_repo
 
 BLOCKED = ("scipy", "tree_sitter", "torch", "sklearn", "matplotlib")
 

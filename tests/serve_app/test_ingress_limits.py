@@ -16,10 +16,10 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from devkit.private_services import PrivateRedis, free_port
 from pharos_cli.settings import Settings
 from serve_app.app import create_app
 from serve_app.read_cache import ReadCache
-from tests.support.private_services import PrivateRedis, free_port
 from tests.support.waiting import wait_for
 
 ADMIN, READER = "admin-token-1", "read-token-1"

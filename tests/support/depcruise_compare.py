@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.support.grimp_compare import Agreement
+from devkit.grimp_compare import Agreement
 
 JS_DIR = Path(__file__).resolve().parent.parent / "js"
 DEPCRUISE = JS_DIR / "node_modules" / ".bin" / "depcruise"
