@@ -28,7 +28,9 @@ For each one:
      ``impact`` (:mod:`graph_jobs.relations.change_impact`, when it is importable) on all
      of them; hit@3, recall@10 (= hit@10), MRR.
    Per repository and as a mean over repositories, with 95% bootstrap intervals over the
-   queries (``--boot``; for the mean, queries resampled inside each repository).
+   queries (``--boot``; for the mean, queries resampled inside each repository). A
+   repository whose future commits name more than 300 files asks a seeded sample of 300
+   of them, in every protocol and for every method alike.
 
 Methods, all in the same run:
 
@@ -358,9 +360,22 @@ def cache_path(cache: Path, kind: str, name: str, sha: str) -> Path:
     return cache / f"v{CACHE_VERSION}-{kind}-{name}-{sha[:12]}.pkl"
 
 
+MAX_ASKED = 300  # files asked per repository at most (a seeded sample; every protocol)
+
+
+def sample_asked(files: list[str], cap: int, seed: str) -> list[str]:
+    """At most ``cap`` of ``files`` (sorted), a sample seeded by ``seed``."""
+    files = sorted(files)
+    if len(files) <= cap:
+        return files
+    return sorted(random.Random(seed).sample(files, cap))
+
+
 def extract(path: Path, cache: Path, fraction: float = 0.7, max_future_files: int = 30,
-            ) -> dict:
-    """Everything the bench needs of one repository cut at ``fraction``, cached."""
+            max_asked: int = MAX_ASKED) -> dict:
+    """Everything the bench needs of one repository cut at ``fraction``, cached. The files
+    asked are those of the future commits, at most ``max_asked`` (a seeded sample): every
+    protocol then asks only them, for every method alike."""
     cut, _ = cut_commit(path, fraction)
     out = cache_path(cache, "eval", path.name, cut)
     if out.exists():
@@ -371,15 +386,19 @@ def extract(path: Path, cache: Path, fraction: float = 0.7, max_future_files: in
         subprocess.run(["rm", "-rf", str(work)], check=True)
     work.mkdir(parents=True)
     case = prepare(path, work, fraction, max_future_files, clone=work / "clone")
-    asked = sorted({f for c in case.commits for f in c})
+    every = sorted({f for c in case.commits for f in c})
+    asked = sample_asked(every, max_asked, f"{case.name}:{cut}")
+    case.info["asked"], case.info["asked_of"] = len(asked), len(every)
     base = Baselines(case)
     ranks = {m: {q: base.rank(m, q) for q in asked} for m in BASELINES}
     t1 = time.perf_counter()
     stores, res = ingest(case.clone, work / "store")
     feats = candidate_features(stores, res.repo_url, asked)
     close(stores)
+    asked_set = set(asked)
     d = {"name": case.name, "cut": cut, "info": case.info, "files": case.files,
-         "commits": case.commits, "queries": case.queries, "ranks": ranks,
+         "commits": case.commits, "asked": asked,
+         "queries": [q for q in case.queries if q in asked_set], "ranks": ranks,
          "features": feats, "repo_url": res.repo_url, "store": str(work / "store"),
          "clone": str(case.clone), "seconds": {"baselines": t1 - t0,
                                                "pharos": time.perf_counter() - t1}}
@@ -425,13 +444,16 @@ def protocols(d: dict, methods: list[str], model=None, impact=None,
         return cache[m, q]
 
     truth = partners_of(d["commits"])
+    asked = set(d.get("asked") or {f for c in d["commits"] for f in c})
     out: dict[str, dict[str, np.ndarray]] = {"pairs": {}, "navigation": {}, "prevention": {}}
     for m in methods:
         out["pairs"][m] = np.array([score(ranked(m, q), truth[q]) for q in d["queries"]]
                                    ).reshape(-1, 4)
         out["navigation"][m] = np.array(
-            [score(ranked(m, q), set(c) - {q}) for c in d["commits"] for q in c]).reshape(-1, 4)
-    prevent = [(c, miss) for c in d["commits"] for miss in c]
+            [score(ranked(m, q), set(c) - {q}) for c in d["commits"] for q in c
+             if q in asked]).reshape(-1, 4)
+    prevent = [(c, miss) for c in d["commits"] for miss in c
+               if min(f for f in c if f != miss) in asked]
     if len(prevent) > max_prevention:
         rng = random.Random(seed)
         prevent = sorted(rng.sample(prevent, max_prevention), key=lambda t: (t[0], t[1]))

@@ -1,7 +1,7 @@
 """Train the learned ranker of related files from repositories' own histories.
 
     python bench/train_ranker.py --clones DIR [--corpus bench/ranker_corpus.txt]
-        [--cache /tmp/pharos-ranker] [--folds 6] [--out graph_jobs/relations/ranker_model.json]
+        [--cache /tmp/pharos-ranker/cache] [--folds 6] [--out graph_jobs/relations/ranker_model.json]
 
 ``--corpus``: one public repository a line, ``URL [folder]``; ``--clones``: a folder
 holding a clone with full history of each (``DIR/<folder>``, default folder the
@@ -13,7 +13,8 @@ repository's name). For each repository:
 2. **The inner cut** at ``--inner`` (70%) of the outer clone's own commits, and a clone of
    that. ``run_ingest`` of the inner clone; for each file changed in a commit between the
    inner and the outer cut (commits of at most 30 files, with two files of the graph or
-   more), the candidates ``related_files`` would rank and their features
+   more; at most 200 of them, a seeded sample), the candidates ``related_files`` would
+   rank and their features
    (``graph_jobs.relations.ranker_features.pair_features``: the product's function).
 3. **Labels**: how many of those commits changed the query and the candidate together
    (0 to 3).
@@ -83,7 +84,7 @@ def training_data(path: Path, cache: Path, fraction: float = 0.7, inner: float =
 
 
 def build_training(path: Path, work: Path, outer_sha: str, inner: float,
-                   max_future_files: int) -> dict:
+                   max_future_files: int, max_asked: int = 200) -> dict:
     t0 = time.perf_counter()
     outer = rb.clone_at(path, outer_sha, work / "outer")
     inner_sha, n = rb.cut_commit(outer, inner)
@@ -91,7 +92,8 @@ def build_training(path: Path, work: Path, outer_sha: str, inner: float,
     stores, res = rb.ingest(clone, work / "store")
     files = {f["path"] for f in stores.metadata.repository_files(res.repo_url)}
     commits = rb.commit_sets(outer, inner_sha, files, max_future_files)
-    asked = sorted({f for c in commits for f in c})
+    asked = rb.sample_asked(sorted({f for c in commits for f in c}), max_asked,
+                            f"{path.name}:{inner_sha}")
     feats = rb.candidate_features(stores, res.repo_url, asked)
     rb.close(stores)
     together: dict[tuple[str, str], int] = {}
@@ -139,6 +141,41 @@ def train(datas: list[dict], params: dict | None = None, rounds: int = ROUNDS,
     return model
 
 
+def inner_recall(datas: list[dict], model) -> float:
+    """Mean over repositories of recall@10 on their training groups (the commits between
+    the inner and the outer cut), ranked by ``model`` (``None``: the hand weights)."""
+    from graph_jobs.relations.ranker_features import FEATURES
+
+    per = []
+    for d in datas:
+        got = []
+        for _q, names, x, y in d["groups"]:
+            s = x[:, FEATURES.index("hand_score")] if model is None else model.score(x)
+            order = sorted(range(len(names)), key=lambda i: (-s[i], names[i]))[:10]
+            got.append(sum(1 for i in order if y[i] > 0) / min(10, int((y > 0).sum())))
+        if got:
+            per.append(float(np.mean(got)))
+    return float(np.mean(per)) if per else float("nan")
+
+
+def inner_cv(datas: dict[str, dict], lang: dict[str, str], n: int, configs: dict) -> dict:
+    """Leave-repositories-out folds on the training labels alone (no outer future is
+    read): recall@10 of each configuration, to choose one before any evaluation."""
+    from graph_jobs.relations.learned_ranker import LearnedRanker
+
+    folds = folds_of(sorted(datas), lang, n)
+    out = {"hand": float(np.mean([inner_recall([datas[r] for r in f], None) for f in folds]))}
+    for name, (params, rounds) in configs.items():
+        vals = []
+        for f in folds:
+            m = LearnedRanker.from_dict(train([datas[r] for r in datas if r not in f],
+                                              params, rounds))
+            vals.append(inner_recall([datas[r] for r in f], m))
+        out[name] = float(np.mean(vals))
+        print(f"inner cv {name}: {out[name]:.4f} (hand {out['hand']:.4f})", flush=True)
+    return out
+
+
 def folds_of(names: list[str], lang: dict[str, str], n: int, seed: int = 0) -> list[list[str]]:
     """``n`` folds, each language's repositories dealt round the folds (seeded)."""
     rng = random.Random(seed)
@@ -173,7 +210,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clones", type=Path, required=True)
     ap.add_argument("--corpus", type=Path, default=ROOT / "bench" / "ranker_corpus.txt")
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/pharos-ranker"))
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/pharos-ranker/cache"))
     ap.add_argument("--cut", type=float, default=0.7)
     ap.add_argument("--inner", type=float, default=0.7)
     ap.add_argument("--folds", type=int, default=0)
@@ -185,6 +222,9 @@ def main() -> None:
                     default=ROOT / "graph_jobs" / "relations" / "ranker_model.json")
     ap.add_argument("--no-write", action="store_true", help="folds only; no final model")
     ap.add_argument("--folds-out", type=Path, help="the folds' figures as JSON")
+    ap.add_argument("--inner-cv", type=json.loads, default=None,
+                    help='choose: {"name": [{lightgbm params}, rounds], ...} scored by '
+                         "leave-repositories-out folds on the training labels alone")
     args = ap.parse_args()
 
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -201,6 +241,11 @@ def main() -> None:
         datas[folder] = d
         print(f"{folder}: {d['files']} files, {d['label_commits']} label commits, "
               f"{len(d['groups'])} queries ({time.perf_counter() - t0:.1f}s)", flush=True)
+
+    if args.inner_cv:
+        inner_cv(datas, languages(args.corpus), args.folds or 6,
+                 {k: (v[0], v[1]) for k, v in args.inner_cv.items()})
+        return
 
     if args.folds:
         from graph_jobs.relations.learned_ranker import LearnedRanker
