@@ -14,6 +14,14 @@ def settings(tmp_path, monkeypatch) -> Settings:
     return Settings(_env_file=None)
 
 
+@pytest.fixture(scope="session")
+def requests_repo(tmp_path_factory):
+    """A git repository of the installed ``requests`` package (read, never changed)."""
+    from devkit.repos import repo_from_packages
+
+    return repo_from_packages(tmp_path_factory.mktemp("req") / "repo", ["requests"])
+
+
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from devkit.repos import commit_all, git, make_repo, repo_from_packages
+from devkit.repos import commit_all, git, make_repo
 from graph_jobs.errors import NotFound, VectorStoreError
 from graph_jobs.pipeline import Stores, repo_key, run_ingest
 from graph_jobs.stores.metadata_store import MetadataStore
 from graph_jobs.stores.vector_store import VectorStore, point_id
 from pharos_cli.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def requests_repo(tmp_path_factory) -> Path:
-    return repo_from_packages(tmp_path_factory.mktemp("req") / "repo", ["requests"])
 
 
 def _stores(settings: Settings, db_url: str | None = None) -> Stores:
@@ -256,50 +250,6 @@ def test_concurrent_migrations_on_one_fresh_postgres_database_all_succeed(pg_url
     store.upsert_job("j1", repo_url="r", status="pending")
     assert store.get_job("j1")["status"] == "pending"
     store.dispose()
-
-
-def test_cli_ingest_similar_jobs_map(monkeypatch, tmp_path, requests_repo):
-    from pharos_cli.app import app
-    from pharos_cli.settings import get_settings
-
-    monkeypatch.setenv("PHAROS_DATA_DIR", str(tmp_path / "data"))
-    for var in ("DATABASE_URL", "NEON_DATABASE_URL", "QDRANT_URL", "MODE"):
-        monkeypatch.delenv(var, raising=False)
-    get_settings.cache_clear()
-    run = CliRunner().invoke
-    try:
-        res = run(app, ["ingest", str(requests_repo), "--json"])
-        assert res.exit_code == 0, res.output
-        out = json.loads(res.stdout)
-        assert out["status"] == "complete" and out["files_processed"] == out["embeddings_generated"]
-        assert out["duration_seconds"] > 0 and {"graph", "embed", "store"} <= set(out["timings"])
-        res = run(app, ["similar", str(requests_repo), "requests/api.py", "-k", "3", "--json"])
-        assert res.exit_code == 0, res.output
-        got = json.loads(res.stdout)
-        assert len(got["results"]) == 3 and got["answered_by"] == "vector+rerank"
-        assert all(h["why"] for h in got["results"])
-        # piped (not a terminal): tab-separated rows, gh's convention (issue 27)
-        res = run(app, ["similar", str(requests_repo), "requests/api.py"])
-        rows = [line.split("\t") for line in res.stdout.splitlines()]
-        assert res.exit_code == 0 and rows and all(len(r) == 5 and r[4] for r in rows)
-        res = run(app, ["similar", str(requests_repo), "requests/api.py", "--all"])
-        rows = [line.split("\t") for line in res.stdout.splitlines()]  # issue 14: by role
-        assert res.exit_code == 0 and rows and all(len(r) == 5 for r in rows)
-        res = run(app, ["similar", str(requests_repo), "@top", "--json"])
-        assert res.exit_code == 0 and len(json.loads(res.stdout)["results"]) > 0
-        res = run(app, ["similar", str(requests_repo), "missing.py"])
-        assert res.exit_code == 2
-        res = run(app, ["jobs", "--json"])
-        assert json.loads(res.stdout)["jobs"][0]["job_id"] == out["job_id"]
-        for name in ("map.png", "map.html"):
-            res = run(app, ["map", str(requests_repo), "--out", str(tmp_path / name)])
-            assert res.exit_code == 0, res.output
-            assert (tmp_path / name).stat().st_size > 1000
-        assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
-        res = run(app, ["ingest", str(tmp_path / "nope")])  # refused before a job exists
-        assert res.exit_code == 2 and "no such directory" in res.output
-    finally:
-        get_settings.cache_clear()
 
 
 def test_repo_key_normalises():
