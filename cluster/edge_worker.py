@@ -168,7 +168,7 @@ class EdgeWorker:
             reason = (f"task exceeded TTL: submitted {task.age_s() / 3600:.1f} h ago, limit "
                       f"{self.queue.task_ttl_s / 3600:.1f} h")
             self._set_idle()
-            skipped = task.record(JobStatus.SKIPPED, error=reason, device=None)
+            skipped = task.record(JobStatus.SKIPPED, error=reason)
             self._tell_queue(lambda: self.queue.ack(skipped, self.beat))
             return skipped
         self.beat.training(task.job_id, task.repo, Stage.CLONE)
@@ -206,7 +206,7 @@ class EdgeWorker:
         if stop is StopSignal.CANCEL or result is None:
             self._set_idle()
             cancelled = task.record(JobStatus.CANCELLED, duration_seconds=elapsed,
-                                    error="cancelled while running", device=None)
+                                    error="cancelled while running")
             self._tell_queue(lambda: self.queue.ack(cancelled, self.beat))
             return cancelled
         result.attempts = task.attempts

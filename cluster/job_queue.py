@@ -101,7 +101,9 @@ class Task:
         return (now or time.time()) - self.submitted_at
 
     def record(self, status: JobStatus, **fields) -> JobRecord:
-        """This task's :class:`JobRecord` with ``status``."""
+        """This task's :class:`JobRecord` with ``status`` (no device unless given: the
+        history shows one only for a job that says where it ran)."""
+        fields.setdefault("device", None)
         return JobRecord(self.job_id, self.repo, status, attempts=self.attempts, **fields)
 
 
@@ -202,7 +204,7 @@ class JobQueue:
     def cancel(self, job_id: str) -> Cancelled:
         """Cancel a job: removed when pending, flagged when running (the worker stops
         at its next poll), or nothing when unknown or already finished."""
-        rec = self._record(JobRecord(job_id, None, JobStatus.CANCELLED,
+        rec = self._record(JobRecord(job_id, None, JobStatus.CANCELLED, device=None,
                                      error="cancelled before it ran"))
         reply, status = self.t.eval(lua.CANCEL,
                                     [QUEUE_KEY, PENDING_KEY, HISTORY_KEY, INFLIGHT_KEY],

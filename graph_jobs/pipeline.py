@@ -144,7 +144,7 @@ def run_ingest(repo: RepoRef | str, settings: JobSettings, *, ref: str | None = 
     if not isinstance(repo, RepoRef) and name is None:
         repo = RepoRef.parse(repo)
     job = _Job(repo, settings, stores or Stores.open(settings), ref=ref,
-               job_id=job_id or uuid.uuid4().hex, repo_url=name or repo.name,
+               job_id=job_id or uuid.uuid4().hex, name=name or repo.name,
                worker=worker, report=progress or (lambda stage, frac: None),
                should_stop=should_stop, params=params, embed_lock=embed_lock,
                relations=relations or settings.relations, relation_weights=relation_weights,
@@ -176,7 +176,7 @@ class _Job:
     stores: Stores
     ref: str | None
     job_id: str
-    repo_url: str
+    name: str  # the name it is stored under (the repository's, but in tests of re-keying)
     worker: str | None
     report: StageProgress
     should_stop: StopCheck | None
@@ -189,7 +189,7 @@ class _Job:
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.result = JobRecord(self.job_id, self.repo_url, JobStatus.RUNNING)
+        self.result = JobRecord(self.job_id, self.name, JobStatus.RUNNING)
         self.t_start = time.perf_counter()
         self.budget = JobBudget.from_settings(self.settings)
 
@@ -221,7 +221,7 @@ class _Job:
             self.faults(JobStep.START)
             from graph_jobs.stores.metadata_store import utcnow
 
-            self.record(repo_url=self.repo_url, status=JobStatus.RUNNING, stage=Stage.CLONE,
+            self.record(repo_url=self.name, status=JobStatus.RUNNING, stage=Stage.CLONE,
                         progress=0.0, ref=self.ref, started_at=utcnow(), worker=self.worker)
             with self.clone_stage() as opened:  # the clone is removed when this ends
                 staged = self.graph_stage(opened)
@@ -279,8 +279,8 @@ class _Job:
         from graph_jobs.errors import UnsafeRepositoryURL
 
         self.repo = self.url_policy.check(self.repo, resolve=False).ref
-        if self.repo.name != self.repo_url:
-            raise UnsafeRepositoryURL(f"the task names {self.repo_url!r} but its source is "
+        if self.repo.name != self.name:
+            raise UnsafeRepositoryURL(f"the task names {self.name!r} but its source is "
                                       f"{self.repo.name!r}")
 
     def clone_stage(self):
@@ -323,7 +323,7 @@ class _Job:
         words = self.want_words
         if words and len(graph.files) > self.settings.words_max_files:
             log.warning("%s: %d files, over PHAROS_WORDS_MAX_FILES (%d): no shared words",
-                        self.repo_url, len(graph.files), self.settings.words_max_files)
+                        self.name, len(graph.files), self.settings.words_max_files)
         elif words:
             from graph_jobs.graph.file_words import read_words
 
@@ -351,7 +351,7 @@ class _Job:
         t = time.perf_counter()
         settings, graph = self.settings, staged.graph
         meta = self.stores.metadata
-        stored = meta.load_history(self.repo_url) if meta is not None else None
+        stored = meta.load_history(self.name) if meta is not None else None
         try:
             history_root = opened.history_root()  # waits for the history clone
         except RepositoryError as exc:  # no history is not a failed job
@@ -438,12 +438,12 @@ class _Job:
                             role_facts(graph.declarations.get(f.path)))
                   for i, f in enumerate(graph.files)]
         self.result.embeddings_generated = self.stores.vectors.upsert_repository(
-            self.repo_url, graph.commit, self.job_id, points,
+            self.name, graph.commit, self.job_id, points,
             progress=lambda f: self.report(Stage.STORE, 0.9 * f))
         self.faults(JobStep.METADATA_WRITE)
         if self.stores.metadata is not None:
             self.stores.metadata.replace_repository(
-                self.repo_url, graph.commit, self.job_id,
+                self.name, graph.commit, self.job_id,
                 [{"path": f.path, "language": f.language, "size": f.size,
                   "degree": int(degree[i]), "isolated": not bool(trained[i]),
                   "terms": " ".join(staged.shared.top_terms.get(f.path, ())) or None}
@@ -454,20 +454,20 @@ class _Job:
                 tests=staged.relation_graph.tests, descriptor=descriptor,
                 term_pairs=staged.shared.pairs,
             )
-        _drop_legacy_names(self.stores, self.repo_url, self.repo)
+        _drop_legacy_names(self.stores, self.name, self.repo)
         self.timings["store"] = time.perf_counter() - t
         self.report(Stage.STORE, 1.0)
 
 
-def _drop_legacy_names(stores: Stores, repo_url: str, repo: RepoRef) -> None:
+def _drop_legacy_names(stores: Stores, name: str, repo: RepoRef) -> None:
     """Re-key on ingest: earlier versions stored a repository under the URL as typed
     (``https://github.com/o/r``); now that it is stored under its one name, data left
     under those spellings is removed."""
     for old in repo.legacy_names:
-        if old == repo_url:
+        if old == name:
             continue
         if stores.metadata is not None and stores.metadata.delete_repository(old):
-            log.info("re-keyed %s: removed what was stored as %s", repo_url, old)
+            log.info("re-keyed %s: removed what was stored as %s", name, old)
         stores.vectors.delete_repository(old)
 
 
