@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from graph_jobs.errors import NotFound
+from serve_app.errors import InvalidRequest
 from serve_app.schemas import ERRORS
+from serve_app.url_validation import MAX_LENGTH
 
 MAX_FILES = 100  # file_path parameters in one question
 MAX_PATH = 4096
@@ -40,7 +41,7 @@ class Impact(BaseModel):
 
 
 @router.get("/api/v1/graph/impact", response_model=Impact, responses=ERRORS)
-def impact(request: Request, repo_url: Annotated[str, Query(min_length=1, max_length=2048)],
+def impact(request: Request, repo_url: Annotated[str, Query(min_length=1, max_length=MAX_LENGTH)],
            file_path: Annotated[list[str], Query()],
            k: Annotated[int, Query(ge=1, le=100)] = 10,
            include_isolated: bool = False, rerank: bool = True):
@@ -49,25 +50,21 @@ def impact(request: Request, repo_url: Annotated[str, Query(min_length=1, max_le
     and the rankings are combined (a file tied to several of the asked files comes
     first). Each hit names the asked files it relates to (``related_to``) and why. A
     file not in the repository: 404 with the closest stored paths."""
-    from graph_jobs.relations.change_impact import FileNotInRepository, change_impact
+    from graph_jobs.relations.change_impact import change_impact
     from serve_app.graph_routes import request_repo_key  # (graph_routes includes this router)
 
     if not file_path:
-        raise HTTPException(400, detail="give at least one file_path")
+        raise InvalidRequest("give at least one file_path")
     if len(file_path) > MAX_FILES:
-        raise HTTPException(400, detail=f"{len(file_path)} file_path parameters; at most "
-                                        f"{MAX_FILES} in one question")
+        raise InvalidRequest(f"{len(file_path)} file_path parameters; at most {MAX_FILES} "
+                             "in one question")
     if any(not p or len(p) > MAX_PATH for p in file_path):
-        raise HTTPException(400, detail=f"each file_path must have 1 to {MAX_PATH} characters")
+        raise InvalidRequest(f"each file_path must have 1 to {MAX_PATH} characters")
     key = request_repo_key(request, repo_url)
     services = request.app.state.services
-    try:
-        hits = change_impact(services.vectors, services.metadata, key, file_path, k,
-                             include_isolated=include_isolated, rerank=rerank)
-    except FileNotInRepository as exc:
-        raise HTTPException(404, detail=str(exc)) from None
-    except NotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from None
+    # a file or repository not stored (NotFound, FileNotInRepository): 404, serve_app.errors
+    hits = change_impact(services.vectors, services.metadata, key, file_path, k,
+                         include_isolated=include_isolated, rerank=rerank)
     return Impact(repo_url=key, file_paths=list(dict.fromkeys(file_path)),
                   answered_by="impact+rerank" if rerank else "impact",
                   results=[ImpactHit(repo_url=h.repo_url, file_path=h.file_path,
