@@ -1,0 +1,69 @@
+"""Errors become HTTP answers in one place, ``serve_app/errors.py``'s exception handlers
+(issue 28): no other module of the ingress raises ``HTTPException`` or builds an error
+response, and each error of the tree gets its status, its headers and ``{"detail"}``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from cluster.errors import QueueFull, QueueUnavailable
+from graph_jobs.answers import QuestionRefused
+from graph_jobs.errors import MetadataStoreError, NotFound, VectorStoreError
+from serve_app.errors import (
+    IngestionDisabled,
+    InvalidRepoURL,
+    InvalidRequest,
+    NotStored,
+    TooManyLookups,
+    Unauthorized,
+    install_handlers,
+)
+
+SERVE_APP = Path(__file__).resolve().parents[2] / "serve_app"
+
+
+def test_no_module_but_errors_py_builds_an_error_answer():
+    wrong = [f"{p.name}:{i}: {line.strip()}"
+             for p in sorted(SERVE_APP.rglob("*.py")) if p.name != "errors.py"
+             for i, line in enumerate(p.read_text().splitlines(), 1)
+             if re.search(r"HTTPException|exception_handler|status_code=4\d\d|status_code=5\d\d",
+                          line)]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("exc, status, detail, header", [
+    (InvalidRepoURL("no host"), 400, "invalid repository URL: no host", None),
+    (InvalidRequest("invalid ref"), 400, "invalid ref", None),
+    (Unauthorized("invalid or missing bearer token", {"WWW-Authenticate": "Bearer"}), 401,
+     "invalid or missing bearer token", ("www-authenticate", "Bearer")),
+    (NotStored("no job x"), 404, "no job x", None),
+    (TooManyLookups(0.2), 429, "too many job lookups; try again shortly",
+     ("retry-after", "1")),
+    (IngestionDisabled("ingestion is disabled"), 503, "ingestion is disabled", None),
+    (NotFound("no vector for a.py"), 404, "no vector for a.py", None),
+    (QuestionRefused("scope=all with by=related"), 400, "scope=all with by=related", None),
+    (QueueFull(10, 10), 429, "queue is full (10/10 pending)", ("retry-after", "60")),
+    (QueueUnavailable("redis://secret-host:6379 refused"), 503,
+     "job queue unavailable: Redis did not answer", ("retry-after", "10")),
+    (VectorStoreError("http://qdrant-host:6333 timed out"), 503,
+     "vector store unavailable: Qdrant did not answer", ("retry-after", "10")),
+    (MetadataStoreError("postgresql://u:pw@db/x refused"), 503,
+     "metadata database unavailable: the database did not answer", ("retry-after", "10")),
+])
+def test_each_error_of_the_tree_is_answered_by_its_handler(exc, status, detail, header):
+    app = FastAPI()
+    install_handlers(app)
+
+    @app.get("/raise")
+    def raise_it():
+        raise exc
+
+    r = TestClient(app, raise_server_exceptions=False).get("/raise")
+    assert (r.status_code, r.json()) == (status, {"detail": detail})
+    if header:
+        assert r.headers[header[0]] == header[1]
