@@ -93,3 +93,17 @@ def _ast_hits_in(path: Path, root: Path) -> list[str]:
             if isinstance(node, ast.Compare)
             for side in (node.left, *node.comparators)
             for h in _literals(side) & set(VALUES)]
+
+
+def test_one_stage_vocabulary_for_the_cli_the_mcp_server_and_the_console():
+    """The stages a job reports are ``Stage``'s; the console (JavaScript, which cannot
+    import them) lists the same, in the same order."""
+    from graph_jobs.lifecycle import RUN_STAGES, Stage
+    from pharos_cli.ingest_commands import STAGES as CLI
+    from pharos_cli.mcp_answers import STAGES as MCP
+
+    assert list(CLI) == list(RUN_STAGES) == list(MCP)
+    js = (ROOT / "serve_app" / "console" / "console.js").read_text()
+    listed = re.search(r"const STAGES = \[([^\]]*)\]", js).group(1)
+    assert [s.strip().strip('"') for s in listed.split(",")] == list(RUN_STAGES)
+    assert set(RUN_STAGES) == set(Stage) - {Stage.CLAIMED}
