@@ -188,8 +188,12 @@ class EdgeWorker:
                                  duration_seconds=time.perf_counter() - t0)
         finally:
             lease.stop()  # in every case, so that no lease outlives its job
-        return self._settle(task, lease.stop_signal() or stop, result,
-                            time.perf_counter() - t0)
+        # a release or a lost lease decides, whatever the job came to; a cancel only if
+        # the job stopped for it (one that completed first is complete)
+        held = lease.stop_signal()
+        if held in (StopSignal.RELEASED, StopSignal.LEASE_LOST):
+            stop = held
+        return self._settle(task, stop, result, time.perf_counter() - t0)
 
     def _settle(self, task: Task, stop: StopSignal | None, result: JobRecord | None,
                 elapsed: float) -> JobRecord:

@@ -19,7 +19,7 @@ import pytest
 from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import JobQueue, WorkerBeat
 from cluster.redis_transport import RedisTransport
-from cluster.statuses import JobStatus, RenewReply, Stage, StopSignal
+from cluster.statuses import CancelReply, JobStatus, RenewReply, Stage, StopSignal
 from devkit.repos import make_repo
 from graph_jobs.errors import JobCancelled, JobStopped, LeaseLost
 from graph_jobs.faults import JobStep
@@ -154,3 +154,53 @@ def test_a_lost_lease_stops_the_job_and_records_nothing(world):
     statuses = [s for j, s in meta.written if j == job]
     assert statuses == ["running"], statuses
     assert queue.renew(job, WorkerBeat("someone-else")) is RenewReply.LOST
+
+
+def test_a_cancel_through_the_queue_stops_training_within_one_batch_of_being_seen(
+        world, monkeypatch, redis_url):
+    """The user cancels through the queue while the worker trains; the worker learns of
+    it on its next lease renewal and the job stops before the next batch is trained."""
+    from cluster import edge_worker
+    from graph_jobs.embedding import skipgram
+
+    settings, stores, meta, _queue, repo = world
+    settings.embedding_backend = "pharos"
+    queue = JobQueue(RedisTransport(redis_url), lease_s=0.6)  # renewed every 0.2 s
+    job = queue.enqueue(RepoRef.parse(str(repo))).job_id
+    batches: list[int] = []
+    real_step = skipgram._sgd_step
+
+    def slow_step(*args, **kwargs):  # a batch takes a while, as a real one on a big graph
+        batches.append(len(batches))
+        if len(batches) == 2:
+            assert queue.cancel(job).reply is CancelReply.CANCELLING
+        threading.Event().wait(0.05)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(skipgram, "_sgd_step", slow_step)
+    planned: list[int] = []
+    real_init = skipgram.SkipGramTrainer.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        planned.append(self.total_steps)
+
+    monkeypatch.setattr(skipgram.SkipGramTrainer, "__init__", init)
+    seen: dict[str, int] = {}
+    real_signal = edge_worker._LeaseKeeper.stop_signal
+
+    def signal(self):
+        out = real_signal(self)
+        if out is StopSignal.CANCEL and "at" not in seen:
+            seen["at"] = len(batches)
+        return out
+
+    monkeypatch.setattr(edge_worker._LeaseKeeper, "stop_signal", signal)
+    monkeypatch.setattr(edge_worker._LeaseKeeper, "should_stop", signal)
+    worker = EdgeWorker(queue, settings, worker_id="w", stores=stores)
+    out = worker.poll_once()
+    assert out.status is JobStatus.CANCELLED, (out.status, out.error, len(batches))
+    assert "at" in seen and len(batches) - seen["at"] <= 1, (seen, len(batches))
+    assert len(batches) < planned[0], (len(batches), planned)  # stopped inside training
+    assert queue.history(1)[0]["status"] == JobStatus.CANCELLED
+    assert meta.get_job(job)["status"] == JobStatus.CANCELLED
