@@ -32,7 +32,7 @@ business (:mod:`graph_jobs.url_policy`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -96,7 +96,7 @@ class RepoRef:
             raise UnsafeRepositoryURL("control characters in repository URL")
         s = raw.strip()
         ref = cls._parse(s)
-        return ref if ref.typed else _replace(ref, typed=s)
+        return ref if ref.typed else replace(ref, typed=s)
 
     @classmethod
     def _parse(cls, s: str) -> RepoRef:
@@ -153,12 +153,6 @@ class RepoRef:
                 (f"#{parts.fragment}" if parts.fragment else "")
         return cls(f"{hostport}/{path}", clone, False, scheme, host, port, path, creds,
                    bool(parts.query or parts.fragment or "?" in s or "#" in s))
-
-
-def _replace(ref: RepoRef, **fields) -> RepoRef:
-    from dataclasses import replace
-
-    return replace(ref, **fields)
 
 
 def _clean_path(p: str) -> str:
