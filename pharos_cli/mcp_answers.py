@@ -312,7 +312,7 @@ class Answers:
                     {"repo_url": h.repo_url, "file_path": h.file_path,
                      "language": h.language, "score": round(h.score, 4), "degree": h.degree,
                      "vector_score": round(h.vector_score, 4) if related else None,
-                     "why": list(h.why or []) if related else []}
+                     "why": list(h.why or [])}
                     for h in ans.hits[:MAX_RESULTS]]}
 
     def _missing_file(self, key: str, path: str, exc: NotFound) -> ToolRefusal:

@@ -18,11 +18,24 @@ keeps its meaning from one repository to the next, and never from a file's name:
   4-step ones are estimated from :data:`RETURN_WALKS` seeded walks per file;
 - ReFeX-style aggregates: the mean in- and out-degree percentile of what imports it and
   of what it imports;
-- language (one-hot by family).
+- language (one-hot by family);
+- what the file declares (issue 30; :mod:`graph_jobs.graph.extract.declarations`, read
+  in the same parse as its imports), normalised within its repository: exception
+  classes, records, enums, interfaces, type aliases, constants, functions, methods,
+  settings read from the environment, re-exports, tests declared: each as a log count,
+  as its share of the repository's largest, and as its share of the file's top-level
+  declarations; the lines inside functions over the file's; a main guard, a CLI
+  framework, a settings library, a test framework imported by a file that declares no
+  test; the file's size as a percentile; the words of the names it declares (an
+  error's, a config's, a CLI's...: identifiers inside the file, never its own name). Whether a file is a test is read from what it
+  declares (tests), not from its name.
 
-Each feature lies in [0, 1] and is multiplied by a fixed weight (:data:`WEIGHTS`), so
-distances compare across repositories (Euclidean). Files with no edge at all keep their
-kind, language and folder features and zeros elsewhere.
+Each raw feature lies in [0, 1] (:func:`raw_features`). The role vector is a learned
+linear map of them (:data:`DIM` numbers; :mod:`graph_jobs.roles.role_weights`, trained
+across public repositories by ``bench/train_role_weights.py``), compared by Euclidean
+distance. No feature reads a file's name or path words: the folder features compare
+folders for equality only, and the language comes from the file's extension. Files
+with no edge at all keep their kind, language, folder and declaration features.
 """
 
 from __future__ import annotations
@@ -33,24 +46,38 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from graph_jobs.graph.extract.declarations import NAME_KINDS
 from graph_jobs.languages import FAMILY
 
 FAMILIES = tuple(dict.fromkeys(FAMILY.values()))  # the registry's: python, js, go, ...
-FEATURES = (
+STRUCTURE = (
     "in_pct", "out_pct", "in_log", "out_log", "in_share", "pagerank_pct",
     "depth", "height", "importers_elsewhere", "imports_below", "folder_size",
     "test_importers", "is_test", "return2", "return3", "return4",
     "importers_in_pct", "importers_out_pct", "imports_in_pct", "imports_out_pct",
     "isolated", *(f"lang_{f}" for f in FAMILIES),
 )
-DIM = len(FEATURES)
+# declaration counts that become three features each: log count, share of the
+# repository's largest, share of the file's top-level statements
+COUNTED = ("exceptions", "records", "enums", "interfaces", "aliases", "types", "constants",
+           "functions", "methods", "env", "reexports", "tests", "imports")
+DECLARED = (
+    *(f"{c}_{how}" for c in COUNTED for how in ("log", "repo", "file")),
+    "function_share", "main", "cli", "settings", "test_support", "test_imports",
+    "size_pct", "size_log", "statements_pct", "no_declarations", "names_log",
+    *(f"named_{k}_{how}" for k in NAME_KINDS for how in ("log", "share")),
+)
+FEATURES = (*STRUCTURE, *DECLARED)
+RAW_DIM = len(FEATURES)
+DIM = 27  # the stored role vector's length (the learned map's rows; Qdrant's "role" size)
+# issue 14's hand weights of the structural features: the bench's "role14" baseline
 WEIGHTS = {"in_pct": 1.0, "out_pct": 1.0, "in_log": 0.5, "out_log": 0.5, "in_share": 1.0,
            "pagerank_pct": 0.5, "depth": 0.5, "height": 0.5, "importers_elsewhere": 0.75,
            "imports_below": 0.75, "folder_size": 0.25, "test_importers": 1.0,
            "is_test": 1.0, "return2": 0.5, "return3": 0.5, "return4": 0.5,
            "importers_in_pct": 0.5, "importers_out_pct": 0.5, "imports_in_pct": 0.5,
            "imports_out_pct": 0.5, "isolated": 0.5}
-_W = np.array([WEIGHTS.get(f, 0.5) for f in FEATURES], dtype=np.float32)
+_W = np.array([WEIGHTS.get(f, 0.5) for f in STRUCTURE], dtype=np.float32)
 MAX_TWO_STEP_WALKS = 20_000_000  # sum of squared degrees: the two-step matrix's size bound
 RETURN_WALKS = 256
 _WALK_CHUNK = 1 << 22  # walkers at a time (32 MB of int64)
@@ -121,25 +148,93 @@ def _return_probabilities(u, deg: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def role_vectors(paths: list[str], languages: list[str], edges: list[tuple[int, int]],
                  tests: list[bool] | None = None,
-                 check: Callable[[], None] | None = None) -> np.ndarray:
-    """``(len(paths), DIM)`` role vectors; ``edges`` are ``(importer, imported)`` indices.
-    ``check`` is called now and then (the job's deadline raises from it)."""
+                 check: Callable[[], None] | None = None,
+                 declarations: list[dict[str, int]] | None = None) -> np.ndarray:
+    """``(len(paths), DIM)`` role vectors: the learned map
+    (:func:`graph_jobs.roles.role_weights.project`) of :func:`raw_features`."""
+    from graph_jobs.roles.role_weights import project
+
+    return project(raw_features(paths, languages, edges, tests, check, declarations))
+
+
+def declared_features(declarations: list[dict[str, int]]) -> np.ndarray:
+    """``(n, len(DECLARED))``: what each file declares, normalised within the repository
+    (the rows are one repository's files)."""
+    n = len(declarations)
+    col = {f: i for i, f in enumerate(DECLARED)}
+    f = np.zeros((n, len(DECLARED)))
+    if n == 0:
+        return f
+
+    def get(key: str) -> np.ndarray:
+        return np.array([float(d.get(key, 0)) for d in declarations])
+
+    statements = np.maximum(get("statements"), 1.0)
+    for c in COUNTED:
+        x = get(c)
+        f[:, col[f"{c}_log"]] = np.minimum(1.0, np.log1p(x) / np.log1p(50))
+        f[:, col[f"{c}_repo"]] = x / max(1.0, float(x.max()))
+        f[:, col[f"{c}_file"]] = np.minimum(1.0, x / statements)
+    size = get("lines")
+    f[:, col["function_share"]] = np.divide(get("function_lines"), size,
+                                            out=np.zeros(n), where=size > 0).clip(0, 1)
+    f[:, col["main"]] = get("main") > 0
+    f[:, col["cli"]] = get("cli") > 0
+    f[:, col["settings"]] = (get("settings") > 0) | (get("env") > 0)
+    tests = get("tests") > 0
+    f[:, col["test_imports"]] = get("test_imports") > 0
+    f[:, col["test_support"]] = (get("test_imports") > 0) & ~tests
+    f[:, col["size_pct"]] = _pct(size)
+    f[:, col["size_log"]] = np.minimum(1.0, np.log1p(size) / np.log1p(20_000))
+    f[:, col["statements_pct"]] = _pct(get("statements"))
+    names = get("names")
+    f[:, col["names_log"]] = np.minimum(1.0, np.log1p(names) / np.log1p(100))
+    for k in NAME_KINDS:
+        x = get(f"named_{k}")
+        f[:, col[f"named_{k}_log"]] = np.minimum(1.0, np.log1p(x) / np.log1p(20))
+        f[:, col[f"named_{k}_share"]] = np.divide(x, names, out=np.zeros(n), where=names > 0)
+    f[:, col["no_declarations"]] = np.array([not any(d.get(k) for k in COUNTED if k != "imports")
+                                             for d in declarations])
+    return f
+
+
+def raw_features(paths: list[str], languages: list[str], edges: list[tuple[int, int]],
+                 tests: list[bool] | None = None,
+                 check: Callable[[], None] | None = None,
+                 declarations: list[dict[str, int]] | None = None) -> np.ndarray:
+    """``(len(paths), RAW_DIM)`` features in [0, 1] (:data:`FEATURES`); ``edges`` are
+    ``(importer, imported)`` indices; ``declarations``, each file's counts
+    (``DependencyGraph.declarations``; none: zeros). A file is a test when ``tests`` says
+    so, else when it declares tests. ``check`` is called now and then (the job's deadline
+    raises from it). ``paths`` are read for their folders' equality only."""
+    n = len(paths)
+    if declarations is None:
+        declarations = [{} for _ in range(n)]
+    if tests is None:
+        tests = [d.get("tests", 0) > 0 for d in declarations]
+    out = np.zeros((n, RAW_DIM), dtype=np.float32)
+    if n == 0:
+        return out
+    out[:, :len(STRUCTURE)] = structural_features(paths, languages, edges, tests, check)
+    out[:, len(STRUCTURE):] = declared_features(declarations)
+    return out
+
+
+def structural_features(paths: list[str], languages: list[str],
+                        edges: list[tuple[int, int]], tests: list[bool],
+                        check: Callable[[], None] | None = None) -> np.ndarray:
+    """``(len(paths), len(STRUCTURE))``: issue 14's features, unweighted."""
     import scipy.sparse as sp
 
     n = len(paths)
-    out = np.zeros((n, DIM), dtype=np.float32)
-    if n == 0:
-        return out
-    if tests is None:
-        from graph_jobs.relations.tests_and_sources import is_test
-
-        tests = [is_test(p) for p in paths]
     is_t = np.array(tests, dtype=bool)
     e = np.array(sorted({(a, b) for a, b in edges if a != b}), dtype=np.int64).reshape(-1, 2)
     indeg = np.bincount(e[:, 1], minlength=n).astype(float)
     outdeg = np.bincount(e[:, 0], minlength=n).astype(float)
-    col = {f: i for i, f in enumerate(FEATURES)}
-    f = np.zeros((n, DIM))
+    col = {f: i for i, f in enumerate(STRUCTURE)}
+    f = np.zeros((n, len(STRUCTURE)))
+    if n == 0:
+        return f
     f[:, col["in_pct"]] = _pct(indeg)
     f[:, col["out_pct"]] = _pct(outdeg)
     f[:, col["in_log"]] = np.minimum(1.0, np.log1p(indeg) / np.log1p(200))
@@ -207,14 +302,22 @@ def role_vectors(paths: list[str], languages: list[str], edges: list[tuple[int, 
         fam = FAMILY.get(lang)
         if fam in FAMILIES:
             f[i, col[f"lang_{fam}"]] = 1.0
-    out[:] = f * _W
-    return out
+    return f.astype(np.float32)
+
+
+def graph_raw_features(graph, check: Callable[[], None] | None = None) -> np.ndarray:
+    """:func:`raw_features` of a :class:`~graph_jobs.models.DependencyGraph`'s files."""
+    idx = {fl.path: i for i, fl in enumerate(graph.files)}
+    edges = [(idx[e.source], idx[e.target]) for e in graph.edges
+             if e.source in idx and e.target in idx]
+    decls = getattr(graph, "declarations", None) or {}
+    return raw_features([fl.path for fl in graph.files], [fl.language for fl in graph.files],
+                        edges, check=check,
+                        declarations=[decls.get(fl.path, {}) for fl in graph.files])
 
 
 def graph_role_vectors(graph, check: Callable[[], None] | None = None) -> np.ndarray:
     """Role vectors of a :class:`~graph_jobs.models.DependencyGraph`'s files."""
-    idx = {fl.path: i for i, fl in enumerate(graph.files)}
-    edges = [(idx[e.source], idx[e.target]) for e in graph.edges
-             if e.source in idx and e.target in idx]
-    return role_vectors([fl.path for fl in graph.files], [fl.language for fl in graph.files],
-                        edges, check=check)
+    from graph_jobs.roles.role_weights import project
+
+    return project(graph_raw_features(graph, check))

@@ -18,7 +18,7 @@ import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
@@ -48,6 +48,7 @@ class FilePoint:
     degree: int
     isolated: bool = False
     role: Sequence[float] | None = None
+    facts: dict[str, int] | None = None  # what it declares (graph_jobs.roles.role_why)
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ class Neighbour:
     language: str
     score: float
     degree: int
+    why: list[str] = field(default_factory=list)  # role answers: what made it similar
 
 
 def _client(settings: JobSettings):
@@ -205,7 +207,8 @@ class VectorStore:
                         **({ROLE: [float(x) for x in p.role]} if p.role is not None else {})},
                 payload={"repo_url": repo_url, "file_path": p.file_path,
                          "language": p.language, "commit": commit, "job_id": job_id,
-                         "degree": int(p.degree), "isolated": bool(p.isolated)},
+                         "degree": int(p.degree), "isolated": bool(p.isolated),
+                         **({"facts": p.facts} if p.facts else {})},
             )
             for p in points
         ]
@@ -284,7 +287,8 @@ class VectorStore:
 
         ``by="related"``: cosine of the Node2Vec vectors (meaningful within one
         repository). ``by="role"``: Euclidean distance of the role vectors, which mean the
-        same in every repository; ``score`` is then ``1 / (1 + distance)``.
+        same in every repository; ``score`` is then ``1 / (1 + distance)``, and each
+        answer says what it shares with the file asked (``why``: :mod:`graph_jobs.roles.role_why`).
         ``scope="repo"`` searches that repository only, ``"all"`` every repository,
         ``"others"`` every other repository.
         Files with no edge (``isolated``: their Node2Vec vector is their directory's mean,
@@ -295,7 +299,8 @@ class VectorStore:
 
         self.ensure_collection()
         pid = point_id(repo_url, file_path)
-        got = self.client.retrieve(self.collection, ids=[pid], with_vectors=[by])
+        got = self.client.retrieve(self.collection, ids=[pid], with_vectors=[by],
+                                   with_payload=by == ROLE)
         if not got:
             raise NotFound(f"no vector for {file_path!r} in {repo_url!r}")
         query = _named(got[0].vector or {}, by)
@@ -323,6 +328,12 @@ class VectorStore:
             score = float(hit.score) if by == RELATED else 1.0 / (1.0 + float(hit.score))
             out.append(Neighbour(pl.get("repo_url", ""), pl.get("file_path", ""),
                                  pl.get("language", ""), score, int(pl.get("degree", 0))))
+            if by == ROLE:
+                from graph_jobs.roles.role_why import why
+
+                asked = got[0].payload or {}
+                out[-1].why = why(asked.get("facts"), pl.get("facts"),
+                                  int(asked.get("degree", 0)), out[-1].degree)
         return out[:k]
 
     def scores(self, repo_url: str, file_path: str, others: Iterable[str],

@@ -187,10 +187,10 @@ def test_role_vectors_of_a_file_imported_by_20000_files_stay_small():
     million here): the 3- and 4-step return probabilities are estimated instead."""
     out = _in_own_process("""
         import numpy as np
-        from graph_jobs.roles.role_features import FEATURES, role_vectors, _W
+        from graph_jobs.roles.role_features import FEATURES, raw_features
         n = 20_000
         paths = ["core.py"] + [f"m{i}/x.py" for i in range(n)]
-        f = role_vectors(paths, ["python"] * (n + 1), [(i + 1, 0) for i in range(n)]) / _W
+        f = raw_features(paths, ["python"] * (n + 1), [(i + 1, 0) for i in range(n)])
         col = {name: i for i, name in enumerate(FEATURES)}
         out = {k: [float(f[0, col[k]]), float(f[1:, col[k]].max())]
                for k in ("return2", "return3", "return4")}

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from graph_jobs.answers import QuestionRefused, similar_files
 from graph_jobs.errors import NotFound
 from graph_jobs.pipeline import Stores, run_ingest
-from graph_jobs.roles.role_features import DIM, role_vectors
+from graph_jobs.roles.role_features import DIM, raw_features, role_vectors
 from graph_jobs.stores.vector_store import RELATED, ROLE, VectorStore, close_local_clients
 from pharos_cli.app import app as cli_app
 from pharos_cli.settings import get_settings
@@ -216,7 +216,10 @@ def test_role_vectors_from_edges_alone():
     two = role_vectors(["q/p.py", "q/r.py", "q/s.py", "spec/u.py"], ["python"] * 4, edges,
                        tests=[False, False, False, True])
     assert np.array_equal(one, two)
-    assert np.all(one >= 0) and np.all(one <= 1.0 + 1e-6)
+    assert one.shape == (4, DIM) and np.all(np.isfinite(one))
+    raw = raw_features(["a/x.py", "a/y.py", "a/z.py", "tests/t.py"], ["python"] * 4, edges,
+                       tests=[False, False, False, True])
+    assert np.all(raw >= 0) and np.all(raw <= 1.0 + 1e-6)
 
 
 def test_percentile_ranks_match_scipy():
@@ -233,3 +236,101 @@ def test_percentile_ranks_match_scipy():
         x = rng.integers(0, 4, n).astype(float) if rng.random() < 0.5 else rng.random(n)
         assert np.allclose(_pct(x), (rankdata(x) - 1) / (n - 1))
     assert _pct(np.array([5.0])).tolist() == [0.0] and _pct(np.array([])).size == 0
+
+
+# --- issue 30: what files declare, names never read, why --------------------------------
+SHAPE_B = {  # declarations as well as imports: errors, settings, a CLI, test support, a test
+    "app/__init__.py": "from app.core import run\nfrom app.errors import Oops, Bad\n"
+                       "__all__ = ['run', 'Oops', 'Bad']\n",
+    "app/core.py": "from app.errors import Oops\nfrom app import helpers\n"
+                   "from app.config import TIMEOUT\n\n\ndef run():\n"
+                   "    return helpers.twice(TIMEOUT)\n",
+    "app/helpers.py": "def twice(x):\n    return 2 * x\n\n\ndef thrice(x):\n    return 3 * x\n",
+    "app/errors.py": "class Oops(Exception):\n    pass\n\n\nclass Bad(Oops, ValueError):\n"
+                     "    pass\n",
+    "app/config.py": "import os\n\nTIMEOUT = int(os.environ.get('APP_TIMEOUT', '5'))\n"
+                     "DEBUG = os.getenv('APP_DEBUG') == '1'\n",
+    "app/cli.py": "import argparse\n\nfrom app.core import run\n\n\ndef main():\n"
+                  "    argparse.ArgumentParser().parse_args()\n    run()\n\n\n"
+                  "if __name__ == '__main__':\n    main()\n",
+    "tests/conftest.py": "import pytest\n\nfrom app.core import run\n\n\n@pytest.fixture\n"
+                         "def ran():\n    return run()\n",
+    "tests/test_core.py": "from app.core import run\n\n\ndef test_run(ran):\n"
+                          "    assert run() == ran\n",
+}
+# every folder and file gets another name, and every import that names them follows
+EVERY_NAME = {"test_core": "checks_zeta", "app": "q1", "core": "zeta", "helpers": "kit",
+              "errors": "faults", "config": "knobs", "cli": "shell", "conftest": "shared",
+              "tests": "spec", "__init__": "__init__"}
+
+
+def _rename_every(text: str) -> str:
+    import re
+
+    for old, new in EVERY_NAME.items():
+        text = re.sub(rf"\b{old}\b", new, text)
+    return text
+
+
+def test_renaming_every_file_and_its_imports_leaves_every_role_vector_unchanged(
+        tmp_path, settings, stores):
+    renamed = {_rename_every(p): _rename_every(t) for p, t in SHAPE_B.items()}
+    assert not set(renamed) & set(SHAPE_B) - {"app/__init__.py"}  # every path renamed
+    assert "q1/__init__.py" in renamed and "from q1.zeta import run" in renamed["q1/shell.py"]
+    a = _ingest(tmp_path, "a", SHAPE_B, settings, stores)
+    b = _ingest(tmp_path, "b", renamed, settings, stores)
+    ra, rb = _roles(stores, a), _roles(stores, b)
+    assert len(ra) == len(rb) == len(SHAPE_B)
+    for path, vec in ra.items():
+        assert np.allclose(vec, rb[_rename_every(path)], atol=1e-6), path
+    # and what the files declare tells them apart, where the graph alone would not
+    assert not np.allclose(ra["app/errors.py"], ra["app/helpers.py"])
+    assert not np.allclose(ra["tests/conftest.py"], ra["tests/test_core.py"])
+
+
+def test_each_role_answer_says_what_made_it_similar(tmp_path, settings, stores, monkeypatch):
+    a = _ingest(tmp_path, "a", SHAPE_B, settings, stores)
+    b = _ingest(tmp_path, "b", {_rename_every(p): _rename_every(t) for p, t in SHAPE_B.items()},
+                settings, stores)
+
+    def top(path: str):
+        hits = similar_files(stores.vectors, stores.metadata, a, path, 8, scope="all").hits
+        hit = next(h for h in hits if h.repo_url == b)  # its twin, at distance 0
+        assert hit.file_path == _rename_every(path) and hit.score == pytest.approx(1.0)
+        return hit.why
+
+    assert top("app/errors.py")[0] == "declares 2 exception classes"
+    assert "reads 2 settings from the environment" in top("app/config.py")
+    cli = top("app/cli.py")
+    assert cli[:2] == ["a CLI entry (argparse)", "a program entry (a main guard or main function)"]
+    assert top("tests/conftest.py")[0] == \
+        "test support: imports a test framework, declares no test"
+    assert top("app/__init__.py")[0] == "re-exports 3 names"
+    # the command line shows it
+    stores.metadata.dispose()
+    close_local_clients()
+    monkeypatch.setenv("PHAROS_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    try:
+        res = CliRunner().invoke(cli_app, ["similar", a, "app/errors.py", "--all", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 0, res.output
+    twin = next(h for h in json.loads(res.stdout)["results"] if h["repo_url"] == b)
+    assert (twin["file_path"], twin["why"]) == ("q1/faults.py",
+                                                ["declares 2 exception classes"])
+
+
+def test_why_names_only_what_both_files_have():
+    from graph_jobs.roles.role_why import role_facts, why
+
+    q = role_facts({"exceptions": 3, "env": 2, "lines": 100, "statements": 4, "cli": 1,
+                    "cli.click": 1})
+    assert "statements" not in q and q["cli.click"] == 1
+    h = {"exceptions": 1, "cli": 1, "cli.github.com/spf13/cobra": 1, "constants": 4}
+    assert why(q, h) == ["declares 1 exception class", "a CLI entry (cobra)"]
+    assert why({"env": 14}, {"env": 14, "settings": 1}) == \
+        ["reads 14 settings from the environment"]
+    assert why({}, {"exceptions": 6}, 3, 7) == \
+        ["a like place in the import graph (degree 7; the file asked: 3)"]
+    assert why(None, None) == ["a like place in the import graph (degree 0; the file asked: 0)"]

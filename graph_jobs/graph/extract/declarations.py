@@ -14,7 +14,8 @@ Each language brings its own patterns (:data:`PATTERNS`, one entry per registry 
 - ``constants``: module-level constants (upper-case names, ``const``, ``static final``,
   ``#define`` with a value);
 - ``functions`` (top-level functions; Java's static methods), ``methods``, and
-  ``function_bytes``, the bytes inside them, over ``bytes``, the file's size;
+  ``function_lines``, the lines inside them, over ``lines``, the file's (lines, not
+  bytes: renaming the modules a file imports leaves them as they were);
 - ``statements``: the top-level declarations and statements;
 - ``main``: a main guard (``if __name__ == "__main__"``, ``func main()``, ``fn main()``,
   ``public static void main``, ``int main(``, ``require.main === module``);
@@ -27,9 +28,12 @@ Each language brings its own patterns (:data:`PATTERNS`, one entry per registry 
   that imports a framework and declares no test is test support;
 - ``reexports``: names or modules passed on (``from .x import y`` and ``__all__``,
   ``export ... from``, ``pub use``, a header of ``#include`` lines);
-- ``imports``: its import statements.
+- ``imports``: its import statements;
+- ``names``: the names it declares (classes, types, functions, constants), and
+  ``named_<kind>`` those made of a word of a kind (:data:`NAME_WORDS`: ``ParseError``
+  is an error name, ``Config`` a config name, ``parseArgs`` a CLI name).
 
-Only what the file says is read, never its name or path: the role vector must not see
+Only what the file says is read (identifiers inside it included), never its name or path: the role vector must not see
 names (they are the bench's outside labels). Values are counts (ints); a key that is
 absent is 0.
 """
@@ -47,9 +51,10 @@ from graph_jobs.models import RawImport
 Decls = dict[str, int]
 
 # The facts a file can have (``cli.<name>`` beside them names its CLI framework).
-KEYS = ("bytes", "statements", "functions", "methods", "function_bytes", "types",
+KEYS = ("lines", "statements", "functions", "methods", "function_lines", "types",
         "exceptions", "records", "enums", "interfaces", "aliases", "constants", "main",
-        "cli", "env", "settings", "test_imports", "tests", "reexports", "imports", "modules")
+        "cli", "env", "settings", "test_imports", "tests", "reexports", "imports", "modules", "names",
+        *(f"named_{k}" for k in ("error", "config", "util", "cli", "version", "types", "test")))
 
 _UPPER = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
 _EXC_NAME = re.compile(r"(Error|Exception|Exc|Warning|Fault|Failure|Panic)$")
@@ -66,6 +71,10 @@ def _name(node: Node) -> str:
 def _items(nodes) -> list[Node]:
     """Named children that are not comments."""
     return [n for n in nodes if "comment" not in n.type]
+
+
+def _lines(node: Node) -> int:
+    return node.end_point[0] - node.start_point[0] + 1
 
 
 def _add(d: Decls, key: str, n: int = 1) -> None:
@@ -140,14 +149,70 @@ ENV_READS: dict[str, re.Pattern[bytes]] = {
 }
 TEST_DECLS: dict[str, re.Pattern[bytes]] = {
     "python": re.compile(rb"^[ \t]*(?:async[ \t]+)?def[ \t]+test_?\w*[ \t]*\(", re.M),
-    "js": re.compile(rb"^[ \t]*(?:it|test|describe|suite|specify)(?:\.(?:only|skip|each))?"
-                     rb"[ \t]*\(", re.M),
+    "js": re.compile(rb"(?<![\w.$])(?:it|test|describe|suite|specify)"
+                     rb"(?:\.(?:only|skip|each))?[ \t]*\([ \t]*[\'\"`]"),
     "go": re.compile(rb"^func[ \t]+(?:Test|Benchmark|Fuzz|Example)\w*\(", re.M),
     "java": re.compile(rb"@(?:Test|ParameterizedTest|RepeatedTest|TestFactory|Theory)\b"),
     "rust": re.compile(rb"#\[(?:[\w:]+::)?test\b"),
     "c": re.compile(rb"^[ \t]*(?:TEST|TEST_F|TEST_P|TYPED_TEST|TEST_CASE|SCENARIO|"
                     rb"TEMPLATE_TEST_CASE|BOOST_AUTO_TEST_CASE|START_TEST|CTEST)\s*\(", re.M),
 }
+
+
+# The names a file declares (its classes, types, functions, constants), per language;
+# the words they are made of are counted against :data:`NAME_WORDS`.
+DECLARED_NAMES: dict[str, re.Pattern[bytes]] = {
+    "python": re.compile(rb"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)|"
+                         rb"^([A-Za-z_]\w*)[ \t]*(?::[^=\n]+)?=(?!=)", re.M),
+    "js": re.compile(rb"\b(?:class|interface|type|enum|function\*?|namespace)[ \t]+(\w+)|"
+                     rb"^(?:export[ \t]+)?(?:const|let|var)[ \t]+(\w+)", re.M),
+    "go": re.compile(rb"^func[ \t]+(?:\([^)]*\)[ \t]*)?(\w+)|^type[ \t]+(\w+)|"
+                     rb"^[ \t]+(\w+)[ \t]+(?:struct|interface)\b|^(?:const|var)[ \t]+(\w+)",
+                     re.M),
+    "java": re.compile(rb"\b(?:class|interface|enum|record|@interface)[ \t]+(\w+)|"
+                       rb"\bstatic[ \t]+final[ \t]+[\w<>\[\], ?]+[ \t]+(\w+)|"
+                       rb"^[ \t]+(?:(?:public|protected|private|static|final|abstract|"
+                       rb"synchronized|native|default)[ \t]+)+[\w<>\[\], ?]+[ \t]+(\w+)[ \t]*\(",
+                       re.M),
+    "rust": re.compile(rb"\b(?:fn|struct|enum|trait|type|const|static|mod|union|macro_rules!)"
+                       rb"[ \t]+(\w+)"),
+    "c": re.compile(rb"^[ \t]*#[ \t]*define[ \t]+(\w+)|"
+                    rb"\b(?:struct|class|enum|union|namespace)[ \t]+(\w+)[ \t]*(?:final[ \t]*)?[:{]|"
+                    rb"^\}[ \t]*(\w+)[ \t]*;|"
+                    rb"^[A-Za-z_][\w:<>*& \t]*?[ \t*&](\w+)[ \t]*\([^;{]*\)[ \t]*(?:const[ \t]*)?"
+                    rb"(?:noexcept[ \t]*)?\{?$", re.M),
+}
+# word -> what it says about a declared name (the role vector's "named_*" features)
+NAME_WORDS: dict[str, str] = {w: kind for kind, words in {
+    "error": ("error", "errors", "exception", "exceptions", "err", "errno", "fault", "failure",
+              "panic", "throw", "raise"),
+    "config": ("config", "configs", "configuration", "settings", "setting", "options", "option",
+               "conf", "env", "environment", "preferences", "defaults", "opts"),
+    "util": ("util", "utils", "helper", "helpers", "utility", "utilities", "misc", "common"),
+    "cli": ("cli", "command", "commands", "cmd", "args", "argv", "arg", "flag", "flags", "main",
+            "usage", "parser", "subcommand", "prog", "program"),
+    "version": ("version", "versions", "release", "semver"),
+    "types": ("type", "types", "kind", "interface", "protocol", "typed", "generic"),
+    "test": ("test", "tests", "testing", "fixture", "fixtures", "mock", "mocks", "fake", "stub",
+             "assert", "expect", "spec"),
+}.items() for w in words}
+NAME_KINDS = ("error", "config", "util", "cli", "version", "types", "test")
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+
+
+def _name_facts(d: Decls, family: str, data: bytes) -> None:
+    """``names``: the names the file declares; ``named_<kind>``: those with a word of
+    that kind (:data:`NAME_WORDS`): identifiers inside the file, never its own name."""
+    names = 0
+    for groups in DECLARED_NAMES[family].findall(data):
+        name = next((g for g in (groups if isinstance(groups, tuple) else (groups,)) if g), b"")
+        if not name:
+            continue
+        names += 1
+        kinds = {NAME_WORDS.get(w.lower()) for w in _WORD.findall(name.decode("ascii", "replace"))}
+        for kind in kinds - {None}:
+            _add(d, f"named_{kind}")
+    _add(d, "names", names)
 
 
 def _matches(spec: str, table: tuple[str, ...]) -> str | None:
@@ -161,6 +226,8 @@ def _matches(spec: str, table: tuple[str, ...]) -> str | None:
 
 
 def _import_facts(d: Decls, family: str, imports: list[RawImport], data: bytes) -> None:
+    # a Java file's package clause and same-package names are not imports
+    imports = [i for i in imports if i.names != ("package",) and i.kind != "same-package"]
     _add(d, "imports", len(imports))
     cli = None
     for imp in imports:
@@ -225,7 +292,7 @@ def _python(d: Decls, root: Node, data: bytes) -> None:
             node = inner if inner is not None else node
         if node.type == "function_definition":
             _add(d, "functions")
-            _add(d, "function_bytes", node.end_byte - node.start_byte)
+            _add(d, "function_lines", _lines(node))
         elif node.type == "class_definition":
             _python_class(d, node, decorators)
         elif node.type == "type_alias_statement":
@@ -261,7 +328,7 @@ def _js_decl(d: Decls, node: Node) -> None:
     t = node.type
     if t in ("function_declaration", "generator_function_declaration", "function_signature"):
         _add(d, "functions")
-        _add(d, "function_bytes", node.end_byte - node.start_byte)
+        _add(d, "function_lines", _lines(node))
     elif t in ("class_declaration", "abstract_class_declaration", "class"):
         _add(d, "types")
         heritage = next((c for c in node.named_children if c.type == "class_heritage"), None)
@@ -290,7 +357,7 @@ def _js_decl(d: Decls, node: Node) -> None:
             if value is not None and value.type in ("arrow_function", "function_expression",
                                                     "function"):
                 _add(d, "functions")
-                _add(d, "function_bytes", value.end_byte - value.start_byte)
+                _add(d, "function_lines", _lines(value))
             elif value is not None and value.type == "class":
                 _js_decl(d, value)
             elif const and _UPPER.match(_name(v)):
@@ -342,12 +409,12 @@ def _go(d: Decls, root: Node, data: bytes) -> None:
             package_main = _t(node).split()[-1:] == ["main"]
         elif t == "function_declaration":
             _add(d, "functions")
-            _add(d, "function_bytes", node.end_byte - node.start_byte)
+            _add(d, "function_lines", _lines(node))
             if _name(node) == "main":
                 d["main"] = int(package_main) or d.get("main", 0)
         elif t == "method_declaration":
             _add(d, "methods")
-            _add(d, "function_bytes", node.end_byte - node.start_byte)
+            _add(d, "function_lines", _lines(node))
             result = _t(node.child_by_field_name("result"))
             if _name(node) == "Error" and result == "string":
                 _add(d, "exceptions")
@@ -371,7 +438,11 @@ def _go(d: Decls, root: Node, data: bytes) -> None:
             if len(specs) > 1 and b"iota" in (node.text or b""):
                 _add(d, "enums")
         elif t == "var_declaration":
-            for spec in node.named_children:
+            specs = [c for c in node.named_children if c.type == "var_spec"]
+            for c in node.named_children:
+                if c.type == "var_spec_list":
+                    specs += [s for s in c.named_children if s.type == "var_spec"]
+            for spec in specs:
                 name = _t(spec.child_by_field_name("name"))
                 if re.match(r"^[Ee]rr[A-Z]", name) or re.search(
                         r"errors\.New\(|fmt\.Errorf\(", _t(spec)):
@@ -412,7 +483,7 @@ def _java_member(d: Decls, c: Node) -> None:
     if c.type == "method_declaration":
         static = "static" in mods
         _add(d, "functions" if static else "methods")
-        _add(d, "function_bytes", c.end_byte - c.start_byte)
+        _add(d, "function_lines", _lines(c))
         if static and _name(c) == "main" and "String" in _t(c.child_by_field_name("parameters")):
             d["main"] = 1
     elif c.type in ("field_declaration", "constant_declaration"):
@@ -439,7 +510,7 @@ def _rust_items(d: Decls, items: list[Node], top: bool) -> None:
         pub = any(c.type == "visibility_modifier" for c in node.children)
         if t == "function_item":
             _add(d, "functions" if top else "methods")
-            _add(d, "function_bytes", node.end_byte - node.start_byte)
+            _add(d, "function_lines", _lines(node))
             if top and _name(node) == "main":
                 d["main"] = 1
         elif t == "struct_item" or t == "union_item":
@@ -478,7 +549,7 @@ def _rust_items(d: Decls, items: list[Node], top: bool) -> None:
             for c in body.named_children if body is not None else ():
                 if c.type == "function_item":
                     _add(d, "methods")
-                    _add(d, "function_bytes", c.end_byte - c.start_byte)
+                    _add(d, "function_lines", _lines(c))
         elif t == "macro_invocation" and _t(node).startswith(("error_chain", "quick_error")):
             _add(d, "exceptions")
 
@@ -514,7 +585,7 @@ def _c_type(d: Decls, node: Node) -> None:
                 and c.child_by_field_name("declarator").type == "function_declarator":
             _add(d, "methods")
         if c.type == "function_definition":
-            _add(d, "function_bytes", c.end_byte - c.start_byte)
+            _add(d, "function_lines", _lines(c))
     if b"virtual" in (body.text or b"") and b"= 0" in (body.text or b""):
         _add(d, "interfaces")
 
@@ -532,12 +603,16 @@ def _c_items(d: Decls, items: list[Node]) -> None:
             continue
         if t == "function_definition":
             _add(d, "functions")
-            _add(d, "function_bytes", node.end_byte - node.start_byte)
+            _add(d, "function_lines", _lines(node))
             decl = _t(node.child_by_field_name("declarator"))
             if re.match(r"^\s*(\w+\s*::\s*)?main\s*\(", decl) or re.match(r"^w?main\s*\(", decl):
                 d["main"] = 1
         elif t == "declaration":
             decl = node.child_by_field_name("declarator")
+            while decl is not None and decl.type in ("pointer_declarator",
+                                                     "reference_declarator"):
+                decl = decl.child_by_field_name("declarator") or (
+                    decl.named_children[-1] if decl.named_child_count else None)
             if decl is not None and decl.type == "function_declarator":
                 _add(d, "functions")  # a prototype: what a header declares
             elif "const" in _t(node).split("=")[0].split():
@@ -579,8 +654,9 @@ def declarations_of(family: str, root: Node, data: bytes, imports: list[RawImpor
     walk = PATTERNS.get(family)
     if walk is None:
         return {}
-    d: Decls = {"bytes": len(data)}
+    d: Decls = {"lines": data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)}
     with contextlib.suppress(RecursionError):  # a deeply nested file keeps what was counted
         walk(d, root, data)
     _import_facts(d, family, imports, data)
+    _name_facts(d, family, data)
     return {k: int(v) for k, v in d.items() if v}

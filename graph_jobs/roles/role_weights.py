@@ -1,0 +1,119 @@
+"""The learned map from a file's raw role features to its role vector (issue 30).
+
+``role_weights.json`` beside this module holds a ``DIM x RAW_DIM`` matrix ``M`` (and the
+names of the features it was trained for): the role vector of raw features ``x``
+(:func:`graph_jobs.roles.role_features.raw_features`) is ``M x``, compared by Euclidean
+distance, so ``M`` is a learned metric (``|M (x - y)|``). It is trained across public
+repositories by ``bench/train_role_weights.py`` (neighbourhood components analysis:
+files whose names say the same role, in different repositories, are pulled together;
+the names are labels for training only and never reach a vector), and evaluated by
+``bench/roles_bench.py`` on repositories it never saw. The file also records which
+repositories it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+WEIGHTS_FILE = Path(__file__).with_name("role_weights.json")
+
+
+class RoleModel:
+    """``classes`` (``C x RAW_DIM``) and ``bias`` (``C``): a softmax regression whose
+    probabilities, times ``scale``, are the vector's first ``C`` numbers; ``tail``
+    (``(DIM - C) x RAW_DIM``): a linear map for the rest. With no classes the vector is
+    ``tail x`` alone (a linear metric)."""
+
+    def __init__(self, tail: np.ndarray, classes: np.ndarray | None = None,
+                 bias: np.ndarray | None = None, scale: float = 1.0, by_language: bool = False,
+                 root: bool = False):
+        self.tail = np.asarray(tail, dtype=np.float32)
+        self.classes = None if classes is None else np.asarray(classes, dtype=np.float32)
+        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        self.scale = float(scale)
+        self.by_language = by_language  # the classes see each feature once per language too
+        self.root = root  # square roots of the probabilities (Hellinger distance)
+
+    @staticmethod
+    def expand(raw: np.ndarray) -> np.ndarray:
+        """``raw`` and, beside it, ``raw`` times each language's one-hot column: a linear
+        model on this weighs each feature per language family."""
+        from graph_jobs.roles.role_features import FEATURES
+
+        langs = [i for i, f in enumerate(FEATURES) if f.startswith("lang_")]
+        return np.concatenate([raw, *(raw * raw[:, [i]] for i in langs)], axis=1)
+
+    @property
+    def dim(self) -> int:
+        return self.tail.shape[0] + (0 if self.classes is None else self.classes.shape[0])
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.asarray(raw, dtype=np.float32)
+        out = raw @ self.tail.T
+        if self.classes is not None:
+            logits = (self.expand(raw) if self.by_language else raw) @ self.classes.T + self.bias
+            logits -= logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            p /= p.sum(axis=1, keepdims=True)
+            out = np.concatenate([self.scale * (np.sqrt(p) if self.root else p), out], axis=1)
+        return out.astype(np.float32)
+
+    def to_json(self) -> dict:
+        def rows(m):
+            return [[round(float(x), 5) for x in row] for row in m]
+
+        return {"tail": rows(self.tail),
+                **({"classes": rows(self.classes), "bias": [round(float(x), 5) for x in self.bias],
+                    "scale": self.scale, "by_language": self.by_language, "root": self.root}
+                   if self.classes is not None else {})}
+
+
+@cache
+def model() -> RoleModel:
+    """The shipped model. Raises when it was trained for other features than
+    :data:`~graph_jobs.roles.role_features.FEATURES` (retrain it)."""
+    from graph_jobs.roles.role_features import DIM, FEATURES
+
+    spec = json.loads(WEIGHTS_FILE.read_text())
+    if tuple(spec["features"]) != FEATURES:
+        raise RuntimeError(f"{WEIGHTS_FILE.name} was trained for other role features; "
+                           "rebuild it with bench/train_role_weights.py")
+    m = RoleModel(spec["tail"], spec.get("classes"), spec.get("bias"), spec.get("scale", 1.0),
+                  spec.get("by_language", False), spec.get("root", False))
+    if m.dim != DIM or m.tail.shape[1] != len(FEATURES):
+        raise RuntimeError(f"{WEIGHTS_FILE.name}: a {m.dim}-number vector, expected {DIM}")
+    return m
+
+
+def project(raw: np.ndarray, m: np.ndarray | RoleModel | None = None) -> np.ndarray:
+    """Role vectors (``(n, DIM)``, float32) of raw features (``(n, RAW_DIM)``): by the
+    shipped model, or by ``m`` (a model, or a matrix: a linear map)."""
+    if m is None:
+        return model()(raw)
+    if isinstance(m, RoleModel):
+        return m(raw)
+    return (np.asarray(raw, dtype=np.float32) @ m.T).astype(np.float32)
+
+
+def hand_matrix() -> np.ndarray:
+    """Issue 14's map: its hand weights on the structural features, nothing else (the
+    starting point of the training, and the bench's ``role14`` baseline)."""
+    from graph_jobs.roles.role_features import _W, DIM, FEATURES, STRUCTURE
+
+    m = np.zeros((DIM, len(FEATURES)), dtype=np.float32)
+    for i in range(min(DIM, len(STRUCTURE))):
+        m[i, i] = _W[i]
+    return m
+
+
+def write(m: np.ndarray | RoleModel, meta: dict, path: Path = WEIGHTS_FILE) -> None:
+    from graph_jobs.roles.role_features import FEATURES
+
+    m = m if isinstance(m, RoleModel) else RoleModel(m)
+    path.write_text(json.dumps({**meta, "features": list(FEATURES), **m.to_json()},
+                               separators=(",", ":")) + "\n")
+    model.cache_clear()
