@@ -95,7 +95,8 @@ def train(repos: list[dict], *, diagonal: bool = False, steps: int = 300, batch:
 
 def train_softmax(repos: list[dict], *, balance: float = 0.5, steps: int = 300,
                   decay: float = 1e-4, scale: float = 1.0, tail: float = 0.1,
-                  by_language: bool = False, root: bool = False, seed: int = SEED):
+                  by_language: bool = False, root: bool = False,
+                  conditional: float | None = None, seed: int = SEED):
     """A softmax regression from raw features to the roles (and "none"), classes weighted
     by ``count ** -balance``; the vector is its probabilities (times ``scale``) and, for
     the remaining numbers, issue 14's structural features times ``tail``."""
@@ -126,7 +127,7 @@ def train_softmax(repos: list[dict], *, balance: float = 0.5, steps: int = 300,
     opt.step(closure)
     c = len(roles)
     return RoleModel(hand_matrix()[: DIM - c] * tail, lin.weight.detach().numpy(),
-                     lin.bias.detach().numpy(), scale, by_language, root)
+                     lin.bias.detach().numpy(), scale, by_language, root, conditional)
 
 
 def score(res: dict) -> tuple[float, float]:
@@ -136,7 +137,8 @@ def score(res: dict) -> tuple[float, float]:
     return worst, res["precision"]
 
 
-def folds(repos: list[dict], n: int, k: int = 5, only: str | None = None) -> None:
+def folds(repos: list[dict], n: int, k: int = 5, only: str | None = None) -> dict:
+    """``{variant: ((worst role, overall) mean precision@k over the folds, settings)}``."""
     from graph_jobs.roles.role_weights import hand_matrix, project
 
     order = np.random.default_rng(SEED).permutation(len(repos))
@@ -152,6 +154,12 @@ def folds(repos: list[dict], n: int, k: int = 5, only: str | None = None) -> Non
                     balance=0.5, by_language=True, root=True, decay=1e-2)),
                 "softmax b=0.5 lang sqrt d1e-4": ("softmax", dict(
                     balance=0.5, by_language=True, root=True, decay=1e-4)),
+                "lang d1e-4 cond 1": ("softmax", dict(balance=0.5, by_language=True,
+                                                      decay=1e-4, conditional=1.0)),
+                "lang d1e-4 cond .5": ("softmax", dict(balance=0.5, by_language=True,
+                                                       decay=1e-4, conditional=0.5)),
+                "lang d1e-4 cond .5 b1": ("softmax", dict(balance=1.0, by_language=True,
+                                                          decay=1e-4, conditional=0.5)),
                 "lang d1e-4": ("softmax", dict(balance=0.5, by_language=True, decay=1e-4)),
                 "lang d1e-5": ("softmax", dict(balance=0.5, by_language=True, decay=1e-5)),
                 "lang b=1 d1e-4": ("softmax", dict(balance=1.0, by_language=True, decay=1e-4)),
@@ -188,9 +196,11 @@ def folds(repos: list[dict], n: int, k: int = 5, only: str | None = None) -> Non
         print(f"\nfold {f + 1}/{n}: {', '.join(r['name'] for r in test)}\n"
               + table(res, k), flush=True)
     print("\nmean over folds (worst role with >= 10 queries, overall):")
+    means = {}
     for name, v in sums.items():
-        a = np.mean(v, axis=0)
-        print(f"  {name}: {a[0]:.3f}, {a[1]:.3f}")
+        means[name] = tuple(float(x) for x in np.mean(v, axis=0))
+        print(f"  {name}: {means[name][0]:.3f}, {means[name][1]:.3f}")
+    return {name: (means[name], variants[name]) for name in variants}
 
 
 def main() -> None:
@@ -206,14 +216,23 @@ def main() -> None:
     repos = [with_features(repo_data(args.corpus / name, args.cache)) for _g, name, _u in names]
     print(f"train48: {len(repos)} repositories, {sum(len(r['paths']) for r in repos)} files, "
           f"{sum(int((r['labels'] != '').sum()) for r in repos)} with a role label", flush=True)
+    chosen, settings, fold_score = "default", CHOSEN, None
     if args.folds:
-        folds(repos, args.folds, only=args.variants)
+        got = folds(repos, args.folds, only=args.variants)
+        soft = {k: v for k, v in got.items() if isinstance(v[1], tuple)}
+        if soft:  # the softmax variant with the best mean overall precision on the folds
+            chosen = max(soft, key=lambda k: soft[k][0][1])
+            settings, fold_score = soft[chosen][1][1], soft[chosen][0]
+            print(f"chosen on the folds: {chosen} {settings}")
     if args.write:
         from graph_jobs.roles.role_weights import write
 
-        m = train_softmax(repos, **CHOSEN)
+        m = train_softmax(repos, **settings)
         write(m, {"model": "softmax regression per language family + issue 14's structure "
-                           "(bench/train_role_weights.py)", "settings": CHOSEN, "seed": SEED,
+                           "(bench/train_role_weights.py)", "variant": chosen,
+                  "settings": settings, "seed": SEED,
+                  **({"folds": args.folds, "fold_precision_worst_overall": fold_score}
+                     if fold_score else {}),
                   "trained_on": [u for _g, _n, u in names]})
         print("wrote graph_jobs/roles/role_weights.json")
 

@@ -30,13 +30,16 @@ class RoleModel:
 
     def __init__(self, tail: np.ndarray, classes: np.ndarray | None = None,
                  bias: np.ndarray | None = None, scale: float = 1.0, by_language: bool = False,
-                 root: bool = False):
+                 root: bool = False, conditional: float | None = None):
         self.tail = np.asarray(tail, dtype=np.float32)
         self.classes = None if classes is None else np.asarray(classes, dtype=np.float32)
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
         self.scale = float(scale)
         self.by_language = by_language  # the classes see each feature once per language too
         self.root = root  # square roots of the probabilities (Hellinger distance)
+        # set: the roles' probabilities given that the file has one (the last class is
+        # "none"), and "none"'s own times this weight
+        self.conditional = conditional
 
     @staticmethod
     def expand(raw: np.ndarray) -> np.ndarray:
@@ -59,6 +62,9 @@ class RoleModel:
             logits -= logits.max(axis=1, keepdims=True)
             p = np.exp(logits)
             p /= p.sum(axis=1, keepdims=True)
+            if self.conditional is not None:
+                roles = p[:, :-1] / np.maximum(p[:, :-1].sum(axis=1, keepdims=True), 1e-12)
+                p = np.concatenate([roles, self.conditional * p[:, -1:]], axis=1)
             out = np.concatenate([self.scale * (np.sqrt(p) if self.root else p), out], axis=1)
         return out.astype(np.float32)
 
@@ -68,7 +74,8 @@ class RoleModel:
 
         return {"tail": rows(self.tail),
                 **({"classes": rows(self.classes), "bias": [round(float(x), 5) for x in self.bias],
-                    "scale": self.scale, "by_language": self.by_language, "root": self.root}
+                    "scale": self.scale, "by_language": self.by_language, "root": self.root,
+                    "conditional": self.conditional}
                    if self.classes is not None else {})}
 
 
@@ -83,7 +90,8 @@ def model() -> RoleModel:
         raise RuntimeError(f"{WEIGHTS_FILE.name} was trained for other role features; "
                            "rebuild it with bench/train_role_weights.py")
     m = RoleModel(spec["tail"], spec.get("classes"), spec.get("bias"), spec.get("scale", 1.0),
-                  spec.get("by_language", False), spec.get("root", False))
+                  spec.get("by_language", False), spec.get("root", False),
+                  spec.get("conditional"))
     if m.dim != DIM or m.tail.shape[1] != len(FEATURES):
         raise RuntimeError(f"{WEIGHTS_FILE.name}: a {m.dim}-number vector, expected {DIM}")
     return m

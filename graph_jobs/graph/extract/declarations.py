@@ -236,7 +236,7 @@ def _import_facts(d: Decls, family: str, imports: list[RawImport], data: bytes) 
             continue
         if family == "rust":
             spec = spec.split("::")[0] if not spec.startswith("crate") else ""
-        if family == "js" and spec == "node:util" or spec == "util":
+        if family == "js" and spec in ("node:util", "util"):
             spec = "node:util:parseArgs" if b"parseArgs" in data else spec
         if (got := _matches(spec, CLI_IMPORTS[family])) is not None:
             _add(d, "cli")
