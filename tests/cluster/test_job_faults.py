@@ -27,6 +27,7 @@ from tenacity import wait_fixed
 from cluster.edge_worker import EdgeWorker
 from cluster.job_queue import INFLIGHT_KEY, JobQueue
 from cluster.redis_transport import QueueUnavailable, RedisTransport
+from cluster.statuses import JobStatus
 from devkit.private_services import PrivatePostgres, PrivateRedis, pg_bin
 from devkit.repos import commit_all, make_repo
 from graph_jobs.errors import MetadataStoreError, VectorStoreError
@@ -149,7 +150,7 @@ def _run(step: JobStep, kind: str, pg, rds, repo: Path, tmp_path: Path, *, times
         if out is not None:
             outcomes.append(out.status)
         state = _retrying_read(lambda: queue.job(job))
-        if state and state["status"] in ("complete", "failed", "cancelled"):
+        if state and JobStatus(state["status"]).final:
             break
     fault.settle()
     return queue, worker, stores, fault, job, outcomes
@@ -199,7 +200,8 @@ def test_a_fault_at_each_step_ends_complete_exactly_once(step, kind, pg, rds, re
         completes = [r for r in queue.history(100)
                      if r["job_id"] == job and r["status"] == "complete"]
         assert len(completes) == 1, queue.history(100)
-        assert outcomes.count("complete") == 1 and set(outcomes) <= {"complete", "retry"}
+        assert outcomes.count(JobStatus.COMPLETE) == 1
+        assert set(outcomes) <= {JobStatus.COMPLETE, JobStatus.RETRYING}
         assert not queue.dead_letters()
         assert stores.metadata.get_job(job)["status"] == "complete"
         assert stores.metadata.repository(str(repo))["last_job_id"] == job
@@ -220,7 +222,7 @@ def test_a_fault_that_never_clears_is_dead_lettered_with_its_reason(step, pg, rd
                                                        times=10**6)
     try:
         assert fault.fired == MAX_ATTEMPTS
-        assert outcomes == ["retry"] * (MAX_ATTEMPTS - 1) + ["failed"]
+        assert outcomes == [JobStatus.RETRYING] * (MAX_ATTEMPTS - 1) + [JobStatus.FAILED]
         assert queue.job(job)["status"] == "failed"
         dead = queue.dead_letters()
         assert [d["job_id"] for d in dead] == [job]

@@ -141,12 +141,23 @@ def test_clone_url_that_does_not_exist(tmp_path):
 
 @pytest.mark.parametrize("url", [
     "--upload-pack=touch /tmp/pwned", "-c core.sshCommand=x", "ext::sh -c touch% /tmp/pwned",
-    "ssh://git@github.com/a/b", "git@github.com:a/b.git", "git://github.com/a/b",
+    "ssh://git@github.com/a/b", "git://github.com/a/b",
     "https://github.com/a/b\n--upload-pack=x", "fd::17",
 ])
 def test_unsafe_clone_arguments_are_refused_before_git_runs(tmp_path, url):
     with pytest.raises(UnsafeRepositoryURL), open_repository(url, workdir=tmp_path):
         pass
+
+
+def test_the_scp_spelling_is_the_https_clone_not_ssh():
+    """``git@github.com:a/b.git`` names github.com/a/b and is cloned over https like every
+    other spelling (issue 28), never over ssh (tests/pharos_cli/test_ingest_spellings.py
+    clones it)."""
+    from graph_jobs.url_policy import UrlPolicy
+
+    ref = UrlPolicy.for_user().check("git@github.com:a/b.git", resolve=False).ref
+    assert (ref.name, ref.clone_url, ref.scheme) == ("github.com/a/b", "https://github.com/a/b",
+                                                     "https")
 
 
 def test_missing_local_directory(tmp_path):
