@@ -204,7 +204,7 @@ def job_cost(path: Path) -> dict:
         stores.metadata.dispose()
         close_local_clients()
     return {"seconds": res.duration_seconds, "roles": res.timings.get("roles", 0.0),
-            "parse": res.timings.get("parse", 0.0)}
+            "parse": res.timings.get("graph.parse", res.timings.get("parse", 0.0))}
 
 
 def main() -> None:

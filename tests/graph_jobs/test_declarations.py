@@ -420,3 +420,10 @@ def test_a_header_of_includes_passes_them_on():
 def test_broken_files_give_what_they_can(language):
     _imports, had_error, d = extract_file(language, b"(((( }}} class class def fn ;;; \xff\xfe")
     assert had_error and isinstance(d, dict) and all(isinstance(v, int) for v in d.values())
+
+
+def test_a_wsgi_environ_is_not_the_process_environment():
+    d = decls("python", "import os\n\n\ndef app(environ, start_response):\n"
+                        "    path = environ['PATH_INFO']\n    return environ.get('QUERY')\n\n\n"
+                        "DEBUG = os.environ.get('DEBUG')\n")
+    assert d["env"] == 1

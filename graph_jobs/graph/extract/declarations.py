@@ -135,8 +135,9 @@ SETTINGS_IMPORTS: dict[str, tuple[str, ...]] = {
 # Reads of the environment or a settings store, counted in the file's bytes (cheap;
 # identifiers are what the file says, so they are fair).
 ENV_READS: dict[str, re.Pattern[bytes]] = {
-    "python": re.compile(rb"\bos\.environ\b|\bos\.getenv\(|\bgetenv\(|\benviron\.get\(|"
-                         rb"\benviron\[|\bos\.putenv\(|\bBaseSettings\b|\bconfigparser\b"),
+    # (os.environ only: a bare ``environ`` is as often a WSGI request's)
+    "python": re.compile(rb"\bos\.environ\b|\bos\.getenv\(|(?<!\.)\bgetenv\(|"
+                         rb"\bos\.putenv\(|\bBaseSettings\b|\bconfigparser\b"),
     "js": re.compile(rb"\bprocess\.env\b|\bDeno\.env\b|\bBun\.env\b|\bimport\.meta\.env\b|"
                      rb"\bdotenv\b"),
     "go": re.compile(rb"\bos\.(Getenv|LookupEnv|Environ|Setenv|ExpandEnv)\(|\bviper\.|"
