@@ -46,10 +46,12 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from graph_jobs.graph.extract.declarations import NAME_KINDS
 from graph_jobs.languages import FAMILY
 
 FAMILIES = tuple(dict.fromkeys(FAMILY.values()))  # the registry's: python, js, go, ...
+# the kinds of declared names (graph_jobs.graph.extract.declarations.NAME_WORDS; not
+# imported from there, which loads the parser: the ingress reads DIM without one)
+NAME_KINDS = ("error", "config", "util", "cli", "version", "types", "test")
 STRUCTURE = (
     "in_pct", "out_pct", "in_log", "out_log", "in_share", "pagerank_pct",
     "depth", "height", "importers_elsewhere", "imports_below", "folder_size",

@@ -427,3 +427,10 @@ def test_a_wsgi_environ_is_not_the_process_environment():
                         "    path = environ['PATH_INFO']\n    return environ.get('QUERY')\n\n\n"
                         "DEBUG = os.environ.get('DEBUG')\n")
     assert d["env"] == 1
+
+
+def test_the_role_vector_knows_every_kind_of_declared_name():
+    from graph_jobs.graph.extract.declarations import NAME_KINDS, NAME_WORDS
+    from graph_jobs.roles import role_features
+
+    assert role_features.NAME_KINDS == NAME_KINDS and set(NAME_WORDS.values()) == set(NAME_KINDS)
