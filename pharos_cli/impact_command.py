@@ -80,8 +80,9 @@ def _asked_files(stores, name: str, files: list[str]) -> list[str]:
 def impact(
     repo: str = typer.Argument(..., help="Repository as ingested (URL or path)."),
     files: list[str] | None = typer.Argument(
-        None, help="The files of the change, paths inside the repository; with --diff, "
-                   "the revision(s) to diff against (none: HEAD)."),
+        None, metavar="FILE|REV",
+        help="The files of the change, paths inside the repository; with --diff, "
+             "the revision(s) to diff against (none: HEAD)."),
     diff: bool = typer.Option(False, "--diff", help=DIFF_HELP),
     k: int = typer.Option(10, "-k", min=1, max=1000, help="How many files to list."),
     include_isolated: bool = typer.Option(
