@@ -29,7 +29,7 @@ For each one:
      of them; hit@3, recall@10 (= hit@10), MRR.
    Per repository and as a mean over repositories, with 95% bootstrap intervals over the
    queries (``--boot``; for the mean, queries resampled inside each repository). A
-   repository whose future commits name more than 300 files asks a seeded sample of 300
+   repository whose future commits name more than 200 files asks a seeded sample of 200
    of them, in every protocol and for every method alike.
 
 Methods, all in the same run:
@@ -360,7 +360,7 @@ def cache_path(cache: Path, kind: str, name: str, sha: str) -> Path:
     return cache / f"v{CACHE_VERSION}-{kind}-{name}-{sha[:12]}.pkl"
 
 
-MAX_ASKED = 300  # files asked per repository at most (a seeded sample; every protocol)
+MAX_ASKED = 200  # files asked per repository at most (a seeded sample; every protocol)
 
 
 def sample_asked(files: list[str], cap: int, seed: str) -> list[str]:
@@ -559,8 +559,9 @@ def summarize(results: dict[str, dict], methods: list[str], boot: int, min_files
         out["best_baseline"] = best
         out["ratio"] = pairs["pharos"]["r@10"] / pairs[best]["r@10"]
         # the ratio's interval: the same resampled queries for both sides
-        per_p = {n: results[n]["scores"]["pairs"]["pharos"] for n in results}
-        per_b = {n: results[n]["scores"]["pairs"][best] for n in results}
+        per_p = {n: results[n]["scores"]["pairs"]["pharos"] for n in results
+                 if len(results[n]["scores"]["pairs"]["pharos"])}
+        per_b = {n: results[n]["scores"]["pairs"][best] for n in per_p}
         boots = []
         for _ in range(boot):
             a, b = [], []
@@ -660,8 +661,8 @@ def main() -> None:
                 print(f"{path.name}: SKIPPED, git failed: {' '.join(exc.cmd[3:6])}...: "
                       f"{exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}")
                 continue
-            if not d["queries"]:
-                print(f"{path.name}: no query (no file with 2 future partners); skipped")
+            if not d["commits"]:
+                print(f"{path.name}: no future commit of 2 files of the graph; skipped")
                 continue
             imp, stores = (None, None) if args.no_impact else impact_ranker(d)
             scores = protocols(d, methods, model if model is not None else _Hand(),

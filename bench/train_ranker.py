@@ -224,6 +224,8 @@ def main() -> None:
                     default=ROOT / "graph_jobs" / "relations" / "ranker_model.json")
     ap.add_argument("--no-write", action="store_true", help="folds only; no final model")
     ap.add_argument("--folds-out", type=Path, help="the folds' figures as JSON")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="score the folds on the repositories already in the cache only")
     ap.add_argument("--inner-cv", type=json.loads, default=None,
                     help='choose: {"name": [{lightgbm params}, rounds], ...} scored by '
                          "leave-repositories-out folds on the training labels alone")
@@ -258,6 +260,10 @@ def main() -> None:
             model = LearnedRanker.from_dict(train([datas[r] for r in datas if r not in fold],
                                                   args.params, args.rounds, f"fold{i}"))
             for r in fold:
+                if args.cached_only and not rb.cache_path(
+                        args.cache, "eval", r, rb.cut_commit(args.clones / r, args.cut)[0]
+                ).exists():
+                    continue
                 ev = rb.extract(args.clones / r, args.cache, args.cut)
                 if not ev["queries"]:
                     continue

@@ -172,6 +172,9 @@ def test_bench_cut_clone_reaches_nothing_after_the_cut(project, tmp_path):
 
 
 def test_bench_runs_end_to_end(project, tmp_path):
+    # a future commit of three files: app/core.py then has two future partners (a query)
+    commit(project, {"app/core.py": "from app import util\n# 10\n", "lib/schema.py": "S = 10\n",
+                     "app/util.py": "X = 10\n"}, 10)
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "relevance_bench.py"),
                            str(project), "--cut", "0.5", "--boot", "50", "--out", str(out),
