@@ -80,7 +80,8 @@ def test_cli_ingest_similar_jobs_map(monkeypatch, tmp_path, requests_repo):
         assert res.exit_code == 0 and rows and all(len(r) == 5 and r[4] for r in rows)
         res = run(app, ["similar", str(requests_repo), "requests/api.py", "--all"])
         rows = [line.split("\t") for line in res.stdout.splitlines()]  # issue 14: by role
-        assert res.exit_code == 0 and rows and all(len(r) == 5 for r in rows)
+        # issue 30: a sixth column says why (what the two files declare)
+        assert res.exit_code == 0 and rows and all(len(r) == 6 and r[5] for r in rows)
         res = run(app, ["similar", str(requests_repo), "@top", "--json"])
         assert res.exit_code == 0 and len(json.loads(res.stdout)["results"]) > 0
         res = run(app, ["similar", str(requests_repo), "missing.py"])
