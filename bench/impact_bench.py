@@ -56,6 +56,7 @@ from relevance_bench import (  # noqa: E402
     Baselines,
     Case,
     clone_at,
+    commit_sets,
     cut_commit,
     git,
     reachable,
@@ -74,23 +75,9 @@ METHODS = ["similar-first", "coupling", *VARIANTS]
 
 def future_changes(repo: Path, cut: str, files: set[str], max_files: int) -> list[list[str]]:
     """Each future commit's files that are files at the cut (names at the cut, renames
-    followed back as ``relevance_bench.future_partners`` does), oldest first; commits of
-    more than ``max_files`` files left out."""
-    commits = read_commits(repo, since=cut, exact_renames_only=False)  # newest first
-    back: dict[str, str] = {}
-    out = []
-    for c in reversed(commits):
-        names = set()
-        for status, path, old in c.changes:
-            if status == "R" and old:
-                back[path] = back.get(old, old)
-            names.add(back.get(path, path))
-        if len(names) > max_files:
-            continue
-        tracked = sorted(n for n in names if n in files)
-        if len(tracked) >= 2:
-            out.append(tracked)
-    return out
+    followed back), oldest first; commits of more than ``max_files`` files, and those
+    with fewer than two files of ``files``, left out (``relevance_bench.commit_sets``)."""
+    return commit_sets(repo, cut, files, max_files)
 
 
 def prevention_queries(changes: list[list[str]], max_queries: int, seed: int = 0

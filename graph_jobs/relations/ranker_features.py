@@ -31,6 +31,8 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from graph_jobs.relations.related_files import _steps  # folder steps between two paths
+
 FEATURES = (
     "cosine", "vector_rank", "cochange_conf", "cochange_commits", "cochange_weight",
     "cochange_age_days", "words", "imports", "imported_by", "hops_out", "hops_in",
@@ -165,15 +167,6 @@ def _path(path: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
 
     p = PurePosixPath(path)
     return p.parts[:-1], tuple(logical_folder(path)), p.suffix
-
-
-def _steps(pa: tuple[str, ...], pb: tuple[str, ...]) -> int:
-    common = 0
-    for x, y in zip(pa, pb, strict=False):
-        if x != y:
-            break
-        common += 1
-    return len(pa) + len(pb) - 2 * common
 
 
 def hand_score(query: str, path: str, cos: float, signals: dict, w) -> float:
