@@ -40,7 +40,10 @@ from roles_bench import CACHE, corpus, evaluate, repo_data, table, with_features
 
 SEED = 0
 # chosen on the train48 folds (BENCHMARKS.md, issue 30): the best mean precision@5
-CHOSEN = {"balance": 0.5, "by_language": True, "decay": 1e-4, "tail": 0.1}
+CHOSEN = {"balance": 0.5, "by_language": True, "decay": 1e-4, "tail": 0.1, "power": 2.0}
+# the features of the second pass (programs, and a file's standing within its repository)
+PROGRAM_FEATURES = ("argv_log", "prints_log", "exits_log", "shebang", "main_folder_share",
+                    "main_alone_in_folder", "main_repo_share", "main_repo_only", "program_top")
 
 
 def train(repos: list[dict], *, diagonal: bool = False, steps: int = 300, batch: int = 256,
@@ -93,41 +96,105 @@ def train(repos: list[dict], *, diagonal: bool = False, steps: int = 300, batch:
         return m.detach().numpy()
 
 
-def train_softmax(repos: list[dict], *, balance: float = 0.5, steps: int = 300,
-                  decay: float = 1e-4, scale: float = 1.0, tail: float = 0.1,
-                  by_language: bool = False, root: bool = False,
-                  conditional: float | None = None, seed: int = SEED):
-    """A softmax regression from raw features to the roles (and "none"), classes weighted
-    by ``count ** -balance``; the vector is its probabilities (times ``scale``) and, for
-    the remaining numbers, issue 14's structural features times ``tail``."""
+def _fit(x: np.ndarray, y: np.ndarray, classes: int, balance: float, steps: int,
+         decay: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A softmax regression (weights, bias), classes weighted by ``count ** -balance``."""
     import torch
 
-    from graph_jobs.roles.role_features import DIM
-    from graph_jobs.roles.role_weights import RoleModel, hand_matrix
-
     torch.manual_seed(seed)
-    raw = np.vstack([r["raw"] for r in repos])
-    x = torch.tensor(RoleModel.expand(raw) if by_language else raw, dtype=torch.float32)
-    labels = np.concatenate([r["labels"] for r in repos])
-    roles = sorted(set(labels) - {""}) + [""]
-    y = torch.tensor([roles.index(v) for v in labels])
-    counts = torch.bincount(y, minlength=len(roles)).float()
+    xt = torch.tensor(x, dtype=torch.float32)
+    yt = torch.tensor(y)
+    counts = torch.bincount(yt, minlength=classes).float()
     weight = counts.clamp(min=1) ** -balance
-    weight = weight / (weight * counts).sum() * len(y)
-    lin = torch.nn.Linear(x.shape[1], len(roles))
+    weight = weight / (weight * counts).sum() * len(yt)
+    lin = torch.nn.Linear(xt.shape[1], classes)
     opt = torch.optim.LBFGS(lin.parameters(), lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
     lossf = torch.nn.CrossEntropyLoss(weight=weight)
 
     def closure():
         opt.zero_grad()
-        loss = lossf(lin(x), y) + decay * lin.weight.square().sum()
+        loss = lossf(lin(xt), yt) + decay * lin.weight.square().sum()
         loss.backward()
         return loss
 
     opt.step(closure)
+    return lin.weight.detach().numpy(), lin.bias.detach().numpy()
+
+
+def _mask(exclude: tuple[str, ...], by_language: bool) -> np.ndarray | None:
+    """The columns (of the raw or expanded features) that ``exclude`` leaves out."""
+    from graph_jobs.roles.role_features import FEATURES
+
+    if not exclude:
+        return None
+    drop = np.array([any(f == e or e.endswith("*") and f.startswith(e[:-1]) for e in exclude)
+                     for f in FEATURES])
+    reps = 1 + sum(f.startswith("lang_") for f in FEATURES) if by_language else 1
+    return np.tile(drop, reps)
+
+
+def train_softmax(repos: list[dict], *, balance: float = 0.5, steps: int = 300,
+                  decay: float = 1e-4, scale: float = 1.0, tail: float = 0.1,
+                  by_language: bool = False, root: bool = False,
+                  conditional: float | None = None, seed: int = SEED,
+                  exclude: tuple[str, ...] = (), stage2: bool = False, inner: int = 4,
+                  decay2: float | None = None, power: float | None = None):
+    """A softmax regression from raw features to the roles (and "none"), classes weighted
+    by ``count ** -balance``; the vector is its probabilities (times ``scale``) and, for
+    the remaining numbers, issue 14's structural features times ``tail``. ``exclude``:
+    features left out (their weights 0; a name, or a prefix ending in ``*``).
+    ``stage2``: a second regression on the raw features and the first one's
+    probabilities within each repository (``RoleModel.within``), trained on the
+    probabilities of first regressions that did not see the repository (``inner``
+    folds of the training repositories)."""
+    from graph_jobs.roles.role_features import DIM
+    from graph_jobs.roles.role_weights import RoleModel, hand_matrix
+
+    labels = np.concatenate([r["labels"] for r in repos])
+    roles = sorted(set(labels) - {""}) + [""]
     c = len(roles)
-    return RoleModel(hand_matrix()[: DIM - c] * tail, lin.weight.detach().numpy(),
-                     lin.bias.detach().numpy(), scale, by_language, root, conditional)
+    drop = _mask(tuple(exclude), by_language)
+
+    def xs(rs):
+        raw = np.vstack([r["raw"] for r in rs])
+        x = RoleModel.expand(raw) if by_language else raw.astype(np.float64)
+        if drop is not None:
+            x = x.copy()
+            x[:, drop] = 0.0
+        return x
+
+    def ys(rs):
+        return np.array([roles.index(v) for r in rs for v in r["labels"]])
+
+    w, b = _fit(xs(repos), ys(repos), c, balance, steps, decay, seed)
+    if drop is not None:
+        w[:, drop] = 0.0
+    w2 = b2 = None
+    if stage2:
+        order = np.random.default_rng(seed).permutation(len(repos))
+        parts = []
+        for f in range(inner):
+            held = set(order[f::inner].tolist())
+            fit_on = [r for i, r in enumerate(repos) if i not in held]
+            wi, bi = _fit(xs(fit_on), ys(fit_on), c, balance, steps, decay, seed)
+            if drop is not None:
+                wi[:, drop] = 0.0
+            for i in sorted(held):
+                r = repos[i]
+                x = xs([r])
+                p = RoleModel.softmax(x @ wi.T + bi)
+                parts.append((i, np.concatenate([x, RoleModel.within(p)], axis=1)))
+        parts.sort(key=lambda t: t[0])
+        x2 = np.vstack([p for _i, p in parts])
+        w2, b2 = _fit(x2, ys(repos), c, balance, steps,
+                      decay if decay2 is None else decay2, seed)
+        if drop is not None:
+            w2[:, : len(drop)][:, drop] = 0.0
+    prior = None
+    if power is not None:  # each class's share of the training files
+        prior = np.array([max(np.mean(labels == v), 1e-6) for v in roles])
+    return RoleModel(hand_matrix()[: DIM - c] * tail, w, b, scale, by_language, root,
+                     conditional, w2, b2, prior, power or 1.0)
 
 
 def score(res: dict) -> tuple[float, float]:
@@ -137,42 +204,42 @@ def score(res: dict) -> tuple[float, float]:
     return worst, res["precision"]
 
 
-def folds(repos: list[dict], n: int, k: int = 5, only: str | None = None) -> dict:
+def folds(repos: list[dict], n: int, k: int = 5, only: str | None = None,
+          seeds: tuple[int, ...] = (SEED,)) -> dict:
     """``{variant: ((worst role, overall) mean precision@k over the folds, settings)}``."""
     from graph_jobs.roles.role_weights import hand_matrix, project
 
-    order = np.random.default_rng(SEED).permutation(len(repos))
-    variants = {"role14": None, "linear NCA": "linear",
-                "softmax b=0.5": ("softmax", dict(balance=0.5)),
-                "softmax b=1": ("softmax", dict(balance=1.0)),
-                "softmax b=0.5 tail 0": ("softmax", dict(balance=0.5, tail=0.0)),
-                "softmax b=0.5 sqrt": ("softmax", dict(balance=0.5, root=True)),
-                "softmax b=0.5 lang": ("softmax", dict(balance=0.5, by_language=True)),
-                "softmax b=0.5 lang sqrt": ("softmax", dict(balance=0.5, by_language=True,
-                                                            root=True)),
-                "softmax b=0.5 lang sqrt d1e-2": ("softmax", dict(
-                    balance=0.5, by_language=True, root=True, decay=1e-2)),
-                "softmax b=0.5 lang sqrt d1e-4": ("softmax", dict(
-                    balance=0.5, by_language=True, root=True, decay=1e-4)),
-                "lang d1e-4 cond 1": ("softmax", dict(balance=0.5, by_language=True,
-                                                      decay=1e-4, conditional=1.0)),
-                "lang d1e-4 cond .5": ("softmax", dict(balance=0.5, by_language=True,
-                                                       decay=1e-4, conditional=0.5)),
-                "lang d1e-4 cond .5 b1": ("softmax", dict(balance=1.0, by_language=True,
-                                                          decay=1e-4, conditional=0.5)),
-                "lang d1e-4": ("softmax", dict(balance=0.5, by_language=True, decay=1e-4)),
-                "lang d1e-5": ("softmax", dict(balance=0.5, by_language=True, decay=1e-5)),
-                "lang b=1 d1e-4": ("softmax", dict(balance=1.0, by_language=True, decay=1e-4)),
-                "lang b=.75 d1e-4": ("softmax", dict(balance=0.75, by_language=True,
-                                                      decay=1e-4)),
-                "lang d1e-4 tail 0": ("softmax", dict(balance=0.5, by_language=True,
-                                                      decay=1e-4, tail=0.0)),
-                "softmax b=0.5 lang sqrt tail .3": ("softmax", dict(
-                    balance=0.5, by_language=True, root=True, tail=0.3))}
+    lang = dict(balance=0.5, by_language=True, decay=1e-4)
+    old = dict(exclude=PROGRAM_FEATURES)  # issue 30's first features alone
+    r2 = dict(power=2.0)
+    variants = {"role14": None,
+                "lang d1e-4 (issue 30's first features)": ("softmax", {**lang, **old}),
+                "lang d1e-4 + programs": ("softmax", lang),
+                "lang d1e-4 + stage2": ("softmax", {**lang, **old, "stage2": True}),
+                "lang d1e-4 + programs + stage2": ("softmax", {**lang, "stage2": True}),
+                "lang d1e-4, ratio^2": ("softmax", {**lang, **old, **r2}),
+                "lang d1e-4, ratio^1.5": ("softmax", {**lang, **old, "power": 1.5}),
+                "lang d1e-4, ratio^3": ("softmax", {**lang, **old, "power": 3.0}),
+                "lang d1e-3, ratio^2": ("softmax", {**lang, **old, **r2, "decay": 1e-3}),
+                "lang d1e-5, ratio^2": ("softmax", {**lang, **old, **r2, "decay": 1e-5}),
+                "no lang d1e-4, ratio^2": ("softmax", {**lang, **old, **r2,
+                                                       "by_language": False}),
+                "lang d1e-4 + stage2, ratio^2": ("softmax", {**lang, **old, **r2,
+                                                             "stage2": True}),
+                "lang d1e-4 + programs, ratio^2": ("softmax", {**lang, **r2}),
+                "lang d1e-4 + programs + stage2, ratio^2": ("softmax", {**lang, **r2,
+                                                                        "stage2": True}),
+                "lang b=0.75 d1e-4 + programs, ratio^2": ("softmax", {**lang, **r2,
+                                                                      "balance": 0.75})}
+    for b in (0.25, 0.75, 1.0):
+        variants[f"lang b={b} d1e-4, ratio^2"] = ("softmax", {**lang, **old, **r2,
+                                                               "balance": b})
     if only:
-        variants = {k: v for k, v in variants.items() if k in only.split(",")}
+        variants = {k: v for k, v in variants.items() if k in only.split(";")}
     sums: dict[str, list] = {v: [] for v in variants}
-    for f in range(n):
+    for f, seed in ((f, seed) for seed in seeds for f in range(n)):
+        # each seed: another partition of the repositories into n folds
+        order = np.random.default_rng(seed).permutation(len(repos))
         test = [repos[i] for i in order[f::n]]
         trainset = [repos[i] for i in order if i not in set(order[f::n])]
         res = {}
@@ -193,7 +260,7 @@ def folds(repos: list[dict], n: int, k: int = 5, only: str | None = None) -> dic
             res[name] = evaluate(test, key, k, np.random.default_rng(0))
             sums[name].append(score(res[name]))
         res["degree"] = evaluate(test, "degree", k, np.random.default_rng(0))
-        print(f"\nfold {f + 1}/{n}: {', '.join(r['name'] for r in test)}\n"
+        print(f"\nfold {f + 1}/{n} (partition seed {seed}): {', '.join(r['name'] for r in test)}\n"
               + table(res, k), flush=True)
     print("\nmean over folds (worst role with >= 10 queries, overall):")
     means = {}
@@ -208,7 +275,9 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, required=True, help="folder of clones")
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--folds", type=int, default=0)
-    ap.add_argument("--variants", help="a comma list of the fold variants to run")
+    ap.add_argument("--fold-seeds", default=str(SEED),
+                    help="partitions of train48 into folds (a comma list of seeds)")
+    ap.add_argument("--variants", help="the fold variants to run, separated by ;")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--steps", type=int, default=300)
     args = ap.parse_args()
@@ -218,7 +287,8 @@ def main() -> None:
           f"{sum(int((r['labels'] != '').sum()) for r in repos)} with a role label", flush=True)
     chosen, settings, fold_score = "default", CHOSEN, None
     if args.folds:
-        got = folds(repos, args.folds, only=args.variants)
+        got = folds(repos, args.folds, only=args.variants,
+                    seeds=tuple(int(x) for x in args.fold_seeds.split(",")))
         soft = {k: v for k, v in got.items() if isinstance(v[1], tuple)}
         if soft:  # the softmax variant with the best mean overall precision on the folds
             chosen = max(soft, key=lambda k: soft[k][0][1])
@@ -228,8 +298,9 @@ def main() -> None:
         from graph_jobs.roles.role_weights import write
 
         m = train_softmax(repos, **settings)
-        write(m, {"model": "softmax regression per language family + issue 14's structure "
-                           "(bench/train_role_weights.py)", "variant": chosen,
+        write(m, {"model": "softmax regression per language family (probabilities over the "
+                           "classes' shares, to a power, as a unit vector) + issue 14's "
+                           "structure (bench/train_role_weights.py)", "variant": chosen,
                   "settings": settings, "seed": SEED,
                   **({"folds": args.folds, "fold_precision_worst_overall": fold_score}
                      if fold_score else {}),

@@ -30,7 +30,9 @@ class RoleModel:
 
     def __init__(self, tail: np.ndarray, classes: np.ndarray | None = None,
                  bias: np.ndarray | None = None, scale: float = 1.0, by_language: bool = False,
-                 root: bool = False, conditional: float | None = None):
+                 root: bool = False, conditional: float | None = None,
+                 stage2: np.ndarray | None = None, bias2: np.ndarray | None = None,
+                 prior: np.ndarray | None = None, power: float = 1.0):
         self.tail = np.asarray(tail, dtype=np.float32)
         self.classes = None if classes is None else np.asarray(classes, dtype=np.float32)
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
@@ -40,6 +42,48 @@ class RoleModel:
         # set: the roles' probabilities given that the file has one (the last class is
         # "none"), and "none"'s own times this weight
         self.conditional = conditional
+        # a second softmax regression (``C x (expanded RAW_DIM + 4 C)``): the raw features
+        # and, beside them, the first one's probabilities within the repository
+        # (:meth:`within`); its probabilities are the vector's
+        self.stage2 = None if stage2 is None else np.asarray(stage2, dtype=np.float32)
+        self.bias2 = None if bias2 is None else np.asarray(bias2, dtype=np.float32)
+        # set: each probability over its class's share of the training files (how many
+        # times likelier than a file drawn at random), to the ``power``, as a unit vector
+        # (the file's most distinctive role dominates its direction)
+        self.prior = None if prior is None else np.asarray(prior, dtype=np.float64)
+        self.power = float(power)
+
+    @staticmethod
+    def within(p: np.ndarray) -> np.ndarray:
+        """``(n, 4 C)``: each class's probability ``p`` (the rows: one repository's files),
+        over the repository's largest, as a percentile rank within the repository, and
+        whether the file is the repository's most likely for it."""
+        from graph_jobs.roles.role_features import _pct
+
+        n, c = p.shape
+        if n == 0:
+            return np.zeros((0, 4 * c), dtype=np.float32)
+        top = p.max(axis=0, keepdims=True)
+        rank = np.stack([_pct(p[:, j]) for j in range(c)], axis=1) if n > 1 \
+            else np.ones((n, c))
+        return np.concatenate([p, p / np.maximum(top, 1e-12), rank, p >= top],
+                              axis=1).astype(np.float32)
+
+    @staticmethod
+    def softmax(logits: np.ndarray) -> np.ndarray:
+        logits = logits - logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def probabilities(self, raw: np.ndarray, stage: int = 2) -> np.ndarray:
+        """The classes' probabilities of one repository's files (``stage`` 1: the first
+        regression's alone)."""
+        x = self.expand(raw) if self.by_language else raw
+        p = self.softmax(x @ self.classes.T + self.bias)
+        if stage == 2 and self.stage2 is not None:
+            p = self.softmax(np.concatenate([x, self.within(p)], axis=1) @ self.stage2.T
+                             + self.bias2)
+        return p
 
     @staticmethod
     def expand(raw: np.ndarray) -> np.ndarray:
@@ -58,10 +102,10 @@ class RoleModel:
         raw = np.asarray(raw, dtype=np.float32)
         out = raw @ self.tail.T
         if self.classes is not None:
-            logits = (self.expand(raw) if self.by_language else raw) @ self.classes.T + self.bias
-            logits -= logits.max(axis=1, keepdims=True)
-            p = np.exp(logits)
-            p /= p.sum(axis=1, keepdims=True)
+            p = self.probabilities(raw)
+            if self.prior is not None:
+                r = (p.astype(np.float64) / self.prior) ** self.power
+                p = r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-300)
             if self.conditional is not None:
                 roles = p[:, :-1] / np.maximum(p[:, :-1].sum(axis=1, keepdims=True), 1e-12)
                 p = np.concatenate([roles, self.conditional * p[:, -1:]], axis=1)
@@ -76,7 +120,11 @@ class RoleModel:
                 **({"classes": rows(self.classes), "bias": [round(float(x), 5) for x in self.bias],
                     "scale": self.scale, "by_language": self.by_language, "root": self.root,
                     "conditional": self.conditional}
-                   if self.classes is not None else {})}
+                   if self.classes is not None else {}),
+                **({"stage2": rows(self.stage2), "bias2": [round(float(x), 5) for x in self.bias2]}
+                   if self.stage2 is not None else {}),
+                **({"prior": [float(f"{x:.6g}") for x in self.prior], "power": self.power}
+                   if self.prior is not None else {})}
 
 
 @cache
@@ -91,7 +139,8 @@ def model() -> RoleModel:
                            "rebuild it with bench/train_role_weights.py")
     m = RoleModel(spec["tail"], spec.get("classes"), spec.get("bias"), spec.get("scale", 1.0),
                   spec.get("by_language", False), spec.get("root", False),
-                  spec.get("conditional"))
+                  spec.get("conditional"), spec.get("stage2"), spec.get("bias2"),
+                  spec.get("prior"), spec.get("power", 1.0))
     if m.dim != DIM or m.tail.shape[1] != len(FEATURES):
         raise RuntimeError(f"{WEIGHTS_FILE.name}: a {m.dim}-number vector, expected {DIM}")
     return m
