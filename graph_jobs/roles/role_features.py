@@ -27,11 +27,7 @@ keeps its meaning from one repository to the next, and never from a file's name:
   declarations; the lines inside functions over the file's; a main guard, a CLI
   framework, a settings library, a test framework imported by a file that declares no
   test; the file's size as a percentile; the words of the names it declares (an
-  error's, a config's, a CLI's...: identifiers inside the file, never its own name);
-  what programs do (read the command line, write to the terminal, exit by hand, a
-  ``#!`` line) and a program's standing: the share of its folder's and of its
-  repository's files that are programs too, whether it is its folder's only one or its
-  repository's, whether it is the repository's most program-like file. Whether a file is a test is read from what it
+  error's, a config's, a CLI's...: identifiers inside the file, never its own name). Whether a file is a test is read from what it
   declares (tests), not from its name.
 
 Each raw feature lies in [0, 1] (:func:`raw_features`). The role vector is a learned
@@ -72,13 +68,6 @@ DECLARED = (
     "function_share", "main", "cli", "settings", "test_support", "test_imports",
     "size_pct", "size_log", "statements_pct", "no_declarations", "names_log",
     *(f"named_{k}_{how}" for k in NAME_KINDS for how in ("log", "share")),
-    # programs (issue 30, second pass): the command line read, the terminal written,
-    # exits by hand, a #! line
-    "argv_log", "prints_log", "exits_log", "shebang",
-    # a program's standing within its folder and its repository (folders compared for
-    # equality only)
-    "main_folder_share", "main_alone_in_folder", "main_repo_share", "main_repo_only",
-    "program_top",
 )
 FEATURES = (*STRUCTURE, *DECLARED)
 RAW_DIM = len(FEATURES)
@@ -170,11 +159,9 @@ def role_vectors(paths: list[str], languages: list[str], edges: list[tuple[int, 
     return project(raw_features(paths, languages, edges, tests, check, declarations))
 
 
-def declared_features(declarations: list[dict[str, int]],
-                      paths: list[str] | None = None) -> np.ndarray:
+def declared_features(declarations: list[dict[str, int]]) -> np.ndarray:
     """``(n, len(DECLARED))``: what each file declares, normalised within the repository
-    (the rows are one repository's files; ``paths``, read for their folders' equality
-    only, give a program's standing within its folder)."""
+    (the rows are one repository's files)."""
     n = len(declarations)
     col = {f: i for i, f in enumerate(DECLARED)}
     f = np.zeros((n, len(DECLARED)))
@@ -210,37 +197,7 @@ def declared_features(declarations: list[dict[str, int]],
         f[:, col[f"named_{k}_share"]] = np.divide(x, names, out=np.zeros(n), where=names > 0)
     f[:, col["no_declarations"]] = np.array([not any(d.get(k) for k in COUNTED if k != "imports")
                                              for d in declarations])
-    _program_features(f, col, get, n, paths)
     return f
-
-
-def _program_features(f: np.ndarray, col: dict, get: Callable[[str], np.ndarray], n: int,
-                      paths: list[str] | None) -> None:
-    """What programs do (read the command line, write to the terminal, exit, start with
-    ``#!``) and a program's standing: the share of its folder's files and of its
-    repository's that are programs too (a folder of 30 example programs makes each less
-    *the* program), whether it is its folder's only one or its repository's, and whether
-    it is the repository's most program-like file (main, CLI import, argv, exit, ``#!``:
-    two or more)."""
-    for k in ("argv", "prints", "exits"):
-        f[:, col[f"{k}_log"]] = np.minimum(1.0, np.log1p(get(k)) / np.log1p(20))
-    f[:, col["shebang"]] = get("shebang") > 0
-    main = get("main") > 0
-    mains = int(main.sum())
-    f[:, col["main_repo_share"]] = main * (mains / n)
-    f[:, col["main_repo_only"]] = main * (1.0 / max(1, mains))
-    if paths is not None:
-        folder = [str(PurePosixPath(p).parent) for p in paths]
-        size: dict[str, int] = defaultdict(int)
-        with_main: dict[str, int] = defaultdict(int)
-        for d, m in zip(folder, main, strict=True):
-            size[d] += 1
-            with_main[d] += int(m)
-        f[:, col["main_folder_share"]] = main * np.array([with_main[d] / size[d] for d in folder])
-        f[:, col["main_alone_in_folder"]] = main & np.array([with_main[d] == 1 for d in folder])
-    program = main.astype(float) + (get("cli") > 0) + (get("argv") > 0) + (get("exits") > 0) \
-        + (get("shebang") > 0)
-    f[:, col["program_top"]] = (program >= 2) & (program == program.max())
 
 
 def raw_features(paths: list[str], languages: list[str], edges: list[tuple[int, int]],
@@ -261,7 +218,7 @@ def raw_features(paths: list[str], languages: list[str], edges: list[tuple[int, 
     if n == 0:
         return out
     out[:, :len(STRUCTURE)] = structural_features(paths, languages, edges, tests, check)
-    out[:, len(STRUCTURE):] = declared_features(declarations, paths)
+    out[:, len(STRUCTURE):] = declared_features(declarations)
     return out
 
 

@@ -3,8 +3,7 @@
 Each file's declarations (:mod:`graph_jobs.graph.extract.declarations`) are stored with
 its role vector (the point's ``facts``). A role answer names what the file found has
 in common with the file asked about, in its own numbers: "declares 6 exception
-classes", "reads 14 settings from the environment", "a CLI entry (argparse)", "reads
-the command line". Only
+classes", "reads 14 settings from the environment", "a CLI entry (argparse)". Only
 facts both files have are said; when they share none, the answer says it comes from
 the import graph alone.
 """
@@ -13,7 +12,7 @@ from __future__ import annotations
 
 # what is stored per file (the declarations' counts that can be said)
 FACT_KEYS = ("exceptions", "records", "enums", "interfaces", "aliases", "constants",
-             "functions", "function_lines", "lines", "env", "settings", "main", "cli", "argv",
+             "functions", "function_lines", "lines", "env", "settings", "main", "cli",
              "test_imports", "tests", "reexports")
 
 
@@ -50,8 +49,6 @@ def why(query: dict | None, hit: dict | None, query_degree: int = 0,
         out.append(f"a CLI entry ({_cli_name(h)})")
     if both("main"):
         out.append("a program entry (a main guard or main function)")
-    if both("argv"):
-        out.append("reads the command line")
     if both("env"):
         out.append(f"reads {_n(h['env'], 'setting')} from the environment")
     elif both("settings"):

@@ -434,31 +434,3 @@ def test_the_role_vector_knows_every_kind_of_declared_name():
     from graph_jobs.roles import role_features
 
     assert role_features.NAME_KINDS == NAME_KINDS and set(NAME_WORDS.values()) == set(NAME_KINDS)
-
-
-@pytest.mark.parametrize(("language", "program", "library"), [
-    ("python", "#!/usr/bin/env python\nimport sys\n\n\ndef main():\n    print(sys.argv[1:])\n"
-               "    sys.exit(0)\n",
-     "def twice(x):\n    return 2 * x  # argv, print and exit in a comment are words\n"),
-    ("javascript", "#!/usr/bin/env node\nconst args = process.argv.slice(2);\n"
-                   "console.log(args);\nprocess.exit(1);\n",
-     "export function twice(x) { return 2 * x; }\n"),
-    ("go", "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n"
-           "\tfmt.Println(os.Args)\n\tos.Exit(2)\n}\n",
-     "package kit\n\nfunc Twice(x int) int { return 2 * x }\n"),
-    ("java", "class App {\n  public static void main(String[] args) {\n"
-             "    System.out.println(args.length);\n    System.exit(1);\n  }\n}\n",
-     "class Kit {\n  static int twice(int x) { return 2 * x; }\n}\n"),
-    ("rust", "use std::env;\n\nfn main() {\n    let a: Vec<String> = env::args().collect();\n"
-             "    println!(\"{:?}\", a);\n    std::process::exit(1);\n}\n",
-     "pub fn twice(x: i32) -> i32 { 2 * x }\n"),
-    ("c", "#include <stdio.h>\n#include <stdlib.h>\n\nint main(int argc, char **argv) {\n"
-          "  printf(\"%s\\n\", argv[0]);\n  exit(EXIT_FAILURE);\n}\n",
-     "int twice(int x) { return 2 * x; }\n"),
-])
-def test_what_programs_do_read_the_command_line_print_and_exit(language, program, library):
-    d = decls(language, program)
-    assert d.get("argv", 0) >= 1 and d.get("prints", 0) >= 1 and d.get("exits", 0) >= 1, d
-    assert bool(d.get("shebang")) == program.startswith("#!")
-    d = decls(language, library)
-    assert not any(d.get(k) for k in ("argv", "prints", "exits", "shebang")), d

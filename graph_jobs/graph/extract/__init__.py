@@ -13,7 +13,7 @@ from graph_jobs.languages import LANGUAGES, load, parser
 from graph_jobs.models import RawImport
 
 # Bump when extraction changes: cached results of older versions are not used.
-EXTRACTOR_VERSION = 10  # 6-10: declarations (issue 30) beside the imports
+EXTRACTOR_VERSION = 9  # 6-9: declarations (issue 30) beside the imports
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

@@ -23,12 +23,6 @@ Each language brings its own patterns (:data:`PATTERNS`, one entry per registry 
   cobra, commander, yargs, clap, picocli...), and ``cli.<name>`` for the first one;
 - ``env``: reads of the environment or a settings library (``os.environ``, ``getenv``,
   ``process.env``, ``viper``, ``env::var``...), and ``settings`` for a settings class;
-- ``argv``: reads of the command line (``sys.argv``, ``process.argv``, ``os.Args``,
-  ``env::args``, ``argv[``...), ``prints``: writes to standard output or error
-  (``print(``, ``console.log``, ``fmt.Print``, ``println!``, ``System.out``,
-  ``printf``...), ``exits``: the program ended by hand (``sys.exit``, ``process.exit``,
-  ``os.Exit``, ``process::exit``, ``System.exit``, ``exit(``), ``shebang``: a first line
-  ``#!`` (a script run by itself);
 - ``test_imports``: imports of a test framework, and ``tests``: tests declared
   (``def test_``, ``func TestX``, ``@Test``, ``#[test]``, ``it(``, ``TEST(``); a file
   that imports a framework and declares no test is test support;
@@ -59,7 +53,7 @@ Decls = dict[str, int]
 # The facts a file can have (``cli.<name>`` beside them names its CLI framework).
 KEYS = ("lines", "statements", "functions", "methods", "function_lines", "types",
         "exceptions", "records", "enums", "interfaces", "aliases", "constants", "main",
-        "cli", "env", "settings", "argv", "prints", "exits", "shebang", "test_imports", "tests", "reexports", "imports", "modules", "names",
+        "cli", "env", "settings", "test_imports", "tests", "reexports", "imports", "modules", "names",
         *(f"named_{k}" for k in ("error", "config", "util", "cli", "version", "types", "test")))
 
 _UPPER = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
@@ -153,33 +147,6 @@ ENV_READS: dict[str, re.Pattern[bytes]] = {
     "rust": re.compile(rb"\benv::(var|var_os|vars|vars_os|set_var)\b|\benv!\(|"
                        rb"\boption_env!\("),
     "c": re.compile(rb"\b(getenv|secure_getenv|_wgetenv|setenv|putenv|_dupenv_s)\s*\("),
-}
-# Reads of the command line, writes to the terminal and exits by hand (programs do these;
-# libraries seldom), counted in the file's bytes.
-ARGV_READS: dict[str, re.Pattern[bytes]] = {
-    "python": re.compile(rb"\bsys\.argv\b|\bparse_args\(|\bparse_known_args\("),
-    "js": re.compile(rb"\bprocess\.argv\b|\bDeno\.args\b|\bBun\.argv\b|\bhideBin\("),
-    "go": re.compile(rb"\bos\.Args\b|\bflag\.(Parse|Args|Arg|NArg)\("),
-    "java": re.compile(rb"\bString\s*\[\]\s*args\b|\bString\.\.\.\s*args\b"),
-    "rust": re.compile(rb"\benv::args(_os)?\(|::parse\(\)|\bparse_from\(|"
-                       rb"#\[derive\([^)]*\bParser\b"),
-    "c": re.compile(rb"\bargv\s*\[|\bargc\b|\bgetopt(_long)?\s*\("),
-}
-PRINTS: dict[str, re.Pattern[bytes]] = {
-    "python": re.compile(rb"(?<![\w.])print\(|\bsys\.(stdout|stderr)\.write\(|\becho\("),
-    "js": re.compile(rb"\bconsole\.(log|error|info|warn)\(|\bprocess\.(stdout|stderr)\.write\("),
-    "go": re.compile(rb"\bfmt\.(Print|Println|Printf|Fprint|Fprintf|Fprintln)\(|\blog\.(Fatal|Print)"),
-    "java": re.compile(rb"\bSystem\.(out|err)\.print"),
-    "rust": re.compile(rb"\b(e?println|e?print)!\("),
-    "c": re.compile(rb"\b(printf|fprintf|puts|fputs)\s*\(|\bstd::(cout|cerr)\b|\bfmt::print\("),
-}
-EXITS: dict[str, re.Pattern[bytes]] = {
-    "python": re.compile(rb"\bsys\.exit\(|\braise\s+SystemExit\b|(?<![\w.])exit\("),
-    "js": re.compile(rb"\bprocess\.exit(Code)?\b"),
-    "go": re.compile(rb"\bos\.Exit\(|\blog\.Fatal"),
-    "java": re.compile(rb"\bSystem\.exit\("),
-    "rust": re.compile(rb"\bprocess::exit\(|\bExitCode\b"),
-    "c": re.compile(rb"(?<![\w.>])(exit|_exit|quick_exit)\s*\(|\bEXIT_(SUCCESS|FAILURE)\b"),
 }
 TEST_DECLS: dict[str, re.Pattern[bytes]] = {
     "python": re.compile(rb"^[ \t]*(?:async[ \t]+)?def[ \t]+test_?\w*[ \t]*\(", re.M),
@@ -283,11 +250,6 @@ def _import_facts(d: Decls, family: str, imports: list[RawImport], data: bytes) 
         d[f"cli.{cli}"] = 1
     _add(d, "env", len(ENV_READS[family].findall(data)))
     _add(d, "tests", len(TEST_DECLS[family].findall(data)))
-    _add(d, "argv", len(ARGV_READS[family].findall(data)))
-    _add(d, "prints", len(PRINTS[family].findall(data)))
-    _add(d, "exits", len(EXITS[family].findall(data)))
-    if data.startswith(b"#!"):
-        d["shebang"] = 1
 
 
 # --- per language: the top-level declarations ------------------------------------------
