@@ -356,6 +356,25 @@ def candidate_features(stores, repo_url: str, queries: list[str]) -> dict:
     return out
 
 
+def refeaturize(store: str, repo_url: str, queries: list[str]) -> dict:
+    """:func:`candidate_features` again from a kept store (the ingest is not redone): what
+    a cached repository needs when the features' version changed."""
+    from graph_jobs.pipeline import Stores
+    from pharos_cli.settings import Settings
+
+    stores = Stores.open(Settings(_env_file=None, PHAROS_DATA_DIR=store))
+    try:
+        return candidate_features(stores, repo_url, queries)
+    finally:
+        close(stores)
+
+
+def features_version() -> int:
+    from graph_jobs.relations.ranker_features import VERSION
+
+    return VERSION
+
+
 def cache_path(cache: Path, kind: str, name: str, sha: str) -> Path:
     return cache / f"v{CACHE_VERSION}-{kind}-{name}-{sha[:12]}.pkl"
 
@@ -379,7 +398,12 @@ def extract(path: Path, cache: Path, fraction: float = 0.7, max_future_files: in
     cut, _ = cut_commit(path, fraction)
     out = cache_path(cache, "eval", path.name, cut)
     if out.exists():
-        return pickle.loads(out.read_bytes())
+        d = pickle.loads(out.read_bytes())
+        if d.get("features_version") != features_version():  # the ingest is kept
+            d["features"] = refeaturize(d["store"], d["repo_url"], d["asked"])
+            d["features_version"] = features_version()
+            out.write_bytes(pickle.dumps(d))
+        return d
     t0 = time.perf_counter()
     work = cache / "work" / f"{path.name}-{cut[:12]}"
     if work.exists():
@@ -399,7 +423,8 @@ def extract(path: Path, cache: Path, fraction: float = 0.7, max_future_files: in
     d = {"name": case.name, "cut": cut, "info": case.info, "files": case.files,
          "commits": case.commits, "asked": asked,
          "queries": [q for q in case.queries if q in asked_set], "ranks": ranks,
-         "features": feats, "repo_url": res.repo_url, "store": str(work / "store"),
+         "features": feats, "features_version": features_version(),
+         "repo_url": res.repo_url, "store": str(work / "store"),
          "clone": str(case.clone), "seconds": {"baselines": t1 - t0,
                                                "pharos": time.perf_counter() - t1}}
     out.write_bytes(pickle.dumps(d))

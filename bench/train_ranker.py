@@ -75,7 +75,13 @@ def training_data(path: Path, cache: Path, fraction: float = 0.7, inner: float =
     outer_sha, _ = rb.cut_commit(path, fraction)
     out = rb.cache_path(cache, f"train{inner}", path.name, outer_sha)
     if out.exists():
-        return pickle.loads(out.read_bytes())
+        d = pickle.loads(out.read_bytes())
+        if d.get("features_version") != rb.features_version():  # the ingest is kept
+            d["groups"] = groups_of(rb.refeaturize(d["store"], d["repo_url"], d["asked"]),
+                                    d["commits"])
+            d["features_version"] = rb.features_version()
+            out.write_bytes(pickle.dumps(d))
+        return d
     work = cache / "work" / f"train-{path.name}-{outer_sha[:12]}"
     if work.exists():
         subprocess.run(["rm", "-rf", str(work)], check=True)
@@ -98,6 +104,17 @@ def build_training(path: Path, work: Path, outer_sha: str, inner: float,
                             f"{path.name}:{inner_sha}")
     feats = rb.candidate_features(stores, res.repo_url, asked)
     rb.close(stores)
+    return {"name": path.name, "outer": outer_sha, "inner": inner_sha,
+            "outer_commits": n, "label_commits": len(commits), "files": len(files),
+            "groups": groups_of(feats, commits), "features_version": rb.features_version(),
+            "store": str(work / "store"), "repo_url": res.repo_url, "asked": asked,
+            "commits": commits, "seen": sorted(rb.reachable(outer) | rb.reachable(clone)),
+            "seconds": time.perf_counter() - t0}
+
+
+def groups_of(feats: dict, commits: list[list[str]]) -> list[tuple]:
+    """``(query, candidates, features, labels)`` per query with a right candidate; the
+    label: how many of ``commits`` changed both (0 to 3)."""
     together: dict[tuple[str, str], int] = {}
     for c in commits:
         for a in c:
@@ -109,14 +126,11 @@ def build_training(path: Path, work: Path, outer_sha: str, inner: float,
         y = np.array([min(3, together.get((q, c), 0)) for c in names], dtype=np.int32)
         if y.any():
             groups.append((q, names, x, y))
-    return {"name": path.name, "outer": outer_sha, "inner": inner_sha,
-            "outer_commits": n, "label_commits": len(commits), "files": len(files),
-            "groups": groups, "seen": sorted(rb.reachable(outer) | rb.reachable(clone)),
-            "seconds": time.perf_counter() - t0}
+    return groups
 
 
 def train(datas: list[dict], params: dict | None = None, rounds: int = ROUNDS,
-          name: str = "model") -> dict:
+          name: str = "model", drop: tuple[str, ...] = ()) -> dict:
     """A LightGBM lambdarank model on ``datas``' groups, as a ``learned_ranker`` dict."""
     import lightgbm as lgb
 
@@ -130,6 +144,9 @@ def train(datas: list[dict], params: dict | None = None, rounds: int = ROUNDS,
             ys.append(y)
             sizes.append(len(y))
     x, y = np.vstack(xs), np.concatenate(ys)
+    if drop:  # an ablation: these features read as constants, so no tree splits on them
+        x = x.copy()
+        x[:, [FEATURES.index(f) for f in drop]] = 0.0
     ds = lgb.Dataset(x, y, group=sizes, feature_name=list(FEATURES), free_raw_data=False)
     booster = lgb.train({**PARAMS, **(params or {})}, ds, num_boost_round=rounds)
     model = learned_ranker.to_dict(booster, name)
@@ -214,7 +231,9 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=ROOT / "bench" / "ranker_corpus.txt")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/pharos-ranker/cache"))
     ap.add_argument("--cut", type=float, default=0.7)
-    ap.add_argument("--inner", type=float, default=0.7)
+    ap.add_argument("--inner", default="0.7",
+                    help="the inner cut(s), comma-separated: each one's labels and features "
+                         "are groups of the repository's training data")
     ap.add_argument("--folds", type=int, default=0)
     ap.add_argument("--params", type=json.loads, default=None,
                     help="JSON overrides of the LightGBM parameters")
@@ -226,6 +245,10 @@ def main() -> None:
     ap.add_argument("--folds-out", type=Path, help="the folds' figures as JSON")
     ap.add_argument("--cached-only", action="store_true",
                     help="score the folds on the repositories already in the cache only")
+    ap.add_argument("--label", choices=("count", "binary"), default="count",
+                    help="a pair's label: commits together (0-3), or whether any")
+    ap.add_argument("--drop", default="",
+                    help="features (comma-separated) the model may not read: an ablation")
     ap.add_argument("--inner-cv", type=json.loads, default=None,
                     help='choose: {"name": [{lightgbm params}, rounds], ...} scored by '
                          "leave-repositories-out folds on the training labels alone")
@@ -233,18 +256,28 @@ def main() -> None:
 
     args.cache.mkdir(parents=True, exist_ok=True)
     corpus = read_corpus(args.corpus)
+    drop = tuple(f for f in args.drop.split(",") if f)
     datas: dict[str, dict] = {}
     for _url, folder in corpus:
         path = args.clones / folder
         t0 = time.perf_counter()
-        try:
-            d = training_data(path, args.cache, args.cut, args.inner)
-        except (subprocess.CalledProcessError, SystemExit) as exc:
-            print(f"{folder}: SKIPPED ({exc})", flush=True)
+        cuts = []
+        for inner in args.inner.split(","):
+            try:
+                cuts.append(training_data(path, args.cache, args.cut, float(inner)))
+            except (subprocess.CalledProcessError, SystemExit) as exc:
+                print(f"{folder}: inner cut {inner} SKIPPED ({exc})", flush=True)
+        if not cuts:
             continue
+        d = {**cuts[0], "groups": [g for c in cuts for g in c["groups"]],
+             "label_commits": sum(c["label_commits"] for c in cuts)}
         datas[folder] = d
         print(f"{folder}: {d['files']} files, {d['label_commits']} label commits, "
               f"{len(d['groups'])} queries ({time.perf_counter() - t0:.1f}s)", flush=True)
+
+    if args.label == "binary":
+        for d in datas.values():
+            d["groups"] = [(q, ns, x, (y > 0).astype(np.int32)) for q, ns, x, y in d["groups"]]
 
     if args.inner_cv:
         inner_cv(datas, languages(args.corpus), args.folds or 6,
@@ -258,7 +291,8 @@ def main() -> None:
         results = {}
         for i, fold in enumerate(folds):
             model = LearnedRanker.from_dict(train([datas[r] for r in datas if r not in fold],
-                                                  args.params, args.rounds, f"fold{i}"))
+                                                  args.params, args.rounds, f"fold{i}",
+                                                  drop))
             for r in fold:
                 if args.cached_only and not rb.cache_path(
                         args.cache, "eval", r, rb.cut_commit(args.clones / r, args.cut)[0]
@@ -278,7 +312,7 @@ def main() -> None:
             args.folds_out.write_text(json.dumps(fig, indent=1))
 
     if not args.no_write:
-        model = train(list(datas.values()), args.params, args.rounds, "train48")
+        model = train(list(datas.values()), args.params, args.rounds, "train48", drop)
         args.out.write_text(json.dumps(model, separators=(",", ":")))
         print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, "
               f"{len(model['trees'])} trees, {model['queries']} queries, "

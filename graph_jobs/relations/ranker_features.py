@@ -33,12 +33,17 @@ import numpy as np
 
 from graph_jobs.relations.related_files import _steps  # folder steps between two paths
 
+VERSION = 2  # of the features and candidates: a cached extraction made with another is redone
 FEATURES = (
     "cosine", "vector_rank", "cochange_conf", "cochange_commits", "cochange_weight",
     "cochange_age_days", "words", "imports", "imported_by", "hops_out", "hops_in",
     "ppr", "pagerank", "same_folder", "tree_distance", "package_distance", "same_ext",
     "test_pair", "cand_commits", "cand_activity", "cand_degree", "query_commits",
     "query_activity", "query_degree", "query_partners", "files", "hand_score",
+    # version 2: whole-repository history, and each signal's rank among the candidates
+    "cand_age_days", "query_age_days", "cand_recency", "cand_partners", "cochange2",
+    "words_rank", "cochange_rank", "ppr_rank", "folder_rank", "cochange2_rank",
+    "age_rank", "activity_rank", "rrf",
 )
 MAX_HOPS = 4  # import distance beyond this (or none) reads MAX_HOPS + 1
 NO_COCHANGE_DAYS = 20_000.0  # the age of a co-change that never happened
@@ -59,9 +64,19 @@ class ImportGraph:
     dst: np.ndarray
     und_deg: np.ndarray
     pagerank: np.ndarray  # global PageRank on the undirected import graph
+    # the history (:meth:`with_history`; zeros and empty without one)
+    last_time: np.ndarray | None = None  # each file's last commit (unix seconds; 0: none)
+    weight: np.ndarray | None = None  # each file's decayed commits
+    cc_ptr: np.ndarray | None = None  # CSR of the co-change pairs (both ways)
+    cc_idx: np.ndarray | None = None
+    cc_w: np.ndarray | None = None  # the pair's decayed commits together
 
     @classmethod
-    def build(cls, files: list[tuple[str, int]], edges: list[tuple[str, str]]) -> ImportGraph:
+    def build(cls, files: list[tuple[str, int]], edges: list[tuple[str, str]],
+              history: list[tuple] = (), cochange: list[tuple] = ()) -> ImportGraph:
+        """``files`` ``[(path, degree)]``, ``edges`` ``[(source, target)]``; ``history``
+        ``[(path, commits, weight, last_time)]`` and ``cochange`` ``[(a, b, commits,
+        weight)]`` as :meth:`MetadataStore.repository_history` returns them."""
         index = {p: i for i, (p, _d) in enumerate(files)}
         n = len(index)
         degree = np.array([d or 0 for _p, d in files], dtype=np.float64)
@@ -78,7 +93,43 @@ class ImportGraph:
         g = cls(index, degree, out_ptr, out_idx, in_ptr, in_idx, src, dst, und_deg,
                 np.zeros(n))
         g.pagerank = g.ppr(None)
+        g.last_time, g.weight = np.zeros(n), np.zeros(n)
+        for path, _c, w, last in history:
+            i = index.get(path)
+            if i is not None:
+                g.weight[i], g.last_time[i] = float(w or 0.0), float(last or 0)
+        a, b, cw = [], [], []
+        for pa, pb, _c, w in cochange:
+            i, j = index.get(pa), index.get(pb)
+            if i is not None and j is not None and i != j:
+                a += (i, j)
+                b += (j, i)
+                cw += (float(w or 0.0),) * 2
+        a_, b_, w_ = (np.array(a, dtype=np.int64), np.array(b, dtype=np.int64),
+                      np.array(cw, dtype=np.float64))
+        order = np.lexsort((b_, a_))
+        g.cc_ptr = np.concatenate(([0], np.cumsum(np.bincount(a_, minlength=n)))).astype(
+            np.int64)
+        g.cc_idx, g.cc_w = b_[order], w_[order]
         return g
+
+    def cochange2(self, query: str, prior: float = 1.0) -> np.ndarray:
+        """Co-change two steps away: ``sum_p conf(query, p) * conf(p, c)`` over the query's
+        co-change partners ``p``, ``conf(a, b)`` = decayed commits together / (``a``'s
+        decayed commits + ``prior``) (the confidence :class:`RerankWeights` reads)."""
+        n = len(self.index)
+        out = np.zeros(n)
+        qi = self.index.get(query)
+        if qi is None or self.cc_ptr is None:
+            return out
+        lo, hi = self.cc_ptr[qi], self.cc_ptr[qi + 1]
+        for p, w in zip(self.cc_idx[lo:hi].tolist(), self.cc_w[lo:hi].tolist(), strict=True):
+            c1 = min(1.0, w / (self.weight[qi] + prior))
+            plo, phi = self.cc_ptr[p], self.cc_ptr[p + 1]
+            np.add.at(out, self.cc_idx[plo:phi],
+                      c1 * np.minimum(1.0, self.cc_w[plo:phi] / (self.weight[p] + prior)))
+        out[qi] = 0.0
+        return out
 
     def ppr(self, query: str | None, alpha: float = 0.85, iters: int = 40) -> np.ndarray:
         """(Personalized) PageRank on the undirected import graph; ``query=None``: the
@@ -134,7 +185,8 @@ _LOCK = threading.Lock()
 
 
 def import_graph(metadata, repo_url: str) -> ImportGraph | None:
-    """The stored import graph of ``repo_url``, read once per stored job (the cache key
+    """The stored import graph of ``repo_url`` and its history (every file's last commit
+    and decayed commits, every co-change pair), read once per stored job (the cache key
     holds the job that wrote it, so a re-ingest is read again)."""
     if metadata is None:
         return None
@@ -149,7 +201,9 @@ def import_graph(metadata, repo_url: str) -> ImportGraph | None:
         return got
     files = [(f["path"], f["degree"]) for f in metadata.repository_files(repo_url)]
     edges = [(e["source_path"], e["target_path"]) for e in metadata.repository_edges(repo_url)]
-    graph = ImportGraph.build(files, edges)
+    read = getattr(metadata, "repository_history", None)
+    history, pairs = read(repo_url) if read is not None else ([], [])
+    graph = ImportGraph.build(files, edges, history, pairs)
     with _LOCK:
         for k in [k for k in _GRAPHS if k[:2] == key[:2]]:
             del _GRAPHS[k]
@@ -208,12 +262,12 @@ def pair_features(query: str, candidates: list[tuple[str, float, str, int]], sig
     q_rev = revs.get(query, (0, 0.0))
     qp = _path(query)
     if graph is not None and query in graph.index:
-        ppr = graph.ppr(query)
+        ppr, cc2 = query_walks(graph, query, signals, w.prior)
         out_h, in_h = graph.hops(query, True), graph.hops(query, False)
         q_deg = float(graph.degree[graph.index[query]])
         n_files = len(graph.index)
     else:
-        ppr, out_h, in_h, q_deg = None, {}, {}, 0.0
+        ppr, cc2, out_h, in_h, q_deg = None, None, {}, {}, 0.0
         n_files = graph and len(graph.index) or n + 1
     order = sorted(range(n), key=lambda i: -candidates[i][1])
     vrank = np.empty(n)
@@ -253,5 +307,91 @@ def pair_features(query: str, candidates: list[tuple[str, float, str, int]], sig
             q_partners,
             math.log(max(n_files, 1)),
             hand_score(query, path, cos, signals, w),
+            *_NONE,
         )
+    _history_columns(x, query, candidates, graph, cc2, ref)
     return x
+
+
+_FIRST_V2 = FEATURES.index("cand_age_days")
+_NONE = (0.0,) * (len(FEATURES) - _FIRST_V2)
+_COL = {f: i for i, f in enumerate(FEATURES)}
+RRF_K = 60  # the rrf baseline's constant
+
+
+def query_walks(graph: ImportGraph, query: str, signals: dict, prior: float = 1.0
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Personalized PageRank from ``query`` and its co-change two steps away
+    (:meth:`ImportGraph.cochange2`), computed once per question (kept in ``signals``:
+    :func:`related_files.candidates` reads them too)."""
+    got = signals.get("_walks")
+    if got is None or got[0] != query:
+        got = (query, graph.ppr(query), graph.cochange2(query, prior))
+        signals["_walks"] = got
+    return got[1], got[2]
+
+
+def _rank(v: np.ndarray, present: np.ndarray, descending: bool = True) -> np.ndarray:
+    """Each value's competition rank among the ``present`` ones (0: the best; a tie shares
+    the better rank); an absent one ranks after every present one."""
+    vp = np.sort(v[present])
+    if descending:
+        r = len(vp) - np.searchsorted(vp, v, "right")
+    else:
+        r = np.searchsorted(vp, v, "left")
+    return np.where(present, r, len(vp)).astype(np.float64)
+
+
+def _history_columns(x: np.ndarray, query: str, candidates: list, graph: ImportGraph | None,
+                     cc2: np.ndarray | None, ref: float) -> None:
+    """The version-2 columns of ``x``: recency and co-change two steps away from the
+    repository's history, and each signal's rank among the candidates, and their
+    reciprocal rank fusion."""
+    n = len(candidates)
+    c = _COL
+    gi = np.array([graph.index.get(p, -1) if graph is not None else -1
+                   for p, *_ in candidates], dtype=np.int64)
+    known = gi >= 0
+    has_hist = graph is not None and graph.last_time is not None and len(graph.index) > 0
+    if has_hist:
+        lt = np.where(known, graph.last_time[np.maximum(gi, 0)], 0.0)
+        changed = lt > 0
+        if ref:
+            x[:, c["cand_age_days"]] = np.where(changed, np.maximum(0.0, (ref - lt) / DAY),
+                                                NO_COCHANGE_DAYS)
+            qi = graph.index.get(query)
+            q_lt = graph.last_time[qi] if qi is not None else 0.0
+            x[:, c["query_age_days"]] = (max(0.0, (ref - q_lt) / DAY) if q_lt > 0
+                                         else NO_COCHANGE_DAYS)
+        else:
+            x[:, c["cand_age_days"]] = NO_COCHANGE_DAYS
+            x[:, c["query_age_days"]] = NO_COCHANGE_DAYS
+        times = np.sort(graph.last_time)
+        later = len(times) - np.searchsorted(times, lt, "right")
+        x[:, c["cand_recency"]] = np.where(changed, later / len(times), 1.0)
+        deg = np.diff(graph.cc_ptr)
+        x[:, c["cand_partners"]] = np.log1p(np.where(known, deg[np.maximum(gi, 0)], 0))
+        if cc2 is not None:
+            x[:, c["cochange2"]] = np.where(known, cc2[np.maximum(gi, 0)], 0.0)
+        x[:, c["age_rank"]] = np.log1p(_rank(lt, changed))
+    else:
+        x[:, c["cand_age_days"]] = NO_COCHANGE_DAYS
+        x[:, c["query_age_days"]] = NO_COCHANGE_DAYS
+        x[:, c["cand_recency"]] = 1.0
+        x[:, c["age_rank"]] = math.log1p(0)
+    if n == 0:
+        return
+    rrf = np.zeros(n)
+    for col, name, desc in (("words", "words_rank", True),
+                            ("cochange_weight", "cochange_rank", True),
+                            ("ppr", "ppr_rank", True),
+                            ("tree_distance", "folder_rank", False),
+                            ("cochange2", "cochange2_rank", True),
+                            ("cand_activity", "activity_rank", True)):
+        v = x[:, c[col]]
+        present = v > 0 if desc else np.ones(n, dtype=bool)
+        r = _rank(v, present, desc)
+        x[:, c[name]] = np.log1p(r)
+        if name in ("words_rank", "cochange_rank", "ppr_rank", "folder_rank"):
+            rrf += np.where(present, 1.0 / (RRF_K + r + 1), 0.0)
+    x[:, c["rrf"]] = rrf * 100.0

@@ -3,7 +3,9 @@
 1. Candidates: the ``pool`` files nearest to the query's Node2Vec vector (cosine) in
    its repository, from Qdrant, and every file with an exact tie to it (co-change
    partner, import either way, test pair, shared words) that the search did not return,
-   with its cosine: in a large repository a strong partner can lie beyond the pool.
+   with its cosine: in a large repository a strong partner can lie beyond the pool; and
+   the files the repository's graphs put near it (:func:`walked`: personalized PageRank
+   on the imports, co-change two steps away, its folder).
 2. Each candidate's score adds to its cosine what the metadata store knows exactly
    about the pair (:class:`RerankWeights`): co-change (the share of the query's
    age-decayed commits that also changed the candidate), an import either way, a
@@ -187,13 +189,46 @@ def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
         signals["import_graph"] = import_graph(metadata, repo_url)
     if tied:
         seen = {c[0] for c in cands}
-        missing = [p for p in (*signals["cochange"], *signals["imports"],
-                               *signals["imported_by"], *sorted(signals["tests"]),
-                               *signals.get("shared_terms", {}))
-                   if p not in seen]
+        wider = walked(file_path, signals)
+        missing = list(dict.fromkeys(
+            p for p in (*signals["cochange"], *signals["imports"], *signals["imported_by"],
+                        *sorted(signals["tests"]), *signals.get("shared_terms", {}), *wider)
+            if p not in seen and p != file_path))
         cands += [(h.file_path, h.score, h.language, h.degree)
                   for h in vectors.scores(repo_url, file_path, missing, include_isolated)]
     return cands, signals
+
+
+# the candidates added beyond the vector pool and the exact ties (see :func:`walked`)
+WIDER = {"ppr": 20, "cochange2": 20, "folder": 30}
+
+
+def walked(file_path: str, signals: dict) -> list[str]:
+    """Files the repository's graphs put near ``file_path`` though neither the vectors nor
+    an exact tie did: the :data:`WIDER` ``["ppr"]`` first by personalized PageRank on the
+    import graph, the ``["cochange2"]`` first by co-change two steps away, and up to
+    ``["folder"]`` files of its folder. In a large repository a right answer can lie
+    beyond the vector pool with no direct tie."""
+    import numpy as np
+
+    from graph_jobs.relations.ranker_features import query_walks
+
+    graph = signals.get("import_graph")
+    if graph is None or file_path not in graph.index:
+        return []
+    names = list(graph.index)
+    ppr, cc2 = query_walks(graph, file_path, signals)
+    out = []
+    for v, k in ((ppr, WIDER["ppr"]), (cc2, WIDER["cochange2"])):
+        if k <= 0 or not len(v):
+            continue
+        top = np.argsort(-v, kind="stable")[:k + 1]
+        out += [names[i] for i in top.tolist() if v[i] > 0 and names[i] != file_path][:k]
+    if WIDER["folder"] > 0:
+        folder = file_path.rsplit("/", 1)[0] if "/" in file_path else ""
+        out += [p for p in names if p != file_path
+                and (p.rsplit("/", 1)[0] if "/" in p else "") == folder][:WIDER["folder"]]
+    return out
 
 
 def related_files(vectors, metadata, repo_url: str, file_path: str, k: int = 10, *,

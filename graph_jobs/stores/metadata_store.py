@@ -234,6 +234,22 @@ class MetadataStore:
                              .where(Repository.url == repo_url)).all()
             return [dict(r._mapping) for r in rows]
 
+    def repository_history(self, repo_url: str) -> tuple[list[tuple], list[tuple]]:
+        """Every file's history ``(path, commits, weight, last_time)`` and every co-change
+        pair ``(path_a, path_b, commits, weight)`` of ``repo_url`` (the learned ranker's
+        whole-repository signals: recency, co-change two steps away)."""
+        with self._session() as s:
+            rid = s.scalar(select(Repository.id).where(Repository.url == repo_url))
+            if rid is None:
+                return [], []
+            files = [tuple(r) for r in s.execute(
+                select(FileHistory.path, FileHistory.commits, FileHistory.weight,
+                       FileHistory.last_time).where(FileHistory.repository_id == rid))]
+            pairs = [tuple(r) for r in s.execute(
+                select(CoChangePair.path_a, CoChangePair.path_b, CoChangePair.commits,
+                       CoChangePair.weight).where(CoChangePair.repository_id == rid))]
+            return files, pairs
+
     def similar_repositories(self, repo_url: str, k: int = 10) -> list[dict]:
         """The ``k`` stored repositories whose descriptors are nearest to ``repo_url``'s.
 

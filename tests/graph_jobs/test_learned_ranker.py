@@ -199,3 +199,65 @@ def test_the_hand_weights_answer_without_the_model(ingested, monkeypatch, tmp_pa
     monkeypatch.delenv("PHAROS_RANKER_MODEL")
     monkeypatch.setenv("PHAROS_RANKER", "hand")
     assert learned_ranker.load() is None
+
+
+def test_history_features_read_nothing_after_the_inner_cut(history, tmp_path):
+    """Recency in training: at the inner cut (day 5; the outer clone's commits of days 6
+    to 10 are the labels, days 11 to 15 the future) util changed that day; schema, cli
+    and other had changed in no commit but the root (which history mining leaves out)."""
+    tr = _bench("train_ranker")
+    d = tr.training_data(history, tmp_path / "cache", 0.7, 0.6)
+    (ns, x), = [(ns, x) for q, ns, x, _y in d["groups"] if q == "app/core.py"]
+    age = dict(zip(ns, x[:, FEATURES.index("cand_age_days")].tolist(), strict=True))
+    assert age["app/util.py"] == pytest.approx(0.0)
+    # schema changed with core on days 7-10 (labels) and cli, other on days 11-15 (the
+    # future): neither is read
+    for late in ("lib/schema.py", "app/cli.py", "app/other.py"):
+        assert age[late] == 20_000.0  # the age of a file never changed
+    assert x[0, FEATURES.index("query_age_days")] == pytest.approx(0.0)
+    recency = dict(zip(ns, x[:, FEATURES.index("cand_recency")].tolist(), strict=True))
+    assert recency["app/util.py"] == 0.0 and recency["lib/schema.py"] > 0.0
+    rank = dict(zip(ns, x[:, FEATURES.index("age_rank")].tolist(), strict=True))
+    assert rank["app/util.py"] == 0.0 and rank["lib/schema.py"] > 0.0
+
+
+def test_cochange_two_steps_away_and_ranks_among_candidates():
+    files = [("a", 0), ("b", 0), ("c", 0), ("d", 0)]
+    history = [("a", 2, 2.0, 100), ("b", 3, 3.0, 300), ("c", 1, 1.0, 200)]
+    pairs = [("a", "b", 2, 2.0), ("b", "c", 1, 1.0)]
+    g = ImportGraph.build(files, [], history, pairs)
+    got = dict(zip(g.index, g.cochange2("a").tolist(), strict=True))
+    # conf(a, b) * conf(b, c) = 2 / (2 + 1) * 1 / (3 + 1); a itself and b (no partner of
+    # a's partner leads there but a) read 0
+    assert got == pytest.approx({"a": 0.0, "b": 0.0, "c": 1 / 6, "d": 0.0})
+    sig = {"imports": {}, "imported_by": {}, "cochange": {"b": (2, 2.0, 100)},
+           "revisions": {"a": (2, 2.0), "b": (3, 3.0), "c": (1, 1.0)}, "tests": set(),
+           "shared_terms": {"c": 0.5, "d": 0.5}, "history_time": 400,
+           "max_revision_weight": 3.0}
+    cands = [("b", 0.1, "python", 0), ("c", 0.2, "python", 0), ("d", 0.3, "python", 0)]
+    x = pair_features("a", cands, sig, g)
+    col = {f: x[:, FEATURES.index(f)].tolist() for f in FEATURES}
+    assert col["cochange2"] == pytest.approx([0.0, 1 / 6, 0.0])
+    assert col["cochange_rank"] == pytest.approx([0.0, np.log1p(1), np.log1p(1)])
+    # a tie shares the better rank; a file without the signal ranks after the rest
+    assert col["words_rank"] == pytest.approx([np.log1p(2), 0.0, 0.0])
+    assert col["age_rank"] == pytest.approx([0.0, np.log1p(1), np.log1p(2)])
+    assert col["cand_age_days"][:2] == pytest.approx([100 / 86_400, 200 / 86_400])
+    assert col["cand_age_days"][2] == 20_000.0  # never changed
+    # rrf of coupling, words and folder (no import here): 1 / (60 + rank + 1) each, x100
+    want_b = 100 * (1 / 61 + 1 / 61)
+    assert col["rrf"][0] == pytest.approx(want_b)
+
+
+def test_candidates_reach_beyond_the_vector_pool_through_the_graphs(ingested):
+    stores, url = ingested
+    few, _ = candidates(stores.vectors, stores.metadata, url, "app/core.py", 1, tied=False)
+    more, sig = candidates(stores.vectors, stores.metadata, url, "app/core.py", 1)
+    from graph_jobs.relations.related_files import walked
+
+    wider = walked("app/core.py", sig)
+    assert wider and set(wider) <= {c[0] for c in more}
+    # the query's folder is among them
+    assert {p for p in sig["import_graph"].index
+            if p.startswith("app/") and p.count("/") == 1 and p != "app/core.py"} <= set(wider)
+    assert len(more) > len(few)

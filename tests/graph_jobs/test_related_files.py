@@ -13,7 +13,7 @@ import pytest
 
 from devkit.repos import git
 from graph_jobs.pipeline import Stores, run_ingest
-from graph_jobs.relations.related_files import candidates, related_files
+from graph_jobs.relations.related_files import candidates, related_files, walked
 from tests.graph_jobs.test_history_and_relations import commit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +84,8 @@ def test_related_files_say_why(project, settings):
 def test_tied_files_are_candidates_beyond_the_vector_pool(project, settings):
     """A pool of one nearest neighbour: every file with an exact tie to app/core.py
     (co-change, imports both ways, its test, shared words) is still a candidate, with its
-    real cosine."""
+    real cosine; and so are the files the graphs put near it (``walked``: PageRank on the
+    imports, co-change two steps away, its folder), and nothing else."""
     stores = _stores(settings)
     res = run_ingest(str(project), settings, stores=stores)
     assert res.status == "complete", res.error
@@ -93,8 +94,10 @@ def test_tied_files_are_candidates_beyond_the_vector_pool(project, settings):
             *sig["shared_terms"]}
     assert {"lib/schema.py", "app/util.py", "app/cli.py", "tests/test_core.py"} <= tied
     nearest = stores.vectors.similar(res.repo_url, "app/core.py", 1)[0].file_path
-    assert {c[0] for c in cands} == tied | {nearest}  # nothing untied was added
-    assert len(cands) == len(tied | {nearest})  # and nothing twice
+    near = set(walked("app/core.py", sig)) - {"app/core.py"}
+    assert "app/__init__.py" in near  # its folder
+    assert {c[0] for c in cands} == tied | near | {nearest}  # nothing else was added
+    assert len(cands) == len(tied | near | {nearest})  # and nothing twice
     full = {h.file_path: h.score for h in stores.vectors.similar(res.repo_url, "app/core.py", 20)}
     for path, cos, _lang, _deg in cands:
         assert cos == pytest.approx(full[path], abs=1e-4)
