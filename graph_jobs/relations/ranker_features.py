@@ -14,7 +14,13 @@ returns (the ``pool`` nearest vectors and every file with an exact tie):
 - a test/source pair;
 - the candidate's own churn (commits, decayed activity relative to the busiest file) and
   degree; the query's churn, degree and number of co-change partners; the repository's
-  size; the hand-weighted score of :class:`RerankWeights` itself.
+  size; the hand-weighted score of :class:`RerankWeights` itself;
+- (version 2) the repository's history, read with the import graph: days since the
+  candidate and the query last changed, the share of files changed more recently than
+  the candidate, its number of co-change partners, co-change two steps away
+  (:meth:`ImportGraph.cochange2`); and each signal's rank among the candidates (words,
+  coupling, PageRank, folder, co-change two steps, last change, activity) and the
+  reciprocal rank fusion (k = 60) of the first four.
 
 Only numpy: the ingress ranks with it too. The import graph of a repository is read once
 per stored job (:class:`ImportGraph`, cached in the process), so a ranking costs one
@@ -64,7 +70,7 @@ class ImportGraph:
     dst: np.ndarray
     und_deg: np.ndarray
     pagerank: np.ndarray  # global PageRank on the undirected import graph
-    # the history (:meth:`with_history`; zeros and empty without one)
+    # the history (:meth:`build`'s ``history`` and ``cochange``; zeros and empty without)
     last_time: np.ndarray | None = None  # each file's last commit (unix seconds; 0: none)
     weight: np.ndarray | None = None  # each file's decayed commits
     cc_ptr: np.ndarray | None = None  # CSR of the co-change pairs (both ways)
@@ -335,10 +341,7 @@ def _rank(v: np.ndarray, present: np.ndarray, descending: bool = True) -> np.nda
     """Each value's competition rank among the ``present`` ones (0: the best; a tie shares
     the better rank); an absent one ranks after every present one."""
     vp = np.sort(v[present])
-    if descending:
-        r = len(vp) - np.searchsorted(vp, v, "right")
-    else:
-        r = np.searchsorted(vp, v, "left")
+    r = (len(vp) - np.searchsorted(vp, v, "right")) if descending else np.searchsorted(vp, v, "left")
     return np.where(present, r, len(vp)).astype(np.float64)
 
 
