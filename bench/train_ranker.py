@@ -19,6 +19,11 @@ repository's name). For each repository:
 3. **Labels**: how many of those commits changed the query and the candidate together
    (0 to 3).
 
+``--inner 0.5,0.7,0.85`` (the shipped model's) makes one inner cut of each fraction; the
+repository's training groups are theirs together (a cut that fails is skipped alone). The
+ingest of each cut is kept under ``--cache``: when ``ranker_features.VERSION`` changes,
+the candidates and features are read again from the kept store, nothing re-ingested.
+
 LightGBM ``lambdarank`` (one query a group; NDCG@10) on the pairs of every repository,
 exported as trees (``graph_jobs.relations.learned_ranker``; the export is checked against
 LightGBM's own predictions). ``--folds N`` first scores leave-repositories-out folds: the
