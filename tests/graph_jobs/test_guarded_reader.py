@@ -375,3 +375,21 @@ def test_ingest_of_a_go_mod_linked_to_dev_zero_completes_and_the_next_job_too(tm
     assert "manifest go.mod not read: symlink leaving the repository" in stderr
     assert out["next"] == {"status": "complete", "error": None, "files": 2, "skipped": 0}
     assert out["maxrss"] < GIB
+
+
+def test_package_manifests_that_name_themselves_or_each_other_end(tmp_path):
+    """A package.json whose main is its own folder, or two that name each other (hapi's
+    history has one), fall through to the folder's index file instead of recursing until
+    Python's limit (before: RecursionError, and the whole job failed)."""
+    repo = make_repo(tmp_path / "repo", {
+        "app.js": "require('./self'); require('./a');\n",
+        "self/package.json": '{"main": "."}\n', "self/index.js": "",
+        "a/package.json": '{"main": "../b"}\n', "a/index.js": "",
+        "b/package.json": '{"main": "../a"}\n', "b/index.js": "",
+    })
+    commit_all(repo)
+    g = build_dependency_graph(repo)
+    edges = {(e.source, e.target) for e in g.edges}
+    assert ("app.js", "self/index.js") in edges
+    # Node itself would loop; either folder's index is a fair answer, and one is given
+    assert len({("app.js", "a/index.js"), ("app.js", "b/index.js")} & edges) == 1

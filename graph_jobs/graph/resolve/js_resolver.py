@@ -96,7 +96,12 @@ class JsResolver:
         return self._json_cache[rel]
 
     # -- files ------------------------------------------------------------------------
-    def _probe(self, p: str | None, exts: tuple[str, ...] = TS_FIRST) -> str | None:
+    def _probe(self, p: str | None, exts: tuple[str, ...] = TS_FIRST,
+               seen: frozenset[str] = frozenset()) -> str | None:
+        """The file ``p`` names: itself, with an extension, or as a directory through its
+        package.json's fields, then its index file. ``seen`` holds the directories whose
+        manifest is already being followed: a ``"main": "."`` or two packages naming each
+        other (hapi has one) fall through to the index file instead of recursing forever."""
         if p is None:
             return None
         if p in self.files:
@@ -111,20 +116,22 @@ class JsResolver:
                 return c
         if p in self.dirs:
             manifest = posixpath.join(p, "package.json")
-            pkg = self._json(manifest) if manifest in self.all else None
+            pkg = self._json(manifest) if manifest in self.all and p not in seen else None
             if isinstance(pkg, dict):
                 for field in ("source", "types", "typings", "module", "main"):
                     v = pkg.get(field)
-                    if isinstance(v, str) and (hit := self._probe_file(posixpath.join(p, v), exts)):
+                    if isinstance(v, str) and (
+                            hit := self._probe_file(posixpath.join(p, v), exts, seen | {p})):
                         return hit
             for ext in exts:
                 if (c := posixpath.join(p, "index" + ext)) in self.files:
                     return c
         return None
 
-    def _probe_file(self, p: str, exts: tuple[str, ...] = TS_FIRST) -> str | None:
+    def _probe_file(self, p: str, exts: tuple[str, ...] = TS_FIRST,
+                    seen: frozenset[str] = frozenset()) -> str | None:
         n = _norm(p)
-        return self._probe(n, exts) if n is not None else None
+        return self._probe(n, exts, seen) if n is not None else None
 
     # -- config -----------------------------------------------------------------------
     def _nearest(self, start_dir: str, names: tuple[str, ...]) -> str | None:
