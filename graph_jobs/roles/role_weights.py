@@ -146,6 +146,19 @@ def model() -> RoleModel:
     return m
 
 
+@cache
+def space() -> str:
+    """The name of the space the shipped model's vectors live in: a digest of the weights
+    file (which names the features it was trained for). Stored with every role vector, so
+    that a role search compares only vectors made by the same weights: a package upgrade
+    that retrains the weights leaves older repositories' vectors in their own space (found
+    by no search from a newer one) until they are ingested again."""
+    import hashlib
+
+    # the weights alone: the ingress answers role searches without the parsers
+    return hashlib.sha256(WEIGHTS_FILE.read_bytes()).hexdigest()[:16]
+
+
 def project(raw: np.ndarray, m: np.ndarray | RoleModel | None = None) -> np.ndarray:
     """Role vectors (``(n, DIM)``, float32) of raw features (``(n, RAW_DIM)``): by the
     shipped model, or by ``m`` (a model, or a matrix: a linear map)."""

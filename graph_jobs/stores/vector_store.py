@@ -38,6 +38,7 @@ def point_id(repo_url: str, file_path: str) -> str:
 
 RELATED = "related"  # the Node2Vec vector (64-d, cosine): related files, one repository
 ROLE = "role"  # the structural role vector (graph_jobs.roles, Euclidean): across repositories
+ROLE_SPACE = "role_space"  # payload: which weights made the role vector (role_weights.space)
 
 
 @dataclass(slots=True)
@@ -148,7 +149,7 @@ class VectorStore:
                 self._migrate(spare)
             with warnings.catch_warnings():  # local mode: indexes are a no-op, it warns
                 warnings.simplefilter("ignore")
-                for field in ("repo_url", "file_path"):
+                for field in ("repo_url", "file_path", ROLE_SPACE):
                     self.client.create_payload_index(self.collection, field,
                                                      models.PayloadSchemaType.KEYWORD)
                 self.client.create_payload_index(self.collection, "isolated",
@@ -199,6 +200,8 @@ class VectorStore:
         """Write every file's point in batches; then delete the repository's stale points."""
         from qdrant_client import models
 
+        from graph_jobs.roles.role_weights import space as role_space
+
         self.ensure_collection()
         pts = [
             models.PointStruct(
@@ -208,7 +211,8 @@ class VectorStore:
                 payload={"repo_url": repo_url, "file_path": p.file_path,
                          "language": p.language, "commit": commit, "job_id": job_id,
                          "degree": int(p.degree), "isolated": bool(p.isolated),
-                         **({"facts": p.facts} if p.facts else {})},
+                         **({"facts": p.facts} if p.facts else {}),
+                         **({ROLE_SPACE: role_space()} if p.role is not None else {})},
             )
             for p in points
         ]
@@ -313,6 +317,9 @@ class VectorStore:
             must.append(same_repo)
         elif scope == "others":
             must_not.append(same_repo)
+        if by == ROLE:  # only vectors made by the same weights compare
+            must.append(_same_role_space(models, (got[0].payload or {}).get(ROLE_SPACE),
+                                         repo_url))
         if not include_isolated and by == RELATED:
             must_not.append(models.FieldCondition(key="isolated",
                                                   match=models.MatchValue(value=True)))
@@ -369,3 +376,21 @@ class VectorStore:
 
 def _named(vector, name: str):
     return vector.get(name) if isinstance(vector, dict) else vector
+
+
+def _same_role_space(models, asked: str | None, repo_url: str):
+    """The filter of a role search: the role vectors made by the weights that made the
+    asked file's (vectors stored before spaces were recorded form one space of their own).
+    A file asked from an older space gets a warning: its answers are the repositories
+    ingested with those weights, and a re-ingest moves it to the shipped ones."""
+    from graph_jobs.roles.role_weights import space
+
+    if asked is None:
+        log.warning("%s's role vectors were stored before their weights were recorded: "
+                    "ingest it again to compare it with repositories ingested since", repo_url)
+        return models.IsEmptyCondition(is_empty=models.PayloadField(key=ROLE_SPACE))
+    if asked != space():
+        log.warning("%s's role vectors were made by other role weights (%s, shipped: %s): "
+                    "ingest it again to compare it with repositories ingested since",
+                    repo_url, asked, space())
+    return models.FieldCondition(key=ROLE_SPACE, match=models.MatchValue(value=asked))

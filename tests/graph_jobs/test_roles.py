@@ -364,3 +364,41 @@ def test_why_names_only_what_both_files_have():
     assert why({}, {"exceptions": 6}, 3, 7) == \
         ["a like place in the import graph (degree 7; the file asked: 3)"]
     assert why(None, None) == ["a like place in the import graph (degree 0; the file asked: 0)"]
+
+
+def test_role_search_compares_only_vectors_made_by_the_same_weights(
+        tmp_path, settings, stores, caplog):
+    """Every role vector is stored with the space of the weights that made it. When the
+    weights change (a package upgrade), a repository ingested before is found by no search
+    from one ingested after, and the other way round, until it is ingested again; vectors
+    stored before spaces were recorded are a space of their own."""
+    from graph_jobs.roles.role_weights import space
+    from graph_jobs.stores.vector_store import ROLE_SPACE
+
+    vs = stores.vectors
+    a = _ingest(tmp_path, "a", SHAPE_A, settings, stores)
+    b = _ingest(tmp_path, "b", _renamed(SHAPE_A), settings, stores)
+
+    def repos_found(repo: str, path: str) -> set[str]:
+        return {h.repo_url for h in vs.similar(repo, path, 20, scope="all", by="role")}
+
+    assert {p.payload[ROLE_SPACE] for p in vs.repository_points(a)} == {space()}
+    assert repos_found(a, "pkg/errors.py") == {a, b}
+
+    def restamp(repo: str, value: str | None) -> None:
+        ids = [p.id for p in vs.repository_points(repo, with_vectors=False)]
+        if value is None:
+            vs.client.delete_payload(vs.collection, keys=[ROLE_SPACE], points=ids)
+        else:
+            vs.client.set_payload(vs.collection, {ROLE_SPACE: value}, points=ids)
+
+    restamp(b, "older-weights")  # b was ingested with weights since retrained
+    assert repos_found(a, "pkg/errors.py") == {a}
+    with caplog.at_level("WARNING"):
+        assert repos_found(b, "lib/faults.py") == {b}
+    assert "made by other role weights" in caplog.text
+    restamp(b, None)  # b was stored before spaces were recorded
+    assert repos_found(a, "pkg/errors.py") == {a}
+    assert repos_found(b, "lib/faults.py") == {b}
+    _ingest(tmp_path, "b", _renamed(SHAPE_A), settings, stores)  # the re-ingest moves it
+    assert repos_found(a, "pkg/errors.py") == {a, b}
