@@ -20,8 +20,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-from tree_sitter import Language, Parser
+if TYPE_CHECKING:  # the parser is loaded on first use: the ingress reads the registry
+    from tree_sitter import Language, Parser  # (role families, extensions) without it
 
 _EXTRACT = "graph_jobs.graph.extract"
 _RESOLVE = "graph_jobs.graph.resolve"
@@ -92,9 +94,13 @@ def grammar(name: str) -> Language:
     spec = LANGUAGES.get(name)
     if spec is None:
         raise KeyError(f"no grammar for {name!r}")
+    from tree_sitter import Language
+
     return Language(load(spec.grammar)())
 
 
 @cache
 def parser(name: str) -> Parser:
+    from tree_sitter import Parser
+
     return Parser(grammar(name))

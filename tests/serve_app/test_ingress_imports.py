@@ -94,3 +94,19 @@ def test_importing_serve_app_and_building_the_app_loads_none_of_them():
                          timeout=120)
     assert out.returncode == 0, out.stderr[-4000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_a_fresh_ingress_creates_its_collection_without_the_parser(tmp_path, redis_url):
+    """The cloud image's first read makes the Qdrant collection; sizing its role vector
+    must not load tree-sitter (before: every read of a fresh deployment answered 503,
+    "No module named 'tree_sitter'", found by scripts/docker-smoke)."""
+    out = subprocess.run(
+        [sys.executable, "-c", SERVE_READS, str(tmp_path / "fresh"), redis_url,
+         "github.com/o/never-ingested"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-4000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["loaded"] == [], got["loaded"]
+    similar = {p: c for p, c in got["status"].items() if "/graph/similar" in p}
+    assert similar and set(similar.values()) == {404}, (got["status"], out.stderr[-4000:])
