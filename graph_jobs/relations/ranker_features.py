@@ -381,7 +381,7 @@ def _history_columns(x: np.ndarray, query: str, candidates: list, graph: ImportG
         x[:, c["cand_age_days"]] = NO_COCHANGE_DAYS
         x[:, c["query_age_days"]] = NO_COCHANGE_DAYS
         x[:, c["cand_recency"]] = 1.0
-        x[:, c["age_rank"]] = math.log1p(0)
+        x[:, c["age_rank"]] = 0.0
     if n == 0:
         return
     rrf = np.zeros(n)

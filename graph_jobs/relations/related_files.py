@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -225,9 +226,9 @@ def walked(file_path: str, signals: dict) -> list[str]:
         top = np.argsort(-v, kind="stable")[:k + 1]
         out += [names[i] for i in top.tolist() if v[i] > 0 and names[i] != file_path][:k]
     if WIDER["folder"] > 0:
-        folder = file_path.rsplit("/", 1)[0] if "/" in file_path else ""
-        out += [p for p in names if p != file_path
-                and (p.rsplit("/", 1)[0] if "/" in p else "") == folder][:WIDER["folder"]]
+        folder = posixpath.dirname(file_path)
+        out += [p for p in names
+                if p != file_path and posixpath.dirname(p) == folder][:WIDER["folder"]]
     return out
 
 
