@@ -136,8 +136,11 @@ def with_features(r: dict) -> dict:
     return r
 
 
-def evaluate(repos: list[dict], method: str, k: int, rng: np.random.Generator) -> dict:
-    """precision@k of ``method`` (a key of each repository: its vectors, or "random")."""
+def evaluate(repos: list[dict], method: str, k: int, rng: np.random.Generator,
+             asks: str | None = None) -> dict:
+    """precision@k of ``method`` (a key of each repository: its vectors, or "random");
+    ``asks``: the key of the vectors a question asks with, when not the stored ones
+    (``RoleModel.query``)."""
     hits: dict[str, list[float]] = {}
     for qi, q in enumerate(repos):
         others = [r for j, r in enumerate(repos) if j != qi]
@@ -152,7 +155,7 @@ def evaluate(repos: list[dict], method: str, k: int, rng: np.random.Generator) -
                                                               replace=False)] == role)
                                 for _ in range(20)])
             else:
-                d = np.linalg.norm(cand - q[method][i], axis=1)
+                d = np.linalg.norm(cand - q[asks or method][i], axis=1)
                 top = np.argsort(d, kind="stable")[:k]
                 prec = float(np.mean(cand_roles[top] == role))
             hits.setdefault(role, []).append(prec)
@@ -223,18 +226,20 @@ def main() -> None:
         paths += [args.corpus / name for _g, name, _u in corpus(args.split)]
     if len(paths) < 2:
         ap.error("give two repositories or more (PATHs or --corpus)")
-    from graph_jobs.roles.role_weights import project
+    from graph_jobs.roles.role_weights import model, project
 
     repos = []
     for p in paths:
         r = with_features(repo_data(p, args.cache))
         r["role"] = project(r["raw"])
+        r["role_asks"] = model().query(r["role"])
         repos.append(r)
         print(f"{r['name']}: {len(r['paths'])} files, {int((r['labels'] != '').sum())} with a "
               f"role; raw role features {r['seconds_raw'] * 1000:.0f} ms", flush=True)
     methods = ["random", "degree", "role14", "role"]
     rng = np.random.default_rng(0)
-    res = {m: evaluate(repos, m, args.k, rng) for m in methods}
+    res = {m: evaluate(repos, m, args.k, rng, asks="role_asks" if m == "role" else None)
+           for m in methods}
     print(f"\nprecision@{args.k} on {len(repos)} repositories ({args.split if args.corpus else 'given'})"
           ":\n" + table({m: res[m] for m in ("role", "role14", "degree", "random")}, args.k))
     out = {"methods": res}

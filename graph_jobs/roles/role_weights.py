@@ -32,7 +32,8 @@ class RoleModel:
                  bias: np.ndarray | None = None, scale: float = 1.0, by_language: bool = False,
                  root: bool = False, conditional: float | None = None,
                  stage2: np.ndarray | None = None, bias2: np.ndarray | None = None,
-                 prior: np.ndarray | None = None, power: float = 1.0):
+                 prior: np.ndarray | None = None, power: float = 1.0, dot: bool = False,
+                 dot_weights: np.ndarray | None = None):
         self.tail = np.asarray(tail, dtype=np.float32)
         self.classes = None if classes is None else np.asarray(classes, dtype=np.float32)
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
@@ -52,6 +53,17 @@ class RoleModel:
         # (the file's most distinctive role dominates its direction)
         self.prior = None if prior is None else np.asarray(prior, dtype=np.float64)
         self.power = float(power)
+        # set: the vector ranks by the chance that two files have the same role. The
+        # roles' probabilities (not "none"'s) and, in "none"'s place, sqrt(1 - |p|^2): a
+        # stored file's vector is then a unit vector, and a question asks with that last
+        # number 0 (:meth:`query`), so the Euclidean distance from the question orders
+        # the stored files by ``p_asked . p_stored`` (maximum inner product search by
+        # Euclidean distance; Bachrach et al., RecSys 2014): the order that maximises the
+        # expected precision when the probabilities are calibrated
+        self.dot = bool(dot)
+        # with :attr:`dot`: each role's weight in the product (``sum_r w_r p_r q_r``), e.g.
+        # its share of the training files to a negative power (rare roles count more)
+        self.dot_weights = None if dot_weights is None else np.asarray(dot_weights, np.float64)
 
     @staticmethod
     def within(p: np.ndarray) -> np.ndarray:
@@ -94,6 +106,24 @@ class RoleModel:
         langs = [i for i, f in enumerate(FEATURES) if f.startswith("lang_")]
         return np.concatenate([raw, *(raw * raw[:, [i]] for i in langs)], axis=1)
 
+    def query(self, vector: np.ndarray) -> np.ndarray:
+        """The vector a question asks with, from the asked file's stored one (the same
+        unless :attr:`dot`: then its last class number is 0)."""
+        q = np.array(vector, dtype=np.float32, copy=True)
+        if self.dot and self.classes is not None:
+            q[..., self.classes.shape[0] - 1] = 0.0
+        return q
+
+    def same_role(self, asked, stored) -> float:
+        """With :attr:`dot`: the chance, by the model, that the two files play the same
+        role (``sum_r w_r p_r q_r`` over the roles, ``w`` at most 1), from the asked
+        file's question vector and a stored vector."""
+        c = self.classes.shape[0] - 1
+        a = np.asarray(asked, dtype=np.float64)[:c]
+        b = np.asarray(stored, dtype=np.float64)[:c]
+        top = 1.0 if self.dot_weights is None else float(self.dot_weights.max())
+        return float(a @ b) / (self.scale ** 2 * top)
+
     @property
     def dim(self) -> int:
         return self.tail.shape[0] + (0 if self.classes is None else self.classes.shape[0])
@@ -106,6 +136,11 @@ class RoleModel:
             if self.prior is not None:
                 r = (p.astype(np.float64) / self.prior) ** self.power
                 p = r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-300)
+            if self.dot:
+                w = np.ones(p.shape[1] - 1) if self.dot_weights is None else self.dot_weights
+                roles = p[:, :-1].astype(np.float64) * np.sqrt(w)
+                rest = np.sqrt(np.maximum(w.max() - (roles ** 2).sum(axis=1), 0.0))
+                p = np.concatenate([roles, rest[:, None]], axis=1).astype(np.float32)
             if self.conditional is not None:
                 roles = p[:, :-1] / np.maximum(p[:, :-1].sum(axis=1, keepdims=True), 1e-12)
                 p = np.concatenate([roles, self.conditional * p[:, -1:]], axis=1)
@@ -124,7 +159,10 @@ class RoleModel:
                 **({"stage2": rows(self.stage2), "bias2": [round(float(x), 5) for x in self.bias2]}
                    if self.stage2 is not None else {}),
                 **({"prior": [float(f"{x:.6g}") for x in self.prior], "power": self.power}
-                   if self.prior is not None else {})}
+                   if self.prior is not None else {}),
+                **({"dot": True} if self.dot else {}),
+                **({"dot_weights": [float(f"{x:.6g}") for x in self.dot_weights]}
+                   if self.dot_weights is not None else {})}
 
 
 @cache
@@ -140,7 +178,8 @@ def model() -> RoleModel:
     m = RoleModel(spec["tail"], spec.get("classes"), spec.get("bias"), spec.get("scale", 1.0),
                   spec.get("by_language", False), spec.get("root", False),
                   spec.get("conditional"), spec.get("stage2"), spec.get("bias2"),
-                  spec.get("prior"), spec.get("power", 1.0))
+                  spec.get("prior"), spec.get("power", 1.0), spec.get("dot", False),
+                  spec.get("dot_weights"))
     if m.dim != DIM or m.tail.shape[1] != len(FEATURES):
         raise RuntimeError(f"{WEIGHTS_FILE.name}: a {m.dim}-number vector, expected {DIM}")
     return m

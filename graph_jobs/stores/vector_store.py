@@ -291,7 +291,10 @@ class VectorStore:
 
         ``by="related"``: cosine of the Node2Vec vectors (meaningful within one
         repository). ``by="role"``: Euclidean distance of the role vectors, which mean the
-        same in every repository; ``score`` is then ``1 / (1 + distance)``, and each
+        same in every repository; the shipped role model asks with
+        :meth:`~graph_jobs.roles.role_weights.RoleModel.query` (its nearest are then the
+        files likeliest to play the asked file's role, and ``score`` is that chance),
+        otherwise ``score`` is ``1 / (1 + distance)``; each
         answer says what it shares with the file asked (``why``: :mod:`graph_jobs.roles.role_why`).
         ``scope="repo"`` searches that repository only, ``"all"`` every repository,
         ``"others"`` every other repository.
@@ -317,22 +320,35 @@ class VectorStore:
             must.append(same_repo)
         elif scope == "others":
             must_not.append(same_repo)
+        asks = None  # the shipped role model, when it made the asked file's vector
         if by == ROLE:  # only vectors made by the same weights compare
-            must.append(_same_role_space(models, (got[0].payload or {}).get(ROLE_SPACE),
-                                         repo_url))
+            asked_space = (got[0].payload or {}).get(ROLE_SPACE)
+            must.append(_same_role_space(models, asked_space, repo_url))
+            from graph_jobs.roles.role_weights import model as role_model
+            from graph_jobs.roles.role_weights import space as role_space
+
+            if asked_space == role_space():
+                asks = role_model()
+                query = [float(x) for x in asks.query(query)]
         if not include_isolated and by == RELATED:
             must_not.append(models.FieldCondition(key="isolated",
                                                   match=models.MatchValue(value=True)))
         flt = models.Filter(must=must or None, must_not=must_not or None) \
             if must or must_not else None
         res = self.client.query_points(self.collection, query=query, using=by, limit=k + 1,
-                                       query_filter=flt, with_payload=True).points
+                                       query_filter=flt, with_payload=True,
+                                       with_vectors=[ROLE] if asks is not None else False).points
         out = []
         for hit in res:
             if str(hit.id) == pid:
                 continue
             pl = hit.payload or {}
-            score = float(hit.score) if by == RELATED else 1.0 / (1.0 + float(hit.score))
+            if by == RELATED:
+                score = float(hit.score)
+            elif asks is not None and asks.dot:  # the model's chance of the same role
+                score = asks.same_role(query, _named(hit.vector, ROLE))
+            else:
+                score = 1.0 / (1.0 + float(hit.score))
             out.append(Neighbour(pl.get("repo_url", ""), pl.get("file_path", ""),
                                  pl.get("language", ""), score, int(pl.get("degree", 0))))
             if by == ROLE:

@@ -252,6 +252,41 @@ def test_the_role_models_ratio_vector_and_second_stage():
     assert np.allclose(back(raw), v, atol=1e-4)
 
 
+def test_the_dot_role_vector_orders_files_by_their_chance_of_the_same_role():
+    """The shipped kind (issue 30, third pass): stored vectors hold the roles'
+    probabilities and sqrt(w_max - sum w p^2) in "none"'s place; a question asks with that
+    number 0, so the Euclidean order from it is the order of ``sum_r w_r p_r q_r`` (the
+    model's chance that the two files play the same role), not of the probabilities'
+    distance."""
+    from graph_jobs.roles.role_weights import RoleModel
+
+    rng = np.random.default_rng(1)
+    raw = rng.random((40, 4)).astype(np.float32)
+    classes, bias = rng.normal(size=(4, 4)) * 3, rng.normal(size=4)
+    for weights in (None, np.array([1.0, 0.5, 2.0])):
+        m = RoleModel(np.zeros((2, 4)), classes, bias, dot=True, dot_weights=weights)
+        p = m.probabilities(raw)[:, :3].astype(np.float64)
+        w = np.ones(3) if weights is None else weights
+        v = m(raw)
+        assert v.shape == (40, 6)
+        # every stored vector has the same length: the distance depends on the product alone
+        assert np.allclose((v[:, :4].astype(np.float64) ** 2).sum(axis=1), w.max(), atol=1e-5)
+        for i in range(40):
+            q = m.query(v[i])
+            assert q[3] == 0.0 and np.array_equal(q[:3], v[i, :3])
+            others = np.delete(np.arange(40), i)
+            by_distance = others[np.argsort(np.linalg.norm(v[others] - q, axis=1), kind="stable")]
+            chance = (p[others] * w) @ p[i]
+            assert np.allclose(np.sort(chance)[::-1], chance[np.searchsorted(others, by_distance)],
+                               atol=1e-5)
+            assert m.same_role(q, v[by_distance[0]]) == pytest.approx(chance.max() / w.max(),
+                                                                      rel=1e-4)
+    # the JSON keeps it
+    back = RoleModel(**{k: v for k, v in m.to_json().items()
+                        if k not in ("scale", "by_language", "root", "conditional")})
+    assert np.allclose(back(raw), m(raw), atol=1e-4) and back.dot
+
+
 def test_percentile_ranks_match_scipy():
     """_pct ranks ties by their mean, as scipy.stats.rankdata does (without importing
     scipy.stats, which took 1.5 s of every job)."""
@@ -323,10 +358,19 @@ def test_each_role_answer_says_what_made_it_similar(tmp_path, settings, stores, 
     b = _ingest(tmp_path, "b", {_rename_every(p): _rename_every(t) for p, t in SHAPE_B.items()},
                 settings, stores)
 
+    from graph_jobs.roles.role_weights import model
+
+    roles_of_a = _roles(stores, a)
+    c = model().classes.shape[0] - 1  # the roles' numbers (not "none"'s)
+
     def top(path: str):
         hits = similar_files(stores.vectors, stores.metadata, a, path, 8, scope="all").hits
-        hit = next(h for h in hits if h.repo_url == b)  # its twin, at distance 0
-        assert hit.file_path == _rename_every(path) and hit.score == pytest.approx(1.0)
+        # its twin, with the same vector (not always b's first: a file the model finds
+        # surer of the asked file's likeliest role comes before it)
+        hit = next(h for h in hits if h.repo_url == b and h.file_path == _rename_every(path))
+        # the score: the model's chance that both play the same role (p . p over roles)
+        p = roles_of_a[path][:c].astype(np.float64)
+        assert hit.score == pytest.approx(p @ p, rel=1e-4)
         return hit.why
 
     assert top("app/errors.py")[0] == "declares 2 exception classes"
