@@ -65,6 +65,48 @@ def test_edge_image_and_its_health_check_keep_ray_token_auth():
         assert "/api/gcs_healthz" in check and "/api/version" not in check
 
 
+def _from_args(dockerfile: str) -> dict[str, str]:
+    import re
+
+    return dict(re.findall(r"^ARG (\w+)=(\S*)", dockerfile, flags=re.M))
+
+
+def test_the_edge_images_default_base_has_a_python_pharos_installs_on():
+    """The default edge base was nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04, whose
+    distribution Python is 3.10: `pip install .` refused the package (requires-python
+    >= 3.11), so `docker compose -f docker-compose.gpu.yml up --build` failed. The base
+    is a Python image whose version satisfies requires-python, and any other base is
+    checked in the build itself (a sentence, not pip's refusal)."""
+    import re
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+
+    dockerfile = (ROOT / "Dockerfile.edge").read_text()
+    base = _from_args(dockerfile)["BASE_IMAGE"]
+    m = re.fullmatch(r"(?:docker\.io/)?(?:library/)?python:(\d+\.\d+)[\w.-]*", base)
+    assert m, f"the default base {base!r} is not a Python image"
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert SpecifierSet(requires).contains(m.group(1) + ".0"), (base, requires)
+    assert "sys.version_info >= (3, 11)" in dockerfile  # the build's own check
+    assert "NVIDIA_DRIVER_CAPABILITIES=compute" in dockerfile  # the driver's CUDA side
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile.edge"])
+def test_a_source_change_does_not_reinstall_the_dependencies(dockerfile):
+    """torch, Ray and the rest install from pyproject.toml alone, before any source is
+    copied, so Docker's layer cache keeps them across source changes (a rebuild used to
+    reinstall torch and Ray: about 30 minutes here)."""
+    lines = (ROOT / dockerfile).read_text().splitlines()
+    first_source = next(i for i, ln in enumerate(lines)
+                        if ln.startswith("COPY") and "graph_jobs" in ln)
+    deps = next(i for i, ln in enumerate(lines) if 'pip install ".[edge]"' in ln)
+    assert deps < first_source
+    assert any("pip install --no-deps ." in ln for ln in lines[first_source:])
+    copied = [ln.split()[1] for ln in lines[:first_source] if ln.startswith("COPY")]
+    assert set(copied) <= {"pyproject.toml", "docker/wheels/"}, copied
+
+
 def test_render_yaml_is_held_to_the_code():
     from pharos_cli.settings import Settings
     from serve_app.app import create_app
