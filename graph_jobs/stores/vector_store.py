@@ -357,7 +357,12 @@ class VectorStore:
                 asked = got[0].payload or {}
                 out[-1].why = why(asked.get("facts"), pl.get("facts"),
                                   int(asked.get("degree", 0)), out[-1].degree)
-        return out[:k]
+        out = out[:k]  # the k nearest: the set bench/roles_bench.py judges
+        if asks is not None and asks.dot:
+            # the structural tail separates files of equal chance, and shifts the order
+            # a little beyond; shown best chance first, as the score says
+            out.sort(key=lambda n: -n.score)
+        return out
 
     def scores(self, repo_url: str, file_path: str, others: Iterable[str],
                include_isolated: bool = False) -> list[Neighbour]:
