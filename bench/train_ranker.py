@@ -21,8 +21,10 @@ repository's name). For each repository:
 
 ``--inner 0.5,0.7,0.85`` (the shipped model's) makes one inner cut of each fraction; the
 repository's training groups are theirs together (a cut that fails is skipped alone). The
-ingest of each cut is kept under ``--cache``: when ``ranker_features.VERSION`` changes,
-the candidates and features are read again from the kept store, nothing re-ingested.
+ingest of each cut is kept under ``--cache`` (a folder per cut): when
+``ranker_features.VERSION`` changes, the candidates and features are read again from the
+cut's own kept store, nothing re-ingested (a cache made before the folders were per cut
+holds the last cut's store alone: the other cuts are ingested again).
 
 LightGBM ``lambdarank`` (one query a group; NDCG@10) on the pairs of every repository,
 exported as trees (``graph_jobs.relations.learned_ranker``; the export is checked against
@@ -81,19 +83,43 @@ def training_data(path: Path, cache: Path, fraction: float = 0.7, inner: float =
     out = rb.cache_path(cache, f"train{inner}", path.name, outer_sha)
     if out.exists():
         d = pickle.loads(out.read_bytes())
-        if d.get("features_version") != rb.features_version():  # the ingest is kept
+        if d.get("features_version") == rb.features_version():
+            return d
+        # the ingest is kept: re-featurize from it, when it is this cut's (before each cut
+        # had its own folder, the cuts of a repository shared one and the last one built
+        # held it; the others are ingested again)
+        if kept_ingest(d):
             d["groups"] = groups_of(rb.refeaturize(d["store"], d["repo_url"], d["asked"]),
                                     d["commits"])
             d["features_version"] = rb.features_version()
             out.write_bytes(pickle.dumps(d))
-        return d
-    work = cache / "work" / f"train-{path.name}-{outer_sha[:12]}"
+            return d
+        print(f"{path.name}: inner cut {inner}: its kept ingest is another cut's; "
+              "ingested again", flush=True)
+    work = cache / "work" / f"train{inner}-{path.name}-{outer_sha[:12]}"
     if work.exists():
         subprocess.run(["rm", "-rf", str(work)], check=True)
     work.mkdir(parents=True)
     d = build_training(path, work, outer_sha, inner, max_future_files)
     out.write_bytes(pickle.dumps(d))
     return d
+
+
+def kept_ingest(d: dict) -> bool:
+    """Whether ``d``'s kept store (SQLite, read as it is) holds the ingest of ``d``'s own
+    inner cut."""
+    import sqlite3
+
+    db = Path(d["store"]) / "pharos.sqlite3"
+    if not db.exists():
+        return False
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT last_commit FROM repositories WHERE url = ?",
+                          (d["repo_url"],)).fetchone()
+    finally:
+        con.close()
+    return row is not None and row[0] == d["inner"]
 
 
 def build_training(path: Path, work: Path, outer_sha: str, inner: float,
