@@ -1,14 +1,18 @@
-"""The learned map from a file's raw role features to its role vector (issue 30).
+"""The learned map from a file's raw role features to its role vector (issues 14, 30).
 
-``role_weights.json`` beside this module holds a ``DIM x RAW_DIM`` matrix ``M`` (and the
-names of the features it was trained for): the role vector of raw features ``x``
-(:func:`graph_jobs.roles.role_features.raw_features`) is ``M x``, compared by Euclidean
-distance, so ``M`` is a learned metric (``|M (x - y)|``). It is trained across public
-repositories by ``bench/train_role_weights.py`` (neighbourhood components analysis:
-files whose names say the same role, in different repositories, are pulled together;
-the names are labels for training only and never reach a vector), and evaluated by
+``role_weights.json`` beside this module holds a :class:`RoleModel` (and the names of the
+features it was trained for): a softmax regression from the raw features
+(:func:`graph_jobs.roles.role_features.raw_features`) to the roles that file names say,
+whose probabilities are the vector's first numbers, then issue 14's structural features
+times 0.1. It is trained across public repositories by ``bench/train_role_weights.py``
+(the names are labels for training only and never reach a vector), and evaluated by
 ``bench/roles_bench.py`` on repositories it never saw. The file also records which
 repositories it was trained on.
+
+The shipped kind (``dot``, issue 30's third pass) is searched by the chance that two
+files play the same role: see :meth:`RoleModel.query` and :func:`ask_with`. How to ask
+is stored with each vector (:meth:`RoleModel.ask`), so a reader of any version asks the
+way the writer's weights want.
 """
 
 from __future__ import annotations
@@ -54,16 +58,21 @@ class RoleModel:
         self.prior = None if prior is None else np.asarray(prior, dtype=np.float64)
         self.power = float(power)
         # set: the vector ranks by the chance that two files have the same role. The
-        # roles' probabilities (not "none"'s) and, in "none"'s place, sqrt(1 - |p|^2): a
-        # stored file's vector is then a unit vector, and a question asks with that last
-        # number 0 (:meth:`query`), so the Euclidean distance from the question orders
-        # the stored files by ``p_asked . p_stored`` (maximum inner product search by
-        # Euclidean distance; Bachrach et al., RecSys 2014): the order that maximises the
-        # expected precision when the probabilities are calibrated
+        # roles' probabilities (not "none"'s) and, in "none"'s place, sqrt(1 - |p|^2):
+        # every stored vector's class part is then a unit vector, and a question asks
+        # with that last number 0 (:meth:`query`), so the squared Euclidean distance from
+        # the question is ``const - 2 p_asked . p_stored`` plus the structural tail's
+        # (maximum inner product search by Euclidean distance; Bachrach et al., RecSys
+        # 2014): ordered by the chance, the order that maximises the expected precision
+        # when the probabilities are calibrated, the small tail breaking near-ties
         self.dot = bool(dot)
         # with :attr:`dot`: each role's weight in the product (``sum_r w_r p_r q_r``), e.g.
         # its share of the training files to a negative power (rare roles count more)
         self.dot_weights = None if dot_weights is None else np.asarray(dot_weights, np.float64)
+        if self.dot and (root or conditional is not None or prior is not None):
+            # those change the numbers the product reads, or the stored vectors' length
+            raise ValueError("a dot role model's vector is its probabilities: no root, "
+                             "conditional or prior")
 
     @staticmethod
     def within(p: np.ndarray) -> np.ndarray:
@@ -106,23 +115,24 @@ class RoleModel:
         langs = [i for i, f in enumerate(FEATURES) if f.startswith("lang_")]
         return np.concatenate([raw, *(raw * raw[:, [i]] for i in langs)], axis=1)
 
+    def ask(self) -> dict | None:
+        """How a question asks with one of this model's vectors (stored in each point's
+        payload beside the vector; :func:`ask_with`), or None: as stored, by distance."""
+        if not self.dot or self.classes is None:
+            return None
+        top = 1.0 if self.dot_weights is None else float(self.dot_weights.max())
+        return {"zero": int(self.classes.shape[0] - 1), "norm": self.scale ** 2 * top}
+
     def query(self, vector: np.ndarray) -> np.ndarray:
         """The vector a question asks with, from the asked file's stored one (the same
         unless :attr:`dot`: then its last class number is 0)."""
-        q = np.array(vector, dtype=np.float32, copy=True)
-        if self.dot and self.classes is not None:
-            q[..., self.classes.shape[0] - 1] = 0.0
-        return q
+        return ask_with(vector, self.ask())
 
     def same_role(self, asked, stored) -> float:
         """With :attr:`dot`: the chance, by the model, that the two files play the same
         role (``sum_r w_r p_r q_r`` over the roles, ``w`` at most 1), from the asked
         file's question vector and a stored vector."""
-        c = self.classes.shape[0] - 1
-        a = np.asarray(asked, dtype=np.float64)[:c]
-        b = np.asarray(stored, dtype=np.float64)[:c]
-        top = 1.0 if self.dot_weights is None else float(self.dot_weights.max())
-        return float(a @ b) / (self.scale ** 2 * top)
+        return same_role_chance(asked, stored, self.ask())
 
     @property
     def dim(self) -> int:
@@ -163,6 +173,24 @@ class RoleModel:
                 **({"dot": True} if self.dot else {}),
                 **({"dot_weights": [float(f"{x:.6g}") for x in self.dot_weights]}
                    if self.dot_weights is not None else {})}
+
+
+def ask_with(vector, ask: dict | None) -> np.ndarray:
+    """The question vector from a stored role vector and its payload's ``ask``
+    (:meth:`RoleModel.ask`): the number ``ask["zero"]`` set to 0; unchanged with none."""
+    q = np.array(vector, dtype=np.float32, copy=True)
+    if ask:
+        q[..., int(ask["zero"])] = 0.0
+    return q
+
+
+def same_role_chance(asked, stored, ask: dict) -> float:
+    """The model's chance that two files play the same role: the product of the numbers
+    before ``ask["zero"]`` (the roles' weighted probabilities) over ``ask["norm"]``."""
+    c = int(ask["zero"])
+    a = np.asarray(asked, dtype=np.float64)[:c]
+    b = np.asarray(stored, dtype=np.float64)[:c]
+    return float(a @ b) / float(ask["norm"])
 
 
 @cache

@@ -39,6 +39,7 @@ def point_id(repo_url: str, file_path: str) -> str:
 RELATED = "related"  # the Node2Vec vector (64-d, cosine): related files, one repository
 ROLE = "role"  # the structural role vector (graph_jobs.roles, Euclidean): across repositories
 ROLE_SPACE = "role_space"  # payload: which weights made the role vector (role_weights.space)
+ROLE_ASK = "role_ask"  # payload: how a question asks with it (RoleModel.ask); none: as stored
 
 
 @dataclass(slots=True)
@@ -200,9 +201,12 @@ class VectorStore:
         """Write every file's point in batches; then delete the repository's stale points."""
         from qdrant_client import models
 
+        from graph_jobs.roles.role_weights import model as role_model
         from graph_jobs.roles.role_weights import space as role_space
 
         self.ensure_collection()
+        points = list(points)
+        ask = role_model().ask() if any(p.role is not None for p in points) else None
         pts = [
             models.PointStruct(
                 id=point_id(repo_url, p.file_path),
@@ -212,7 +216,8 @@ class VectorStore:
                          "language": p.language, "commit": commit, "job_id": job_id,
                          "degree": int(p.degree), "isolated": bool(p.isolated),
                          **({"facts": p.facts} if p.facts else {}),
-                         **({ROLE_SPACE: role_space()} if p.role is not None else {})},
+                         **({ROLE_SPACE: role_space()} if p.role is not None else {}),
+                         **({ROLE_ASK: ask} if p.role is not None and ask else {})},
             )
             for p in points
         ]
@@ -291,9 +296,10 @@ class VectorStore:
 
         ``by="related"``: cosine of the Node2Vec vectors (meaningful within one
         repository). ``by="role"``: Euclidean distance of the role vectors, which mean the
-        same in every repository; the shipped role model asks with
-        :meth:`~graph_jobs.roles.role_weights.RoleModel.query` (its nearest are then the
-        files likeliest to play the asked file's role, and ``score`` is that chance),
+        same in every repository; a vector stored with ``role_ask`` (the weights that
+        made it say how to ask: :meth:`~graph_jobs.roles.role_weights.RoleModel.ask`,
+        whatever weights this reader ships) is asked with it, so its nearest are the files
+        likeliest to play the asked file's role, ordered and scored by that chance;
         otherwise ``score`` is ``1 / (1 + distance)``; each
         answer says what it shares with the file asked (``why``: :mod:`graph_jobs.roles.role_why`).
         ``scope="repo"`` searches that repository only, ``"all"`` every repository,
@@ -320,16 +326,15 @@ class VectorStore:
             must.append(same_repo)
         elif scope == "others":
             must_not.append(same_repo)
-        asks = None  # the shipped role model, when it made the asked file's vector
+        ask = None  # how the weights that made the asked file's vector ask (its payload)
         if by == ROLE:  # only vectors made by the same weights compare
-            asked_space = (got[0].payload or {}).get(ROLE_SPACE)
-            must.append(_same_role_space(models, asked_space, repo_url))
-            from graph_jobs.roles.role_weights import model as role_model
-            from graph_jobs.roles.role_weights import space as role_space
+            asked = got[0].payload or {}
+            must.append(_same_role_space(models, asked.get(ROLE_SPACE), repo_url))
+            ask = asked.get(ROLE_ASK)
+            if ask:
+                from graph_jobs.roles.role_weights import ask_with
 
-            if asked_space == role_space():
-                asks = role_model()
-                query = [float(x) for x in asks.query(query)]
+                query = [float(x) for x in ask_with(query, ask)]
         if not include_isolated and by == RELATED:
             must_not.append(models.FieldCondition(key="isolated",
                                                   match=models.MatchValue(value=True)))
@@ -337,7 +342,7 @@ class VectorStore:
             if must or must_not else None
         res = self.client.query_points(self.collection, query=query, using=by, limit=k + 1,
                                        query_filter=flt, with_payload=True,
-                                       with_vectors=[ROLE] if asks is not None else False).points
+                                       with_vectors=[ROLE] if ask else False).points
         out = []
         for hit in res:
             if str(hit.id) == pid:
@@ -345,8 +350,10 @@ class VectorStore:
             pl = hit.payload or {}
             if by == RELATED:
                 score = float(hit.score)
-            elif asks is not None and asks.dot:  # the model's chance of the same role
-                score = asks.same_role(query, _named(hit.vector, ROLE))
+            elif ask:  # the model's chance of the same role
+                from graph_jobs.roles.role_weights import same_role_chance
+
+                score = same_role_chance(query, _named(hit.vector, ROLE), ask)
             else:
                 score = 1.0 / (1.0 + float(hit.score))
             out.append(Neighbour(pl.get("repo_url", ""), pl.get("file_path", ""),
@@ -358,7 +365,7 @@ class VectorStore:
                 out[-1].why = why(asked.get("facts"), pl.get("facts"),
                                   int(asked.get("degree", 0)), out[-1].degree)
         out = out[:k]  # the k nearest: the set bench/roles_bench.py judges
-        if asks is not None and asks.dot:
+        if ask:
             # the structural tail separates files of equal chance, and shifts the order
             # a little beyond; shown best chance first, as the score says
             out.sort(key=lambda n: -n.score)

@@ -285,6 +285,10 @@ def test_the_dot_role_vector_orders_files_by_their_chance_of_the_same_role():
     back = RoleModel(**{k: v for k, v in m.to_json().items()
                         if k not in ("scale", "by_language", "root", "conditional")})
     assert np.allclose(back(raw), m(raw), atol=1e-4) and back.dot
+    # what would break the stored vectors' length or the probabilities is refused
+    for bad in ({"root": True}, {"conditional": 1.0}, {"prior": np.ones(4) / 4}):
+        with pytest.raises(ValueError, match="dot role model"):
+            RoleModel(np.zeros((2, 4)), classes, bias, dot=True, **bad)
 
 
 def test_percentile_ranks_match_scipy():
@@ -430,6 +434,21 @@ def test_a_role_search_asks_for_the_same_role_and_shows_the_likeliest_first(stor
     q = m.query(np.array(asked))
     d = {p: float(np.linalg.norm(np.array(files[p]) - q)) for p in ("near.py", "far.py")}
     assert d["near.py"] < d["far.py"]
+    # how to ask is stored with the vectors: a reader whose own weights are others (an
+    # ingress a version behind or ahead of the worker) asks the same way
+    from graph_jobs.stores.vector_store import ROLE_ASK, ROLE_SPACE
+
+    vs = stores.vectors
+    ids = [p.id for p in vs.repository_points("r", with_vectors=False)]
+    assert {p.payload[ROLE_ASK]["zero"] for p in vs.repository_points("r")} == {c}
+    vs.client.set_payload(vs.collection, {ROLE_SPACE: "other-weights"}, points=ids)
+    assert [h.file_path for h in vs.similar("r", "asked.py", 4, by="role")] == \
+        ["sure.py", "far.py", "near.py", "twin.py"]
+    # vectors stored without it (before this kind) are asked as stored, scored by distance
+    vs.client.delete_payload(vs.collection, keys=[ROLE_ASK], points=ids)
+    hits = vs.similar("r", "asked.py", 2, by="role")
+    assert [h.file_path for h in hits] == ["twin.py", "near.py"]
+    assert hits[0].score == pytest.approx(1.0)  # 1 / (1 + 0)
 
 
 def test_why_names_only_what_both_files_have():
