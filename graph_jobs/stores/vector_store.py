@@ -326,14 +326,15 @@ class VectorStore:
             must.append(same_repo)
         elif scope == "others":
             must_not.append(same_repo)
+        asked = got[0].payload or {}
         ask = None  # how the weights that made the asked file's vector ask (its payload)
         if by == ROLE:  # only vectors made by the same weights compare
-            asked = got[0].payload or {}
+            from graph_jobs.roles.role_weights import ask_with, same_role_chance
+            from graph_jobs.roles.role_why import why
+
             must.append(_same_role_space(models, asked.get(ROLE_SPACE), repo_url))
             ask = asked.get(ROLE_ASK)
             if ask:
-                from graph_jobs.roles.role_weights import ask_with
-
                 query = [float(x) for x in ask_with(query, ask)]
         if not include_isolated and by == RELATED:
             must_not.append(models.FieldCondition(key="isolated",
@@ -351,17 +352,12 @@ class VectorStore:
             if by == RELATED:
                 score = float(hit.score)
             elif ask:  # the model's chance of the same role
-                from graph_jobs.roles.role_weights import same_role_chance
-
                 score = same_role_chance(query, _named(hit.vector, ROLE), ask)
             else:
                 score = 1.0 / (1.0 + float(hit.score))
             out.append(Neighbour(pl.get("repo_url", ""), pl.get("file_path", ""),
                                  pl.get("language", ""), score, int(pl.get("degree", 0))))
             if by == ROLE:
-                from graph_jobs.roles.role_why import why
-
-                asked = got[0].payload or {}
                 out[-1].why = why(asked.get("facts"), pl.get("facts"),
                                   int(asked.get("degree", 0)), out[-1].degree)
         out = out[:k]  # the k nearest: the set bench/roles_bench.py judges
