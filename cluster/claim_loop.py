@@ -13,6 +13,14 @@ The claim script also refreshes the heartbeat of every other idle slot, so the s
 page shows each slot without a command of its own. A busy slot's heartbeat rides on its
 lease renewals. Nothing else in the pool talks to Redis while it is idle.
 
+An actor that dies (killed, out of memory) is restarted by Ray, which can take a while
+on a loaded machine. Until it answers again (``__ray_ready__``, Ray's own readiness
+call), its slots claim nothing: a job claimed for a dead actor would only wait for its
+lease to lapse, an attempt lost each time, and fail once its attempts are spent. A task
+that cannot even be handed to the actor goes straight back to the queue (``release``:
+it never ran, so no attempt is counted). Once Ray itself is shut down, the loop stops:
+any Ray call would start a new local cluster behind the caller's back.
+
 A slot is ``(actor, index)``: the actor (:class:`cluster.actor_pool.GraphWorker`) runs
 the task in that slot's :class:`~cluster.edge_worker.EdgeWorker`, which holds the lease
 under the slot's worker id from the claim on.
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import ray
@@ -40,6 +49,9 @@ class Slot:
     index: int
     beat: WorkerBeat
     running: object | None = None  # the ObjectRef of the task it runs
+    down: bool = False  # its actor died: no claim for it until it answers again
+    probe: object | None = None  # the ObjectRef of that readiness call
+    retry_at: float = 0.0  # (monotonic) when to ask again after a failed call
 
 
 class ClaimLoop:
@@ -70,7 +82,7 @@ class ClaimLoop:
             load: dict[int, int] = {}
             for s in self.slots:
                 load[id(s.actor)] = load.get(id(s.actor), 0) + (s.running is not None)
-            free = [s for s in self.slots if s.running is None]
+            free = [s for s in self.slots if s.running is None and not s.down]
             return sorted(free, key=lambda s: load[id(s.actor)])
 
     # --- the loop ----------------------------------------------------------------------
@@ -95,6 +107,10 @@ class ClaimLoop:
         if not self.slots:  # no actor online yet
             self.stop.wait(0.5)
             return
+        if not ray.is_initialized():  # the pool's Ray is gone: a call would start another
+            log.error("claim loop: Ray is shut down; no more claims")
+            self.stop.set()
+            return
         self._collect(timeout=0)
         free = self._free()
         if not free:
@@ -118,15 +134,58 @@ class ClaimLoop:
             self.queue.release(task, slot.beat)
             return
         self.pacer.reset()
+        try:
+            ref = slot.actor.process.remote(slot.index, task)
+        except Exception as exc:  # noqa: BLE001 - not handed over, so it never ran
+            log.warning("slot %s: its actor cannot take work (%s); the job goes back to the "
+                        "queue", slot.beat.worker_id, type(exc).__name__)
+            self.queue.release(task, slot.beat)
+            self._mark_down(slot)
+            return
         with self._lock:
-            slot.running = slot.actor.process.remote(slot.index, task)
+            slot.running = ref
+
+    def _mark_down(self, slot: Slot) -> None:
+        """No claims for ``slot`` until its actor answers Ray's readiness call."""
+        slot.down, slot.probe, slot.retry_at = True, None, time.monotonic()
+        self._ask(slot)
+
+    def _ask(self, slot: Slot) -> None:
+        if slot.probe is not None or time.monotonic() < slot.retry_at:
+            return
+        try:  # waits, inside Ray, for a restarting actor to be up
+            slot.probe = slot.actor.__ray_ready__.remote()
+        except Exception:  # noqa: BLE001 - Ray cannot even send it now: ask again soon
+            slot.retry_at = time.monotonic() + 1.0
+
+    def _probes(self, ready: list) -> None:
+        """Down slots: those whose actor answered take work again; ask the others."""
+        with self._lock:
+            down = [s for s in self.slots if s.down]
+        for s in down:
+            if s.probe is not None and s.probe in ready:
+                try:
+                    ray.get(s.probe)
+                    s.down = False
+                    log.info("slot %s: its actor is back", s.beat.worker_id)
+                except Exception:  # noqa: BLE001 - not back yet
+                    s.retry_at = time.monotonic() + 1.0
+                s.probe = None
+            if s.down:
+                self._ask(s)
 
     def _collect(self, timeout: float) -> None:
-        refs = [s.running for s in self.busy()]
+        with self._lock:
+            probes = [s.probe for s in self.slots if s.probe is not None]
+        refs = [s.running for s in self.busy()] + probes
         if not refs:
+            if timeout:  # nothing to wait for now (a down slot asks again soon)
+                self.stop.wait(timeout)
+            self._probes([])
             return
         # at once: whatever has finished; with a timeout: the first to finish
         ready, _ = ray.wait(refs, num_returns=1 if timeout else len(refs), timeout=timeout)
+        self._probes(ready)
         for s in self.busy():
             if s.running not in ready:
                 continue
@@ -137,9 +196,14 @@ class ClaimLoop:
                 else:
                     s.beat.idle()
             except Exception as exc:  # noqa: BLE001 - the actor died; the lease brings the job back
-                log.warning("slot %s: %s; its job comes back when its lease lapses",
+                log.warning("slot %s: %s; its job comes back when its lease lapses, and "
+                            "the slot claims again once its actor is back",
                             s.beat.worker_id, type(exc).__name__)
                 s.beat.idle()
+                with self._lock:
+                    s.running = None
+                self._mark_down(s)
+                continue
             with self._lock:
                 s.running = None
 

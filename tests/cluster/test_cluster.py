@@ -79,45 +79,50 @@ def test_two_actors_run_two_jobs_at_once_and_a_killed_actor_job_completes_once(
     q = JobQueue.from_settings(settings)
     pool = WorkerPool(settings, pool_size=None, slots=1, grace_s=5)
     assert pool.target_size() == 2  # follows the cluster's (logical) GPUs
-    pool.start()
-    _wait(lambda: len(q.status()["workers"]) == 2, what="two actors online")
-    t0 = time.time()
-    a = q.enqueue(RepoRef.parse(str(repos["requests"]))).job_id
-    b = q.enqueue(RepoRef.parse(str(repos["click"]))).job_id
-    _wait(lambda: {h["job_id"] for h in q.history(10)} >= {a, b}, what="both jobs")
-    print("two jobs took", time.time() - t0, q.history(2))
-    meta = MetadataStore(settings.effective_database_url)
-    ja, jb = meta.get_job(a), meta.get_job(b)
-    assert ja["status"] == jb["status"] == "complete"
-    assert ja["worker"] != jb["worker"]
-    # they ran at the same time: each started before the other finished
-    assert ja["started_at"] < jb["finished_at"] and jb["started_at"] < ja["finished_at"]
-    infos = pool.info()
-    assert sorted(len(i["gpu_ids"]) for i in infos) == [1, 1]
-    assert {i["hardware"] for i in infos} <= {"CPU (logical GPU 0)", "CPU (logical GPU 1)"}
+    meta = None
+    try:  # drained whatever happens: a pool left running would take the next
+        # tests' jobs (they share this Redis database and this process)
+        pool.start()
+        _wait(lambda: len(q.status()["workers"]) == 2, what="two actors online")
+        t0 = time.time()
+        a = q.enqueue(RepoRef.parse(str(repos["requests"]))).job_id
+        b = q.enqueue(RepoRef.parse(str(repos["click"]))).job_id
+        _wait(lambda: {h["job_id"] for h in q.history(10)} >= {a, b}, what="both jobs")
+        print("two jobs took", time.time() - t0, q.history(2))
+        meta = MetadataStore(settings.effective_database_url)
+        ja, jb = meta.get_job(a), meta.get_job(b)
+        assert ja["status"] == jb["status"] == "complete"
+        assert ja["worker"] != jb["worker"]
+        # they ran at the same time: each started before the other finished
+        assert ja["started_at"] < jb["finished_at"] and jb["started_at"] < ja["finished_at"]
+        infos = pool.info()
+        assert sorted(len(i["gpu_ids"]) for i in infos) == [1, 1]
+        assert {i["hardware"] for i in infos} <= {"CPU (logical GPU 0)", "CPU (logical GPU 1)"}
 
-    # kill the actor while it is cloning job c (the HTTP gate holds the clone, so the
-    # job cannot finish first): Ray restarts the actor, the lease brings the job back
-    with GitHTTPServer(tmp_path / "git-srv") as srv:
-        (tmp_path / "git-srv").mkdir(exist_ok=True)
-        url = srv.publish(repos["attr"], "attr.git")
-        srv.gate.clear()
-        c = q.enqueue(RepoRef.parse(url)).job_id
-        running = _wait(lambda: (j := q.job(c)) and j["status"] == "running" and j["worker"],
-                        what="job c running")
-        _wait(lambda: srv.requests >= 1, what="clone of job c in flight")
-        assert q.job(c)["status"] == "running"
-        victim = pool.actors[running.split(".")[0] if running in pool.actors else running]
-        ray.kill(victim, no_restart=False)
-        srv.gate.set()
-        _wait(lambda: any(h["job_id"] == c for h in q.history(20)), timeout=180,
-              what="killed job done")
-    pool.reconcile()
-    hist = [h for h in q.history(50) if h["job_id"] == c]
-    assert len(hist) == 1 and hist[0]["status"] == "complete", hist
-    assert q.job(c)["attempts"] >= 2
-    pool.drain()
-    meta.dispose()
+        # kill the actor while it is cloning job c (the HTTP gate holds the clone, so the
+        # job cannot finish first): Ray restarts the actor, the lease brings the job back
+        with GitHTTPServer(tmp_path / "git-srv") as srv:
+            (tmp_path / "git-srv").mkdir(exist_ok=True)
+            url = srv.publish(repos["attr"], "attr.git")
+            srv.gate.clear()
+            c = q.enqueue(RepoRef.parse(url)).job_id
+            running = _wait(lambda: (j := q.job(c)) and j["status"] == "running" and j["worker"],
+                            what="job c running")
+            _wait(lambda: srv.requests >= 1, what="clone of job c in flight")
+            assert q.job(c)["status"] == "running"
+            victim = pool.actors[running.split(".")[0] if running in pool.actors else running]
+            ray.kill(victim, no_restart=False)
+            srv.gate.set()
+            _wait(lambda: any(h["job_id"] == c for h in q.history(20)), timeout=180,
+                  what="killed job done")
+        pool.reconcile()
+        hist = [h for h in q.history(50) if h["job_id"] == c]
+        assert len(hist) == 1 and hist[0]["status"] == "complete", hist
+        assert q.job(c)["attempts"] >= 2
+    finally:
+        pool.drain()
+        if meta is not None:
+            meta.dispose()
 
 
 def _free_port() -> int:

@@ -1,0 +1,123 @@
+"""The claim loop and an actor that Ray is slow to restart (a loaded machine): the real
+Ray runtime, real Redis.
+
+Before: the loop freed the dead actor's slot at once and claimed for it again and
+again while Ray restarted the actor; each claim failed at the actor, held the job until
+its lease lapsed, and counted an attempt, so a job could fail for good without ever
+running. Now the slot claims nothing until its actor answers Ray's readiness call.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from types import SimpleNamespace
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from cluster.claim_loop import ClaimLoop  # noqa: E402
+from cluster.job_queue import JobQueue  # noqa: E402
+from cluster.statuses import JobStatus  # noqa: E402
+from devkit.private_services import PrivateRedis  # noqa: E402
+from graph_jobs.repository_ref import RepoRef  # noqa: E402
+from pharos_cli.settings import Settings  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+
+RESTART_S = 8.0  # how long the actor's second life takes to start
+LEASE_S = 2  # a claim for a dead actor would lapse (and cost an attempt) 4 times over
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4)
+class SlowToRestart:
+    """Stands in for GraphWorker: its first life holds every job (until it is killed);
+    its second life takes :data:`RESTART_S` to start, then completes each job at once."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.second_life = ray.get_runtime_context().was_current_actor_reconstructed
+        if self.second_life:
+            time.sleep(RESTART_S)
+        self.queue = JobQueue.from_settings(_settings(redis_url))
+
+    def process(self, slot: int, task):
+        if not self.second_life:
+            time.sleep(120)  # killed before this ends
+        from cluster.job_queue import WorkerBeat
+
+        self.queue.ack(task.record(JobStatus.COMPLETE, worker="slow-0"), WorkerBeat("slow-0"))
+        return SimpleNamespace(status=JobStatus.COMPLETE, error=None)
+
+
+def _settings(redis_url: str) -> Settings:
+    saved = {k: os.environ.get(k) for k in ("REDIS_URL", "PHAROS_LEASE_SECONDS")}
+    os.environ.update({"REDIS_URL": redis_url, "PHAROS_LEASE_SECONDS": str(LEASE_S)})
+    try:
+        return Settings(_env_file=None)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_a_restarting_actors_slot_claims_nothing_until_it_is_back():
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False,
+             log_to_driver=False, namespace=f"pharos-test-restart-{os.getpid()}")
+    try:
+        with PrivateRedis() as pr:
+            q = JobQueue.from_settings(_settings(pr.url))
+            loop = ClaimLoop(q, idle_poll_min_s=0.2, idle_poll_max_s=0.5, redis_retry_s=0.5)
+            actor = SlowToRestart.remote(pr.url)
+            ray.get(actor.__ray_ready__.remote())
+            loop.add(actor, ["slow-0"], "CPU")
+            loop.start()
+            try:
+                a = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
+                wait_for(lambda: (q.job(a) or {}).get("status") == JobStatus.RUNNING,
+                         timeout=30, what="job a running")
+                ray.kill(actor, no_restart=False)
+                killed = time.monotonic()
+                b = q.enqueue(RepoRef.parse("https://github.com/o/b")).job_id
+                # while Ray restarts the actor, its slot claims nothing: b waits, and a
+                # (its lease lapsed) waits beside it, neither losing an attempt
+                seen = set()
+                while time.monotonic() - killed < RESTART_S - 1.0:
+                    seen.add(q.job(b)["status"])
+                    time.sleep(0.2)
+                assert seen == {JobStatus.PENDING}, seen
+                wait_for(lambda: {h["job_id"] for h in q.history(10)} >= {a, b}, timeout=90,
+                         what="both jobs done once the actor is back")
+            finally:
+                loop.shutdown()
+            done = {h["job_id"]: h for h in q.history(10)}
+            assert done[a]["status"] == done[b]["status"] == JobStatus.COMPLETE, done
+            assert q.job(b)["attempts"] == 1  # claimed once: by the live actor
+            assert q.job(a)["attempts"] <= 2  # the killed run, then the one that finished
+            assert len(q.history(10)) == 2  # each recorded once, nothing failed
+    finally:
+        ray.shutdown()
+
+
+def test_the_loop_stops_once_ray_is_shut_down():
+    """A loop left running after ``ray.shutdown`` (a pool never drained) must not start a
+    new local Ray cluster behind its caller's back, nor keep claiming."""
+    ray.init(address="local", num_cpus=1, num_gpus=0, include_dashboard=False,
+             log_to_driver=False, namespace=f"pharos-test-stop-{os.getpid()}")
+    with PrivateRedis() as pr:
+        q = JobQueue.from_settings(_settings(pr.url))
+        loop = ClaimLoop(q, idle_poll_min_s=0.2, idle_poll_max_s=0.5, redis_retry_s=0.5)
+        actor = SlowToRestart.remote(pr.url)
+        ray.get(actor.__ray_ready__.remote())
+        loop.add(actor, ["slow-0"], "CPU")
+        loop.start()
+        ray.shutdown()
+        wait_for(lambda: loop.stop.is_set(), timeout=30, what="the loop to stop")
+        job = q.enqueue(RepoRef.parse("https://github.com/o/c")).job_id
+        time.sleep(1.5)
+        assert q.job(job)["status"] == JobStatus.PENDING
+        assert not ray.is_initialized()
+        loop.shutdown()
