@@ -15,11 +15,14 @@ lease renewals. Nothing else in the pool talks to Redis while it is idle.
 
 An actor that dies (killed, out of memory) is restarted by Ray, which can take a while
 on a loaded machine. Until it answers again (``__ray_ready__``, Ray's own readiness
-call), its slots claim nothing: a job claimed for a dead actor would only wait for its
-lease to lapse, an attempt lost each time, and fail once its attempts are spent. A task
-that cannot even be handed to the actor goes straight back to the queue (``release``:
-it never ran, so no attempt is counted). Once Ray itself is shut down, the loop stops:
-any Ray call would start a new local cluster behind the caller's back.
+call), none of its slots claims: a job claimed for a dead actor would only wait for its
+lease to lapse, an attempt lost each time, and fail once its attempts are spent (a slot
+down for over :data:`DOWN_WARN_S` is logged). A task the actor refuses at submission
+(``RayActorError``) goes straight back to the queue (``release``: it never ran, so no
+attempt is counted); one that cannot be sent for another reason is a failed attempt.
+Once Ray itself is shut down, the loop makes no further Ray call (each would start a
+new local cluster behind the caller's back): it hands back a task it claimed meanwhile
+and stops.
 
 A slot is ``(actor, index)``: the actor (:class:`cluster.actor_pool.GraphWorker`) runs
 the task in that slot's :class:`~cluster.edge_worker.EdgeWorker`, which holds the lease
@@ -34,6 +37,7 @@ import time
 from dataclasses import dataclass
 
 import ray
+from ray.exceptions import RayActorError
 
 from cluster.idle_pacer import IdlePacer
 from cluster.job_queue import JobQueue, WorkerBeat
@@ -41,6 +45,7 @@ from cluster.redis_transport import QueueUnavailable
 from cluster.statuses import JobStatus
 
 log = logging.getLogger(__name__)
+DOWN_WARN_S = 60.0  # a slot down this long is logged (once)
 
 
 @dataclass
@@ -52,6 +57,8 @@ class Slot:
     down: bool = False  # its actor died: no claim for it until it answers again
     probe: object | None = None  # the ObjectRef of that readiness call
     retry_at: float = 0.0  # (monotonic) when to ask again after a failed call
+    down_since: float = 0.0  # (monotonic)
+    warned: bool = False  # said that it has been down for long
 
 
 class ClaimLoop:
@@ -134,21 +141,35 @@ class ClaimLoop:
             self.queue.release(task, slot.beat)
             return
         self.pacer.reset()
+        if not ray.is_initialized():  # shut down while the claim blocked
+            self.queue.release(task, slot.beat)
+            self.stop.set()
+            return
         try:
             ref = slot.actor.process.remote(slot.index, task)
-        except Exception as exc:  # noqa: BLE001 - not handed over, so it never ran
+        except RayActorError as exc:  # not handed over, so it never ran
             log.warning("slot %s: its actor cannot take work (%s); the job goes back to the "
                         "queue", slot.beat.worker_id, type(exc).__name__)
             self.queue.release(task, slot.beat)
             self._mark_down(slot)
             return
+        except Exception as exc:  # noqa: BLE001 - e.g. the task cannot be sent: an attempt
+            log.exception("slot %s: the task could not be handed over", slot.beat.worker_id)
+            self.queue.fail(task, slot.beat, f"{type(exc).__name__}: {exc}"[:500])
+            return
         with self._lock:
             slot.running = ref
 
     def _mark_down(self, slot: Slot) -> None:
-        """No claims for ``slot`` until its actor answers Ray's readiness call."""
-        slot.down, slot.probe, slot.retry_at = True, None, time.monotonic()
-        self._ask(slot)
+        """No claims for ``slot``'s actor until it answers Ray's readiness call: the slot
+        and its idle siblings (a sibling still running learns it from its own task)."""
+        now = time.monotonic()
+        with self._lock:
+            siblings = [s for s in self.slots if s.actor is slot.actor
+                        and (s is slot or s.running is None) and not s.down]
+        for s in siblings:
+            s.down, s.probe, s.retry_at, s.down_since, s.warned = True, None, now, now, False
+            self._ask(s)
 
     def _ask(self, slot: Slot) -> None:
         if slot.probe is not None or time.monotonic() < slot.retry_at:
@@ -168,8 +189,13 @@ class ClaimLoop:
                     ray.get(s.probe)
                     s.down = False
                     log.info("slot %s: its actor is back", s.beat.worker_id)
-                except Exception:  # noqa: BLE001 - not back yet
+                except Exception as exc:  # noqa: BLE001 - not back yet
                     s.retry_at = time.monotonic() + 1.0
+                    if not s.warned and time.monotonic() - s.down_since > DOWN_WARN_S:
+                        s.warned = True
+                        log.warning("slot %s: its actor has not answered for %.0f s (%s); "
+                                    "no claims for it meanwhile", s.beat.worker_id,
+                                    time.monotonic() - s.down_since, type(exc).__name__)
                 s.probe = None
             if s.down:
                 self._ask(s)
@@ -178,6 +204,8 @@ class ClaimLoop:
         with self._lock:
             probes = [s.probe for s in self.slots if s.probe is not None]
         refs = [s.running for s in self.busy()] + probes
+        if not ray.is_initialized():  # a Ray call now would start another cluster
+            return
         if not refs:
             if timeout:  # nothing to wait for now (a down slot asks again soon)
                 self.stop.wait(timeout)
@@ -195,15 +223,19 @@ class ClaimLoop:
                     s.beat.failed(out.error or "failed")  # shown until its next job
                 else:
                     s.beat.idle()
-            except Exception as exc:  # noqa: BLE001 - the actor died; the lease brings the job back
+            except RayActorError as exc:  # the actor died; the lease brings the job back
                 log.warning("slot %s: %s; its job comes back when its lease lapses, and "
-                            "the slot claims again once its actor is back",
+                            "the actor's slots claim again once it is back",
                             s.beat.worker_id, type(exc).__name__)
                 s.beat.idle()
                 with self._lock:
                     s.running = None
                 self._mark_down(s)
                 continue
+            except Exception as exc:  # noqa: BLE001 - raised inside it; the lease brings it back
+                log.warning("slot %s: %s; its job comes back when its lease lapses",
+                            s.beat.worker_id, type(exc).__name__)
+                s.beat.idle()
             with self._lock:
                 s.running = None
 

@@ -27,13 +27,17 @@ from tests.support.waiting import wait_for  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
-RESTART_S = 8.0  # how long the actor's second life takes to start
-LEASE_S = 2  # a claim for a dead actor would lapse (and cost an attempt) 4 times over
+RESTART_S = 12.0  # how long the actor's second life takes to start
+# a claim for the restarting actor would lapse (and cost an attempt) twice over; longer
+# than Ray takes to report the killed task, or job a's lease could lapse (and a sibling
+# slot claim it, for the dead actor) before the loop knows
+LEASE_S = 5
 
 
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4)
 class SlowToRestart:
-    """Stands in for GraphWorker: its first life holds every job (until it is killed);
+    """Stands in for GraphWorker: its first life holds every job, renewing its lease as
+    an EdgeWorker does (until it is killed);
     its second life takes :data:`RESTART_S` to start, then completes each job at once."""
 
     def __init__(self, redis_url: str) -> None:
@@ -43,11 +47,13 @@ class SlowToRestart:
         self.queue = JobQueue.from_settings(_settings(redis_url))
 
     def process(self, slot: int, task):
-        if not self.second_life:
-            time.sleep(120)  # killed before this ends
         from cluster.job_queue import WorkerBeat
 
-        self.queue.ack(task.record(JobStatus.COMPLETE, worker="slow-0"), WorkerBeat("slow-0"))
+        wid = f"slow-{slot}"
+        while not self.second_life:  # holds the job, its lease renewed, until killed
+            self.queue.renew(task.job_id, WorkerBeat(wid))
+            time.sleep(0.3)
+        self.queue.ack(task.record(JobStatus.COMPLETE, worker=wid), WorkerBeat(wid))
         return SimpleNamespace(status=JobStatus.COMPLETE, error=None)
 
 
@@ -73,7 +79,7 @@ def test_a_restarting_actors_slot_claims_nothing_until_it_is_back():
             loop = ClaimLoop(q, idle_poll_min_s=0.2, idle_poll_max_s=0.5, redis_retry_s=0.5)
             actor = SlowToRestart.remote(pr.url)
             ray.get(actor.__ray_ready__.remote())
-            loop.add(actor, ["slow-0"], "CPU")
+            loop.add(actor, ["slow-0", "slow-1"], "CPU")  # two slots: one runs a, one idle
             loop.start()
             try:
                 a = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
@@ -81,9 +87,11 @@ def test_a_restarting_actors_slot_claims_nothing_until_it_is_back():
                          timeout=30, what="job a running")
                 ray.kill(actor, no_restart=False)
                 killed = time.monotonic()
+                wait_for(lambda: all(s.down for s in loop.slots), timeout=RESTART_S - 3,
+                         what="both of the actor's slots to stop claiming")
                 b = q.enqueue(RepoRef.parse("https://github.com/o/b")).job_id
-                # while Ray restarts the actor, its slot claims nothing: b waits, and a
-                # (its lease lapsed) waits beside it, neither losing an attempt
+                # while Ray restarts the actor, neither of its slots claims: b waits (a
+                # stays "running" under its lapsed lease until a claim sweeps it back)
                 seen = set()
                 while time.monotonic() - killed < RESTART_S - 1.0:
                     seen.add(q.job(b)["status"])
@@ -96,7 +104,7 @@ def test_a_restarting_actors_slot_claims_nothing_until_it_is_back():
             done = {h["job_id"]: h for h in q.history(10)}
             assert done[a]["status"] == done[b]["status"] == JobStatus.COMPLETE, done
             assert q.job(b)["attempts"] == 1  # claimed once: by the live actor
-            assert q.job(a)["attempts"] <= 2  # the killed run, then the one that finished
+            assert q.job(a)["attempts"] >= 2  # the killed run, then the one that finished
             assert len(q.history(10)) == 2  # each recorded once, nothing failed
     finally:
         ray.shutdown()
@@ -107,17 +115,70 @@ def test_the_loop_stops_once_ray_is_shut_down():
     new local Ray cluster behind its caller's back, nor keep claiming."""
     ray.init(address="local", num_cpus=1, num_gpus=0, include_dashboard=False,
              log_to_driver=False, namespace=f"pharos-test-stop-{os.getpid()}")
+    loop = None
+    try:
+        with PrivateRedis() as pr:
+            q = JobQueue.from_settings(_settings(pr.url))
+            loop = ClaimLoop(q, idle_poll_min_s=0.2, idle_poll_max_s=0.5, redis_retry_s=0.5)
+            actor = SlowToRestart.remote(pr.url)
+            ray.get(actor.__ray_ready__.remote())
+            loop.add(actor, ["slow-0"], "CPU")
+            loop.start()
+            ray.shutdown()
+            wait_for(lambda: loop.stop.is_set(), timeout=30, what="the loop to stop")
+            job = q.enqueue(RepoRef.parse("https://github.com/o/c")).job_id
+            time.sleep(1.5)
+            assert q.job(job)["status"] == JobStatus.PENDING
+            assert not ray.is_initialized()
+    finally:
+        if loop is not None:
+            loop.shutdown()
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+class _Method:
+    def __init__(self, fn):
+        self.fn = fn
+
+    def remote(self, *args):
+        return self.fn(*args)
+
+
+class _Refusing:
+    """An actor handle whose ``process`` raises ``exc`` at submission."""
+
+    def __init__(self, exc: Exception):
+        def refuse(*_a):
+            raise exc
+
+        self.process = _Method(refuse)
+        self.__ray_ready__ = _Method(lambda: None)
+
+
+@pytest.mark.parametrize("refusal", ["actor", "other"])
+def test_a_task_the_actor_cannot_take(refusal, monkeypatch):
+    """Refused by the actor (``RayActorError``): back to the queue, no attempt counted,
+    and the actor's slots stop claiming. Any other error at submission: a failed attempt
+    (so that a task that can never be sent ends in the dead letters, not in a loop)."""
+    from ray.exceptions import RayActorError
+
+    import cluster.claim_loop as claim_loop
+
+    monkeypatch.setattr(claim_loop.ray, "is_initialized", lambda: True)
     with PrivateRedis() as pr:
         q = JobQueue.from_settings(_settings(pr.url))
         loop = ClaimLoop(q, idle_poll_min_s=0.2, idle_poll_max_s=0.5, redis_retry_s=0.5)
-        actor = SlowToRestart.remote(pr.url)
-        ray.get(actor.__ray_ready__.remote())
-        loop.add(actor, ["slow-0"], "CPU")
-        loop.start()
-        ray.shutdown()
-        wait_for(lambda: loop.stop.is_set(), timeout=30, what="the loop to stop")
-        job = q.enqueue(RepoRef.parse("https://github.com/o/c")).job_id
-        time.sleep(1.5)
-        assert q.job(job)["status"] == JobStatus.PENDING
-        assert not ray.is_initialized()
-        loop.shutdown()
+        exc = RayActorError() if refusal == "actor" else TypeError("cannot pickle")
+        loop.add(_Refusing(exc), ["w-0", "w-1"], "CPU")
+        job = q.enqueue(RepoRef.parse("https://github.com/o/d")).job_id
+        loop.step()
+        state = q.job(job)
+        if refusal == "actor":
+            assert state["status"] == JobStatus.PENDING and state["queue_position"] == 1
+            assert not q.history(5)
+            assert all(s.down for s in loop.slots)
+            assert loop._free() == []
+        else:
+            assert state["status"] == JobStatus.RETRYING, state
+            assert not any(s.down for s in loop.slots)
