@@ -37,7 +37,7 @@ class RoleModel:
                  root: bool = False, conditional: float | None = None,
                  stage2: np.ndarray | None = None, bias2: np.ndarray | None = None,
                  prior: np.ndarray | None = None, power: float = 1.0, dot: bool = False,
-                 dot_weights: np.ndarray | None = None):
+                 dot_weights: np.ndarray | None = None, given: bool = False):
         self.tail = np.asarray(tail, dtype=np.float32)
         self.classes = None if classes is None else np.asarray(classes, dtype=np.float32)
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
@@ -69,6 +69,11 @@ class RoleModel:
         # with :attr:`dot`: each role's weight in the product (``sum_r w_r p_r q_r``), e.g.
         # its share of the training files to a negative power (rare roles count more)
         self.dot_weights = None if dot_weights is None else np.asarray(dot_weights, np.float64)
+        # with :attr:`dot`: a question asks with its roles' probabilities given that it
+        # has one (over their sum; issue 30, fourth pass), so the chance is that of the
+        # same role given that the asked file plays one, and the role part outweighs
+        # the structural tail however unsure the model is that the file has a role
+        self.given = bool(given)
         if self.dot and (root or conditional is not None or prior is not None):
             # those change the numbers the product reads, or the stored vectors' length
             raise ValueError("a dot role model's vector is its probabilities: no root, "
@@ -121,7 +126,8 @@ class RoleModel:
         if not self.dot or self.classes is None:
             return None
         top = 1.0 if self.dot_weights is None else float(self.dot_weights.max())
-        return {"zero": int(self.classes.shape[0] - 1), "norm": self.scale ** 2 * top}
+        return {"zero": int(self.classes.shape[0] - 1), "norm": self.scale ** 2 * top,
+                **({"given": True} if self.given else {})}
 
     def query(self, vector: np.ndarray) -> np.ndarray:
         """The vector a question asks with, from the asked file's stored one (the same
@@ -171,16 +177,23 @@ class RoleModel:
                 **({"prior": [float(f"{x:.6g}") for x in self.prior], "power": self.power}
                    if self.prior is not None else {}),
                 **({"dot": True} if self.dot else {}),
+                **({"given": True} if self.given else {}),
                 **({"dot_weights": [float(f"{x:.6g}") for x in self.dot_weights]}
                    if self.dot_weights is not None else {})}
 
 
 def ask_with(vector, ask: dict | None) -> np.ndarray:
     """The question vector from a stored role vector and its payload's ``ask``
-    (:meth:`RoleModel.ask`): the number ``ask["zero"]`` set to 0; unchanged with none."""
+    (:meth:`RoleModel.ask`): the number ``ask["zero"]`` set to 0 and, with
+    ``ask["given"]``, the numbers before it over their sum; unchanged with none."""
     q = np.array(vector, dtype=np.float32, copy=True)
     if ask:
-        q[..., int(ask["zero"])] = 0.0
+        c = int(ask["zero"])
+        q[..., c] = 0.0
+        if ask.get("given"):
+            part = q[..., :c].astype(np.float64)
+            total = part.sum(axis=-1, keepdims=True)
+            q[..., :c] = np.divide(part, total, out=np.zeros_like(part), where=total > 0)
     return q
 
 
@@ -207,7 +220,7 @@ def model() -> RoleModel:
                   spec.get("by_language", False), spec.get("root", False),
                   spec.get("conditional"), spec.get("stage2"), spec.get("bias2"),
                   spec.get("prior"), spec.get("power", 1.0), spec.get("dot", False),
-                  spec.get("dot_weights"))
+                  spec.get("dot_weights"), spec.get("given", False))
     if m.dim != DIM or m.tail.shape[1] != len(FEATURES):
         raise RuntimeError(f"{WEIGHTS_FILE.name}: a {m.dim}-number vector, expected {DIM}")
     return m

@@ -372,9 +372,10 @@ def test_each_role_answer_says_what_made_it_similar(tmp_path, settings, stores, 
         # its twin, with the same vector (not always b's first: a file the model finds
         # surer of the asked file's likeliest role comes before it)
         hit = next(h for h in hits if h.repo_url == b and h.file_path == _rename_every(path))
-        # the score: the model's chance that both play the same role (p . p over roles)
+        # the score: the model's chance that both play the same role, given that the
+        # asked file plays one (p / sum(p) . p over the roles)
         p = roles_of_a[path][:c].astype(np.float64)
-        assert hit.score == pytest.approx(p @ p, rel=1e-4)
+        assert hit.score == pytest.approx((p / p.sum()) @ p, rel=1e-4)
         return hit.why
 
     assert top("app/errors.py")[0] == "declares 2 exception classes"
@@ -402,34 +403,35 @@ def test_each_role_answer_says_what_made_it_similar(tmp_path, settings, stores, 
 def test_a_role_search_asks_for_the_same_role_and_shows_the_likeliest_first(stores):
     """The store's side of the dot vectors: the asked file's stored vector becomes the
     question (``RoleModel.query``), the nearest are the files likeliest to share its role
-    (not the ones whose probabilities lie nearest), the score is that chance, and the
+    (not the ones whose probabilities lie nearest), the score is that chance (given that
+    the asked file plays a role: its roles' probabilities over their sum), and the
     answers are shown best chance first even where the structural tail moved one ahead."""
     from graph_jobs.roles.role_features import DIM
     from graph_jobs.roles.role_weights import model
     from graph_jobs.stores.vector_store import FilePoint
 
     m = model()
-    assert m.dot
+    assert m.dot and m.given
     c = m.classes.shape[0] - 1  # the roles' numbers; then sqrt(1 - |p|^2); then the tail
 
     def vec(p: list[float], tail: float) -> list[float]:
         p = np.array(p + [0.0] * (c - len(p)))
         return [*p, float(np.sqrt(1 - p @ p)), tail, *([0.0] * (DIM - c - 2))]
 
-    asked = vec([0.5, 0.0], 0.0)  # half one role, half "none"
+    asked = vec([0.5, 0.0], 0.0)  # half one role, half "none": that role, if any
     files = {"asked.py": asked,
-             "twin.py": vec([0.5, 0.0], 0.0),  # as unsure: chance 0.25, nearest by distance
-             "sure.py": vec([0.95, 0.0], 0.0),  # sure of that role: chance 0.475
-             "near.py": vec([0.62, 0.0], 0.0),  # chance 0.31, same structure
-             "far.py": vec([0.66, 0.0], 0.3),  # chance 0.33, another structure
+             "twin.py": vec([0.5, 0.0], 0.0),  # as unsure: chance 0.5, nearest by distance
+             "sure.py": vec([0.95, 0.0], 0.0),  # sure of that role: chance 0.95
+             "near.py": vec([0.62, 0.0], 0.0),  # chance 0.62, same structure
+             "far.py": vec([0.66, 0.0], 0.3),  # chance 0.66, another structure
              "other.py": vec([0.0, 0.9], 0.0)}  # sure of another role: chance 0
     stores.vectors.upsert_repository("r", None, "j", [
         FilePoint(path, "python", [1.0] * 64, 1, role=v) for path, v in files.items()])
     hits = stores.vectors.similar("r", "asked.py", 4, by="role")
     chance = {h.file_path: h.score for h in hits}
     assert [h.file_path for h in hits] == ["sure.py", "far.py", "near.py", "twin.py"]
-    assert chance["sure.py"] == pytest.approx(0.475, abs=1e-4)
-    assert chance["twin.py"] == pytest.approx(0.25, abs=1e-4)
+    assert chance["sure.py"] == pytest.approx(0.95, abs=1e-4)
+    assert chance["twin.py"] == pytest.approx(0.5, abs=1e-4)
     # by distance from the question alone, far.py's structure puts it behind near.py
     q = m.query(np.array(asked))
     d = {p: float(np.linalg.norm(np.array(files[p]) - q)) for p in ("near.py", "far.py")}
@@ -444,6 +446,13 @@ def test_a_role_search_asks_for_the_same_role_and_shows_the_likeliest_first(stor
     vs.client.set_payload(vs.collection, {ROLE_SPACE: "other-weights"}, points=ids)
     assert [h.file_path for h in vs.similar("r", "asked.py", 4, by="role")] == \
         ["sure.py", "far.py", "near.py", "twin.py"]
+    # a writer whose weights asked without "given" (the third pass's): asked its way,
+    # with the raw probabilities (chance 0.475 = 0.5 x 0.95), whatever this reader's are
+    vs.client.set_payload(vs.collection, {ROLE_ASK: {"zero": c, "norm": 1.0}}, points=ids)
+    hits = vs.similar("r", "asked.py", 4, by="role")
+    assert [h.file_path for h in hits] == ["sure.py", "far.py", "near.py", "twin.py"]
+    assert hits[0].score == pytest.approx(0.475, abs=1e-4)
+    assert hits[-1].score == pytest.approx(0.25, abs=1e-4)
     # vectors stored without it (before this kind) are asked as stored, scored by distance
     vs.client.delete_payload(vs.collection, keys=[ROLE_ASK], points=ids)
     hits = vs.similar("r", "asked.py", 2, by="role")
