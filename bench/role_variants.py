@@ -49,6 +49,8 @@ from graph_jobs.roles.role_weights import RoleModel, hand_matrix  # noqa: E402
 
 # the third pass's shipped settings, the base of every variant here
 THIRD = {"balance": 0.25, "by_language": True, "decay": 1e-4, "dot": True}
+EXTRA = {"given": {"given": True}, "given tail 0.3": {"given": True, "tail": 0.3},
+         "utils x2": {"boost": {"utils": 2.0}}, "stage2": {"stage2": True}}
 SHOWN = ("entry", "utils", "cli", "errors", "types", "config", "test support")
 
 
@@ -160,37 +162,6 @@ class Words(_Dot):
         return RoleModel.softmax(self.x(raw, self.words) @ self.w.T + self.b)
 
 
-def _boosted_fit(role: str, times: float):
-    """``train_role_weights._fit`` with ``role``'s class weight times ``times``."""
-    import torch
-
-    roles = sorted({"errors", "utils", "entry", "cli", "config", "types", "version",
-                    "test support"})
-
-    def fit(x, y, classes, balance, steps, decay, seed):
-        torch.manual_seed(seed)
-        xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
-        counts = torch.bincount(yt, minlength=classes).float()
-        weight = counts.clamp(min=1) ** -balance
-        weight[roles.index(role)] *= times
-        weight = weight / (weight * counts).sum() * len(yt)
-        lin = torch.nn.Linear(xt.shape[1], classes)
-        opt = torch.optim.LBFGS(lin.parameters(), lr=0.5, max_iter=steps,
-                                line_search_fn="strong_wolfe")
-        lossf = torch.nn.CrossEntropyLoss(weight=weight)
-
-        def closure():
-            opt.zero_grad()
-            loss = lossf(lin(xt), yt) + decay * lin.weight.square().sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        return lin.weight.detach().numpy(), lin.bias.detach().numpy()
-
-    return fit
-
-
 def run(repos: list[dict], name: str) -> dict:
     acc, overall, oracle = defaultdict(list), [], []
     for seed in (0, 1):
@@ -199,21 +170,12 @@ def run(repos: list[dict], name: str) -> dict:
             test = [repos[i] for i in order[f::4]]
             held = set(order[f::4].tolist())
             train = [repos[i] for i in order if i not in held]
-            saved = T._fit
-            if name == "utils x2":
-                T._fit = _boosted_fit("utils", 2.0)
-            try:
-                if name == "mlp":
-                    m = Mlp(train)
-                elif name == "words":
-                    m = Words(train)
-                else:
-                    extra = {"given": True, "tail": 0.3} if name == "given tail 0.3" else \
-                        {"given": True} if name == "given" else \
-                        {"stage2": True} if name == "stage2" else {}
-                    m = T.train_softmax(train, **{**THIRD, **extra})
-            finally:
-                T._fit = saved
+            if name == "mlp":
+                m = Mlp(train)
+            elif name == "words":
+                m = Words(train)
+            else:
+                m = T.train_softmax(train, **{**THIRD, **EXTRA.get(name, {})})
             for r in test:
                 if name == "words":
                     m.words = r["words"]

@@ -106,8 +106,10 @@ def train(repos: list[dict], *, diagonal: bool = False, steps: int = 300, batch:
 
 
 def _fit(x: np.ndarray, y: np.ndarray, classes: int, balance: float, steps: int,
-         decay: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A softmax regression (weights, bias), classes weighted by ``count ** -balance``."""
+         decay: float, seed: int, boost: dict[int, float] | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """A softmax regression (weights, bias), classes weighted by ``count ** -balance``
+    (and, with ``boost``, class ``i``'s weight times ``boost[i]``)."""
     import torch
 
     torch.manual_seed(seed)
@@ -115,6 +117,8 @@ def _fit(x: np.ndarray, y: np.ndarray, classes: int, balance: float, steps: int,
     yt = torch.tensor(y)
     counts = torch.bincount(yt, minlength=classes).float()
     weight = counts.clamp(min=1) ** -balance
+    for i, times in (boost or {}).items():
+        weight[i] *= times
     weight = weight / (weight * counts).sum() * len(yt)
     lin = torch.nn.Linear(xt.shape[1], classes)
     opt = torch.optim.LBFGS(lin.parameters(), lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
@@ -148,7 +152,7 @@ def train_softmax(repos: list[dict], *, balance: float = 0.5, steps: int = 300,
                   conditional: float | None = None, seed: int = SEED,
                   exclude: tuple[str, ...] = (), stage2: bool = False, inner: int = 4,
                   decay2: float | None = None, power: float | None = None, dot: bool = False,
-                  lift: float = 0.0, given: bool = False):
+                  lift: float = 0.0, given: bool = False, boost: dict[str, float] | None = None):
     """A softmax regression from raw features to the roles (and "none"), classes weighted
     by ``count ** -balance``; the vector is its probabilities (times ``scale``) and, for
     the remaining numbers, issue 14's structural features times ``tail``. ``exclude``:
@@ -156,7 +160,8 @@ def train_softmax(repos: list[dict], *, balance: float = 0.5, steps: int = 300,
     ``stage2``: a second regression on the raw features and the first one's
     probabilities within each repository (``RoleModel.within``), trained on the
     probabilities of first regressions that did not see the repository (``inner``
-    folds of the training repositories)."""
+    folds of the training repositories). ``boost``: a role's class weight times a factor
+    (``{"utils": 2.0}``)."""
     from graph_jobs.roles.role_features import DIM
     from graph_jobs.roles.role_weights import RoleModel, hand_matrix
 
@@ -176,7 +181,8 @@ def train_softmax(repos: list[dict], *, balance: float = 0.5, steps: int = 300,
     def ys(rs):
         return np.array([roles.index(v) for r in rs for v in r["labels"]])
 
-    w, b = _fit(xs(repos), ys(repos), c, balance, steps, decay, seed)
+    times = {roles.index(k): v for k, v in (boost or {}).items()}
+    w, b = _fit(xs(repos), ys(repos), c, balance, steps, decay, seed, times)
     if drop is not None:
         w[:, drop] = 0.0
     w2 = b2 = None

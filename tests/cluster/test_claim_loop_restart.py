@@ -23,6 +23,7 @@ from cluster.statuses import JobStatus  # noqa: E402
 from devkit.private_services import PrivateRedis  # noqa: E402
 from graph_jobs.repository_ref import RepoRef  # noqa: E402
 from pharos_cli.settings import Settings  # noqa: E402
+from tests.support.settings_env import settings_with  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
@@ -58,63 +59,57 @@ class SlowToRestart:
 
 
 def _settings(redis_url: str) -> Settings:
-    saved = {k: os.environ.get(k) for k in ("REDIS_URL", "PHAROS_LEASE_SECONDS")}
-    os.environ.update({"REDIS_URL": redis_url, "PHAROS_LEASE_SECONDS": str(LEASE_S)})
-    try:
-        return Settings(_env_file=None)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return settings_with({"REDIS_URL": redis_url, "PHAROS_LEASE_SECONDS": str(LEASE_S)})
 
 
-def test_a_restarting_actors_slot_claims_nothing_until_it_is_back():
+@pytest.fixture
+def local_ray():
+    """A Ray cluster of the test's own; shut down whatever the test left."""
     ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False,
              log_to_driver=False, namespace=f"pharos-test-restart-{os.getpid()}")
-    try:
-        with PrivateRedis() as pr:
-            q = JobQueue.from_settings(_settings(pr.url))
-            loop = ClaimLoop(q, idle_poll_min_s=0.2, idle_poll_max_s=0.5, redis_retry_s=0.5)
-            actor = SlowToRestart.remote(pr.url)
-            ray.get(actor.__ray_ready__.remote())
-            loop.add(actor, ["slow-0", "slow-1"], "CPU")  # two slots: one runs a, one idle
-            loop.start()
-            try:
-                a = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
-                wait_for(lambda: (q.job(a) or {}).get("status") == JobStatus.RUNNING,
-                         timeout=30, what="job a running")
-                ray.kill(actor, no_restart=False)
-                killed = time.monotonic()
-                wait_for(lambda: all(s.down for s in loop.slots), timeout=RESTART_S - 3,
-                         what="both of the actor's slots to stop claiming")
-                b = q.enqueue(RepoRef.parse("https://github.com/o/b")).job_id
-                # while Ray restarts the actor, neither of its slots claims: b waits (a
-                # stays "running" under its lapsed lease until a claim sweeps it back)
-                seen = set()
-                while time.monotonic() - killed < RESTART_S - 1.0:
-                    seen.add(q.job(b)["status"])
-                    time.sleep(0.2)
-                assert seen == {JobStatus.PENDING}, seen
-                wait_for(lambda: {h["job_id"] for h in q.history(10)} >= {a, b}, timeout=90,
-                         what="both jobs done once the actor is back")
-            finally:
-                loop.shutdown()
-            done = {h["job_id"]: h for h in q.history(10)}
-            assert done[a]["status"] == done[b]["status"] == JobStatus.COMPLETE, done
-            assert q.job(b)["attempts"] == 1  # claimed once: by the live actor
-            assert q.job(a)["attempts"] >= 2  # the killed run, then the one that finished
-            assert len(q.history(10)) == 2  # each recorded once, nothing failed
-    finally:
+    yield
+    if ray.is_initialized():
         ray.shutdown()
 
 
-def test_the_loop_stops_once_ray_is_shut_down():
+def test_a_restarting_actors_slot_claims_nothing_until_it_is_back(local_ray):
+    with PrivateRedis() as pr:
+        q = JobQueue.from_settings(_settings(pr.url))
+        loop = ClaimLoop(q, idle_poll_min_s=0.2, idle_poll_max_s=0.5, redis_retry_s=0.5)
+        actor = SlowToRestart.remote(pr.url)
+        ray.get(actor.__ray_ready__.remote())
+        loop.add(actor, ["slow-0", "slow-1"], "CPU")  # two slots: one runs a, one idle
+        loop.start()
+        try:
+            a = q.enqueue(RepoRef.parse("https://github.com/o/a")).job_id
+            wait_for(lambda: (q.job(a) or {}).get("status") == JobStatus.RUNNING,
+                     timeout=30, what="job a running")
+            ray.kill(actor, no_restart=False)
+            killed = time.monotonic()
+            wait_for(lambda: all(s.down for s in loop.slots), timeout=RESTART_S - 3,
+                     what="both of the actor's slots to stop claiming")
+            b = q.enqueue(RepoRef.parse("https://github.com/o/b")).job_id
+            # while Ray restarts the actor, neither of its slots claims: b waits (a
+            # stays "running" under its lapsed lease until a claim sweeps it back)
+            seen = set()
+            while time.monotonic() - killed < RESTART_S - 1.0:
+                seen.add(q.job(b)["status"])
+                time.sleep(0.2)
+            assert seen == {JobStatus.PENDING}, seen
+            wait_for(lambda: {h["job_id"] for h in q.history(10)} >= {a, b}, timeout=90,
+                     what="both jobs done once the actor is back")
+        finally:
+            loop.shutdown()
+        done = {h["job_id"]: h for h in q.history(10)}
+        assert done[a]["status"] == done[b]["status"] == JobStatus.COMPLETE, done
+        assert q.job(b)["attempts"] == 1  # claimed once: by the live actor
+        assert q.job(a)["attempts"] >= 2  # the killed run, then the one that finished
+        assert len(q.history(10)) == 2  # each recorded once, nothing failed
+
+
+def test_the_loop_stops_once_ray_is_shut_down(local_ray):
     """A loop left running after ``ray.shutdown`` (a pool never drained) must not start a
     new local Ray cluster behind its caller's back, nor keep claiming."""
-    ray.init(address="local", num_cpus=1, num_gpus=0, include_dashboard=False,
-             log_to_driver=False, namespace=f"pharos-test-stop-{os.getpid()}")
     loop = None
     try:
         with PrivateRedis() as pr:
@@ -133,8 +128,6 @@ def test_the_loop_stops_once_ray_is_shut_down():
     finally:
         if loop is not None:
             loop.shutdown()
-        if ray.is_initialized():
-            ray.shutdown()
 
 
 class _Method:

@@ -21,8 +21,8 @@ from cluster.job_queue import JobQueue  # noqa: E402
 from devkit.repos import repo_from_packages  # noqa: E402
 from graph_jobs.repository_ref import RepoRef  # noqa: E402
 from graph_jobs.stores.metadata_store import MetadataStore  # noqa: E402
-from pharos_cli.settings import Settings  # noqa: E402
 from tests.support.git_http import GitHTTPServer  # noqa: E402
+from tests.support.settings_env import settings_with  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
 # one Ray cluster at a time: these tests share an xdist worker (--dist loadgroup)
@@ -48,17 +48,7 @@ def _env(tmp_path, redis_url, pg_url, **kw) -> dict[str, str]:
     return env
 
 
-def _settings(env: dict) -> Settings:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return Settings(_env_file=None)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+_settings = settings_with
 
 
 @pytest.fixture
