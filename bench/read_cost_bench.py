@@ -265,6 +265,7 @@ def bench_reads(rate: float, seconds: float, clients: int = 1000) -> None:
 
     from cluster.job_queue import JobQueue, Task, WorkerBeat
     from cluster.redis_transport import RedisTransport
+    from cluster.statuses import JobStatus
     from devkit.private_services import PrivateRedis
 
     with PrivateRedis() as r:
@@ -275,8 +276,8 @@ def bench_reads(rate: float, seconds: float, clients: int = 1000) -> None:
             q.enqueue(RepoRef.parse(f"github.com/bench/r{i}"))
             task = q.claim(WorkerBeat("edge-0", "NVIDIA H100"))
             assert isinstance(task, Task)
-            q.ack(task, WorkerBeat("edge-0", "NVIDIA H100"), "complete",
-                  duration_seconds=12.5, files_processed=300, embeddings_generated=300)
+            q.ack(task.record(JobStatus.COMPLETE, duration_seconds=12.5, files_processed=300,
+                              embeddings_generated=300), WorkerBeat("edge-0", "NVIDIA H100"))
         proc, url = start_ingress("uvicorn", {
             "PHAROS_ADMIN_TOKEN": "bench", "REDIS_URL": r.url,
             "PHAROS_DATA_DIR": tempfile.mkdtemp(prefix="pharos-reads-"),

@@ -248,6 +248,18 @@ class JobQueue:
         workers = sorted((json.loads(w) for w in out[2:]), key=lambda w: w["worker_id"])
         return {"queue_size": int(out[0]), "in_flight": int(out[1]), "workers": workers}
 
+    def overview(self, history_limit: int = HISTORY_LIMIT) -> dict:
+        """:meth:`status` and :meth:`history` read together, atomically (one command):
+        ``{"status": ..., "history": [...]}``. Every job the status no longer counts as
+        queued or in flight is already in the history."""
+        limit = max(1, min(HISTORY_LIMIT, history_limit))
+        out = self.t.eval(lua.OVERVIEW, [QUEUE_KEY, INFLIGHT_KEY, HISTORY_KEY], [limit])
+        n = int(out[2])
+        history = [json.loads(x) for x in out[3:3 + n]]
+        workers = sorted((json.loads(w) for w in out[3 + n:]), key=lambda w: w["worker_id"])
+        return {"status": {"queue_size": int(out[0]), "in_flight": int(out[1]),
+                           "workers": workers}, "history": history}
+
     # --- worker side -----------------------------------------------------------------
     def rescue(self, worker_id: str) -> int:
         """Return tasks a previous life of this worker left between BLMOVE and claim."""

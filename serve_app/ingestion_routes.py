@@ -71,14 +71,15 @@ def ingest(request: Request, repo_url: Annotated[str, Path(max_length=MAX_LENGTH
 def queue_view(request: Request) -> dict:
     """The queue's status and its history (the last ``HISTORY_LIMIT`` jobs, with their
     stats), read together at most every ``PHAROS_READ_CACHE_S`` however many ask
-    (:mod:`serve_app.read_cache`): two Redis commands per window. The history is read
-    first, so a job it shows finished is never still running in the status beside it."""
+    (:mod:`serve_app.read_cache`): one Redis command per window, an atomic read
+    (:meth:`~cluster.job_queue.JobQueue.overview`). So the status and the history agree:
+    a job the status no longer runs is in the history (the console reads the history
+    again only when the status changes, and two reads let a job finish between them)."""
     queue = request.app.state.services.queue
 
     def load() -> dict:
-        history = queue.history(HISTORY_LIMIT)
-        return {"status": queue.status(), "history": history,
-                "stats": history_stats(history)}
+        view = queue.overview(HISTORY_LIMIT)
+        return {**view, "stats": history_stats(view["history"])}
 
     return request.app.state.read_cache.get(QUEUE_VIEW, load)
 

@@ -146,7 +146,10 @@ def test_submit_watch_progress_explore_and_related_files(stack, page):
         done = page.evaluate("""() => [...document.querySelectorAll('#jobs-table tbody tr')]
             .some(tr => tr.textContent.includes('complete'))""")
         time.sleep(0.25)
-    assert done, "the job never showed complete"
+    assert done, ("the job never showed complete: " + page.evaluate(
+        "() => document.querySelector('#jobs-table').innerText + ' | ' + "
+        "document.querySelector('#queue').textContent + ' | ' + "
+        "document.querySelector('#workers').innerText"))
     assert len(stages) >= 2, f"the progress bar never moved through the stages: {stages}"
     assert max(bars) > min(bars), f"the progress bar never moved: {bars}"
     _shot(page, "jobs")
