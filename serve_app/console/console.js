@@ -94,8 +94,8 @@ async function poll() {
     $("#status-error").textContent = "";
     const key = JSON.stringify([st.queue_size, st.in_flight, st.workers.map((w) => [w.worker_id, w.state, w.job_id])]);
     if (key !== poller.lastKey) { // the history changes only when a job starts or ends
-      poller.lastKey = key;
       await loadJobs();
+      poller.lastKey = key; // only once read: a failed read is tried again next poll
     }
   } catch (err) {
     if (err.status === 503 && /no queue configured/.test(err.detail)) {
