@@ -24,7 +24,10 @@ all fold queries. Variants:
   training folds' declared names, beside the raw features (identifiers inside the file:
   never its name);
 - ``stage2``: the second pass's second regression on the probabilities within each
-  repository, now under the shipped (dot) ranking.
+  repository, now under the shipped (dot) ranking;
+- fifth pass: ``given sharpen 1.5`` / ``2`` / ``3``: the shipped model, the question's
+  role part to that power (over its sum) before it asks (a sharper question, in case the
+  probabilities are too flat); ``given words``: ``words``, asking given a role.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from graph_jobs.roles.role_weights import RoleModel, hand_matrix  # noqa: E402
 THIRD = {"balance": 0.25, "by_language": True, "decay": 1e-4, "dot": True}
 EXTRA = {"given": {"given": True}, "given tail 0.3": {"given": True, "tail": 0.3},
          "utils x2": {"boost": {"utils": 2.0}}, "stage2": {"stage2": True}}
+# fifth pass: the question's role part to a power (over its sum) before it asks
+SHARPEN = {"given sharpen 1.5": 1.5, "given sharpen 2": 2.0, "given sharpen 3": 3.0}
 SHOWN = ("entry", "utils", "cli", "errors", "types", "config", "test support")
 
 
@@ -93,7 +98,7 @@ class _Dot(RoleModel):
         return self.probs(np.asarray(raw, np.float64))
 
     def ask(self):
-        return {"zero": len(self.roles) - 1, "norm": 1.0}
+        return {"zero": len(self.roles) - 1, "norm": 1.0, **({"given": True} if self.given else {})}
 
 
 class Mlp(_Dot):
@@ -162,6 +167,15 @@ class Words(_Dot):
         return RoleModel.softmax(self.x(raw, self.words) @ self.w.T + self.b)
 
 
+def sharpen(q: np.ndarray, zero: int, power: float) -> np.ndarray:
+    """The questions' role parts (before ``zero``) to ``power``, over their sum."""
+    q = q.copy()
+    part = q[:, :zero].astype(np.float64) ** power
+    total = part.sum(axis=1, keepdims=True)
+    q[:, :zero] = np.divide(part, total, out=np.zeros_like(part), where=total > 0)
+    return q
+
+
 def run(repos: list[dict], name: str) -> dict:
     acc, overall, oracle = defaultdict(list), [], []
     for seed in (0, 1):
@@ -172,15 +186,20 @@ def run(repos: list[dict], name: str) -> dict:
             train = [repos[i] for i in order if i not in held]
             if name == "mlp":
                 m = Mlp(train)
-            elif name == "words":
+            elif name in ("words", "given words"):
                 m = Words(train)
+                m.given = name == "given words"
+            elif name in SHARPEN:
+                m = T.train_softmax(train, **{**THIRD, **EXTRA["given"]})
             else:
                 m = T.train_softmax(train, **{**THIRD, **EXTRA.get(name, {})})
             for r in test:
-                if name == "words":
+                if name in ("words", "given words"):
                     m.words = r["words"]
                 r["v"] = m(r["raw"])
                 r["q"] = m.query(r["v"])
+                if name in SHARPEN:
+                    r["q"] = sharpen(r["q"], m.ask()["zero"], SHARPEN[name])
                 r["p"] = m.probabilities(r["raw"])
             res = evaluate(test, "v", 5, np.random.default_rng(0), asks="q")
             overall.append(res["precision"])
@@ -213,7 +232,7 @@ def main() -> None:
     names = args.variants.split(",")
     repos = [with_features(repo_data(args.corpus / n, args.cache))
              for _g, n, _u in corpus("train48")]
-    if "words" in names:
+    if {"words", "given words"} & set(names):
         for r in repos:
             r["words"] = declared_words(r, args.corpus, args.cache)
     print("| variant (train48, 8 folds) | overall | " + " | ".join(SHOWN) + " |")
