@@ -50,7 +50,12 @@ sys.path.insert(0, str(ROOT))
 CORPUS_LIST = ROOT / "bench" / "roles_corpus.txt"
 CACHE = Path("/tmp/pharos-roles")
 
-ROLES = {  # role -> a rule on the file's stem (lower case) and name
+ROLES = {  # role -> a rule on the file's stem (lower case) and name; the first that
+    # holds names the role. Test support comes before the utilities, as in issue 30's
+    # table (`test_utils` is test support): until session 15 the utilities' suffix rule
+    # took `test_utils`, `testutil(s)` and `test_helpers` first
+    "test support": lambda s, n: s in ("conftest", "testutil", "testutils", "test_utils",
+                                       "testing", "test_helpers", "testhelpers", "fixtures"),
     "errors": lambda s, n: bool(re.fullmatch(r"_?(errors?|exceptions?|exc|errno)", s))
     or s.endswith(("exception", "error", "errors")),
     "utils": lambda s, n: bool(re.fullmatch(r"_?(utils?|helpers?|utilities)", s))
@@ -63,8 +68,6 @@ ROLES = {  # role -> a rule on the file's stem (lower case) and name
     "types": lambda s, n: bool(re.fullmatch(r"_?(types|typing|typings|type_defs)", s))
     or n.endswith(".d.ts"),
     "version": lambda s, n: bool(re.fullmatch(r"_*(version|about)_*", s)),
-    "test support": lambda s, n: s in ("conftest", "testutil", "testutils", "test_utils",
-                                       "testing", "test_helpers", "testhelpers", "fixtures"),
 }
 
 

@@ -511,3 +511,23 @@ def test_role_search_compares_only_vectors_made_by_the_same_weights(
     assert repos_found(b, "lib/faults.py") == {b}
     _ingest(tmp_path, "b", _renamed(SHAPE_A), settings, stores)  # the re-ingest moves it
     assert repos_found(a, "pkg/errors.py") == {a, b}
+
+
+def test_the_benchs_name_labels_put_test_support_before_the_utilities():
+    """The outside labels follow issue 30's table: `test_utils` is test support, not a
+    utility (the utilities' suffix rule took it until session 15, and the weights learned
+    test modules as utilities)."""
+    import importlib.util
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "bench"))
+    spec = importlib.util.spec_from_file_location("roles_bench", root / "bench" / "roles_bench.py")
+    rb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rb)
+    for path in ("tests/test_utils.py", "internal/testutils/testutils.go", "util/testutil.h",
+                 "test_helpers.go", "tests/conftest.py", "src/testing.py"):
+        assert rb.role_of(path) == "test support", path
+    for path in ("requests/utils.py", "src/string_utils.py", "lib/helpers.js", "pkg/util.go"):
+        assert rb.role_of(path) == "utils", path
+    assert rb.role_of("src/errors.rs") == "errors" and rb.role_of("README.md") is None
