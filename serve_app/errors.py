@@ -106,8 +106,11 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(QueueUnavailable)
     async def queue_down(request: Request, exc: QueueUnavailable):
-        log.warning("job queue unavailable: %s", exc)
         said = str(exc)
+        if said.startswith("no queue configured"):  # no queue here (the embedded console): known,
+            log.debug("job queue unavailable: %s", exc)  # not an event to warn of per poll
+        else:
+            log.warning("job queue unavailable: %s", exc)
         reason = said if said.startswith(CONFIG_PROBLEMS) else "Redis did not answer"
         return _answer(503, f"job queue unavailable: {reason}", {"Retry-After": "10"})
 

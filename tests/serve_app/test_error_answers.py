@@ -67,3 +67,26 @@ def test_each_error_of_the_tree_is_answered_by_its_handler(exc, status, detail, 
     assert (r.status_code, r.json()) == (status, {"detail": detail})
     if header:
         assert r.headers[header[0]] == header[1]
+
+
+def test_no_queue_here_is_answered_without_a_warning_a_queue_gone_warns(caplog):
+    """The embedded console polls the worker status every 30 s; with no queue configured
+    (its normal case) that is not a warning in the terminal each time. A queue that does
+    not answer still is."""
+    app = FastAPI()
+    install_handlers(app)
+    said = {"no": "no queue configured: set REDIS_URL or UPSTASH_REDIS_REST_URL",
+            "down": "redis://secret-host:6379 refused"}
+
+    @app.get("/raise/{which}")
+    def raise_it(which: str):
+        raise QueueUnavailable(said[which])
+
+    client = TestClient(app, raise_server_exceptions=False)
+    with caplog.at_level("DEBUG", logger="pharos.ingress"):
+        assert client.get("/raise/no").status_code == 503
+        quiet = [r.levelname for r in caplog.records if "queue" in r.getMessage()]
+        caplog.clear()
+        assert client.get("/raise/down").status_code == 503
+        loud = [r.levelname for r in caplog.records if "queue" in r.getMessage()]
+    assert quiet == ["DEBUG"] and loud == ["WARNING"], (quiet, loud)
