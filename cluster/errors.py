@@ -18,6 +18,10 @@ class QueueUnavailable(QueueError):
     """Redis (or the Upstash REST endpoint) cannot be reached or refused the command."""
 
 
+# how a QueueUnavailable begins when no queue is configured at all (the embedded default)
+NO_QUEUE = "no queue configured"
+
+
 class QueueFull(QueueError):
     def __init__(self, size: int, max_size: int) -> None:
         super().__init__(f"queue is full ({size}/{max_size} pending)")

@@ -244,21 +244,21 @@ class JobQueue:
 
     def status(self) -> dict:
         """Queue depth, in-flight count and every live worker's heartbeat."""
-        out = self.t.eval(lua.STATUS, [QUEUE_KEY, INFLIGHT_KEY], [])
-        workers = sorted((json.loads(w) for w in out[2:]), key=lambda w: w["worker_id"])
-        return {"queue_size": int(out[0]), "in_flight": int(out[1]), "workers": workers}
+        return self._overview(0)["status"]
 
     def overview(self, history_limit: int = HISTORY_LIMIT) -> dict:
         """:meth:`status` and :meth:`history` read together, atomically (one command):
         ``{"status": ..., "history": [...]}``. Every job the status no longer counts as
         queued or in flight is already in the history."""
-        limit = max(1, min(HISTORY_LIMIT, history_limit))
+        return self._overview(max(1, min(HISTORY_LIMIT, history_limit)))
+
+    def _overview(self, limit: int) -> dict:
         out = self.t.eval(lua.OVERVIEW, [QUEUE_KEY, INFLIGHT_KEY, HISTORY_KEY], [limit])
         n = int(out[2])
-        history = [json.loads(x) for x in out[3:3 + n]]
         workers = sorted((json.loads(w) for w in out[3 + n:]), key=lambda w: w["worker_id"])
         return {"status": {"queue_size": int(out[0]), "in_flight": int(out[1]),
-                           "workers": workers}, "history": history}
+                           "workers": workers},
+                "history": [json.loads(x) for x in out[3:3 + n]]}
 
     # --- worker side -----------------------------------------------------------------
     def rescue(self, worker_id: str) -> int:

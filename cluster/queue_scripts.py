@@ -205,23 +205,15 @@ end
 return {'@CANCEL_FINISHED@', status}
 """)
 
-# KEYS: queue, inflight   ARGV: (none)   -> {queue_len, inflight, worker_json...}
-STATUS = lua("""
-local out = {redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2])}
-for _, w in ipairs(redis.call('SMEMBERS', '@WORKERS@')) do
-  local v = redis.call('GET', '@WORKER_PREFIX@' .. w)
-  if v then table.insert(out, v) else redis.call('SREM', '@WORKERS@', w) end
-end
-return out
-""")
-
-# KEYS: queue, inflight, history   ARGV: history limit
+# KEYS: queue, inflight, history   ARGV: history limit (0: none, the status alone)
 #   -> {queue_len, inflight, n, history_json x n, worker_json...}
 # The status and the history in one atomic read: a job the status no longer counts is
 # in the history beside it (two reads let a job finish between them, and a console
 # that saw the worker idle kept a history without it).
 OVERVIEW = lua("""
-local hist = redis.call('LRANGE', KEYS[3], 0, tonumber(ARGV[1]) - 1)
+local limit = tonumber(ARGV[1])
+local hist = {}
+if limit > 0 then hist = redis.call('LRANGE', KEYS[3], 0, limit - 1) end
 local out = {redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]), #hist}
 for _, h in ipairs(hist) do table.insert(out, h) end
 for _, w in ipairs(redis.call('SMEMBERS', '@WORKERS@')) do

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from cluster.errors import QueueUnavailable
+from cluster.errors import NO_QUEUE, QueueUnavailable
 from cluster.queue_settings import QueueSettings
 
 
@@ -139,7 +139,7 @@ def transport_from_settings(settings: QueueSettings) -> Transport:
                                    "is not")
         return UpstashTransport(settings.upstash_redis_rest_url,
                                 settings.upstash_redis_rest_token)
-    raise QueueUnavailable("no queue configured: set REDIS_URL or UPSTASH_REDIS_REST_URL")
+    raise QueueUnavailable(f"{NO_QUEUE}: set REDIS_URL or UPSTASH_REDIS_REST_URL")
 
 
 __all__ = ["QueueUnavailable", "RedisTransport", "Transport", "UpstashTransport",

@@ -30,9 +30,11 @@ import math
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from cluster.errors import NO_QUEUE
+
 log = logging.getLogger("pharos.ingress")
 
-CONFIG_PROBLEMS = ("no queue configured", "UPSTASH_REDIS_REST_URL is set")
+CONFIG_PROBLEMS = (NO_QUEUE, "UPSTASH_REDIS_REST_URL is set")
 
 
 class IngressError(Exception):
@@ -107,7 +109,7 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueueUnavailable)
     async def queue_down(request: Request, exc: QueueUnavailable):
         said = str(exc)
-        if said.startswith("no queue configured"):  # no queue here (the embedded console): known,
+        if said.startswith(NO_QUEUE):  # no queue here (the embedded console): known,
             log.debug("job queue unavailable: %s", exc)  # not an event to warn of per poll
         else:
             log.warning("job queue unavailable: %s", exc)

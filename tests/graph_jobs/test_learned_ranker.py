@@ -4,7 +4,6 @@ answer without it, and the numpy trees evaluate as a tree walk does."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -24,17 +23,7 @@ from graph_jobs.relations.related_files import (
 )
 from tests.graph_jobs.test_history_and_relations import commit
 from tests.graph_jobs.test_related_files import project  # noqa: F401 - the fixture
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench(name: str):
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from tests.support.bench_modules import bench_module
 
 
 @pytest.fixture
@@ -66,7 +55,7 @@ def history(tmp_path) -> Path:
 
 
 def test_training_uses_no_commit_after_its_cut(history, tmp_path):
-    tr = _bench("train_ranker")
+    tr = bench_module("train_ranker")
     rb = sys.modules["relevance_bench"]
     outer, total = rb.cut_commit(history, 0.7)
     assert total == 16
@@ -205,7 +194,7 @@ def test_history_features_read_nothing_after_the_inner_cut(history, tmp_path):
     """Recency in training: at the inner cut (day 5; the outer clone's commits of days 6
     to 10 are the labels, days 11 to 15 the future) util changed that day; schema, cli
     and other had changed in no commit but the root (which history mining leaves out)."""
-    tr = _bench("train_ranker")
+    tr = bench_module("train_ranker")
     d = tr.training_data(history, tmp_path / "cache", 0.7, 0.6)
     (ns, x), = [(ns, x) for q, ns, x, _y in d["groups"] if q == "app/core.py"]
     age = dict(zip(ns, x[:, FEATURES.index("cand_age_days")].tolist(), strict=True))

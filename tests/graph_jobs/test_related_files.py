@@ -3,7 +3,6 @@ the relevance bench's cut clone."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,17 +14,9 @@ from devkit.repos import git
 from graph_jobs.pipeline import Stores, run_ingest
 from graph_jobs.relations.related_files import candidates, related_files, walked
 from tests.graph_jobs.test_history_and_relations import commit
+from tests.support.bench_modules import bench_module
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("relevance_bench",
-                                                  ROOT / "bench" / "relevance_bench.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture
@@ -160,7 +151,7 @@ def test_history_through_a_url_clone(project, settings, tmp_path):
 
 
 def test_bench_cut_clone_reaches_nothing_after_the_cut(project, tmp_path):
-    bench = _bench()
+    bench = bench_module("relevance_bench")
     cut, total = bench.cut_commit(project, 0.7)
     assert total == 9
     clone = bench.clone_at(project, cut, tmp_path / "cut")

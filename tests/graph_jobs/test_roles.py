@@ -517,14 +517,9 @@ def test_the_benchs_name_labels_put_test_support_before_the_utilities():
     """The outside labels follow issue 30's table: `test_utils` is test support, not a
     utility (the utilities' suffix rule took it until session 15, and the weights learned
     test modules as utilities)."""
-    import importlib.util
-    import sys
+    from tests.support.bench_modules import bench_module
 
-    root = Path(__file__).resolve().parents[2]
-    sys.path.insert(0, str(root / "bench"))
-    spec = importlib.util.spec_from_file_location("roles_bench", root / "bench" / "roles_bench.py")
-    rb = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(rb)
+    rb = bench_module("roles_bench")
     for path in ("tests/test_utils.py", "internal/testutils/testutils.go", "util/testutil.h",
                  "test_helpers.go", "tests/conftest.py", "src/testing.py"):
         assert rb.role_of(path) == "test support", path

@@ -10,14 +10,12 @@ import sys
 
 import numpy as np
 
-from tests.graph_jobs.test_learned_ranker import (
-    _bench,
-    history,  # noqa: F401 - the fixture
-)
+from tests.graph_jobs.test_learned_ranker import history  # noqa: F401 - the fixture
+from tests.support.bench_modules import bench_module
 
 
 def test_each_inner_cut_keeps_its_own_ingest(history, tmp_path):  # noqa: F811
-    tr = _bench("train_ranker")
+    tr = bench_module("train_ranker")
     rb = sys.modules["relevance_bench"]
     cache = tmp_path / "cache"
     a = tr.training_data(history, cache, 0.7, 0.5)
@@ -39,7 +37,7 @@ def test_each_inner_cut_keeps_its_own_ingest(history, tmp_path):  # noqa: F811
 def test_a_cut_whose_kept_store_is_another_cuts_is_ingested_again(history, tmp_path):  # noqa: F811
     """A cache made when the cuts shared a folder: the earlier cut's pickle names the
     store the later cut overwrote; it is not re-featurized from it but ingested again."""
-    tr = _bench("train_ranker")
+    tr = bench_module("train_ranker")
     rb = sys.modules["relevance_bench"]
     cache = tmp_path / "cache"
     a = tr.training_data(history, cache, 0.7, 0.5)
