@@ -8,8 +8,11 @@ three earlier ones and names words drawn from a shared vocabulary) with a histor
 Qdrant, as ``pharos ingest``), then asks ``related_files`` (what ``pharos similar``
 answers) for ``--queries`` seeded files, each timed whole (Qdrant search, the store's
 signals, the features, the model). The first question of a process also reads the import
-graph (once per stored job): reported apart, as ``first``. Then the same questions with
-the hand weights (``PHAROS_RANKER=hand``), and the features + model alone.
+graph and the repository's vectors (once per stored job): reported apart, as ``first``.
+Then the same questions with the hand weights (``PHAROS_RANKER=hand``), the same with
+Qdrant's filtered search on every question instead of the held vectors
+(:mod:`graph_jobs.relations.repository_vectors`; what ``similar`` did before), and the
+features + model alone.
 """
 
 from __future__ import annotations
@@ -116,6 +119,16 @@ def main() -> None:
             stores.vectors, stores.metadata, res.repo_url, q))}
         rows["hand weights, whole ranking"] = timed(lambda q: related_files(
             stores.vectors, stores.metadata, res.repo_url, q, model=None))
+        # before: Qdrant's filtered search on every question (no vectors held)
+        from graph_jobs.relations import repository_vectors as rv
+
+        held = rv.repository_vectors
+        rv.repository_vectors = lambda *a, **k: None
+        try:
+            rows["learned, whole ranking, Qdrant search per question (before)"] = timed(
+                lambda q: related_files(stores.vectors, stores.metadata, res.repo_url, q))
+        finally:
+            rv.repository_vectors = held
         graph = import_graph(stores.metadata, res.repo_url)
         prepared = {}
         for q in qs:
@@ -125,7 +138,8 @@ def main() -> None:
         if model is not None:
             feats = {q: pair_features(q, *prepared[q], graph) for q in qs}
             rows["model alone"] = timed(lambda q: model.score(feats[q]))
-        print(f"first question of the process (reads the import graph): {first:.1f} ms")
+        print(f"first question of the process (reads the import graph and the vectors): "
+              f"{first:.1f} ms")
         print(f"candidates per question: median "
               f"{np.median([len(v[0]) for v in prepared.values()]):.0f}")
         print("| what | p50 (ms) | p95 (ms) | max (ms) |")

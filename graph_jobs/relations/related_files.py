@@ -1,7 +1,8 @@
 """Related files: nearest neighbours in Qdrant, reranked with exact signals, explained.
 
 1. Candidates: the ``pool`` files nearest to the query's Node2Vec vector (cosine) in
-   its repository, from Qdrant, and every file with an exact tie to it (co-change
+   its repository (the repository's vectors read from Qdrant once per stored job and
+   held in the process: :mod:`graph_jobs.relations.repository_vectors`), and every file with an exact tie to it (co-change
    partner, import either way, test pair, shared words) that the search did not return,
    with its cosine: in a large repository a strong partner can lie beyond the pool; and
    the files the repository's graphs put near it (:func:`walked`: personalized PageRank
@@ -178,8 +179,14 @@ def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
 
     Raises :class:`~graph_jobs.errors.NotFound` when the file has no vector.
     """
-    hits = vectors.similar(repo_url, file_path, pool, "repo", include_isolated)
-    cands = [(h.file_path, h.score, h.language, h.degree) for h in hits]
+    from graph_jobs.relations.repository_vectors import repository_vectors
+
+    held = repository_vectors(vectors, metadata, repo_url)
+    if held is not None:
+        cands = held.nearest(repo_url, file_path, pool, include_isolated)
+    else:
+        cands = [(h.file_path, h.score, h.language, h.degree)
+                 for h in vectors.similar(repo_url, file_path, pool, "repo", include_isolated)]
     if metadata is None:
         return cands, {"imports": {}, "imported_by": {}, "cochange": {}, "revisions": {},
                        "tests": set(), "shared_terms": {}, "terms": {}}
@@ -195,8 +202,10 @@ def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
             p for p in (*signals["cochange"], *signals["imports"], *signals["imported_by"],
                         *sorted(signals["tests"]), *signals.get("shared_terms", {}), *wider)
             if p not in seen and p != file_path))
-        cands += [(h.file_path, h.score, h.language, h.degree)
-                  for h in vectors.scores(repo_url, file_path, missing, include_isolated)]
+        cands += (held.scores(repo_url, file_path, missing, include_isolated)
+                  if held is not None else
+                  [(h.file_path, h.score, h.language, h.degree)
+                   for h in vectors.scores(repo_url, file_path, missing, include_isolated)])
     return cands, signals
 
 
