@@ -66,22 +66,28 @@ class LearnedRanker:
                    int(d.get("max_depth", ni)))
 
     def score(self, x: np.ndarray) -> np.ndarray:
-        """The model's score of each row of ``x`` (``rows x len(FEATURES)``)."""
+        """The model's score of each row of ``x`` (``rows x len(FEATURES)``): every tree
+        walked for every row at once, one level a step (flat indices into the trees'
+        arrays: half the time of two-dimensional indexing)."""
         n, t = x.shape[0], self.feature.shape[0]
         if n == 0:
             return np.zeros(0)
+        ni, nl = self.feature.shape[1], self.leaf.shape[1]
+        xf = np.ascontiguousarray(x, dtype=np.float64).ravel()
+        feat, thr = self.feature.ravel(), self.threshold.ravel()
+        left, right = self.left.ravel(), self.right.ravel()
+        base = np.arange(t, dtype=np.int64)[None, :] * ni
+        row = np.arange(n, dtype=np.int64)[:, None] * x.shape[1]
         node = np.zeros((n, t), np.int64)
-        trees = np.arange(t)[None, :]
-        rows = np.arange(n)[:, None]
         for _ in range(self.depth + 1):
             inner = node >= 0
             if not inner.any():
                 break
-            i = np.where(inner, node, 0)
-            goes_left = x[rows, self.feature[trees, i]] <= self.threshold[trees, i]
-            nxt = np.where(goes_left, self.left[trees, i], self.right[trees, i])
-            node = np.where(inner, nxt, node)
-        return self.leaf[trees, ~node].sum(axis=1)
+            at = base + np.where(inner, node, 0)
+            goes_left = xf[row + feat[at]] <= thr[at]
+            node = np.where(inner, np.where(goes_left, left[at], right[at]), node)
+        leaf_at = np.arange(t, dtype=np.int64)[None, :] * nl + ~node
+        return self.leaf.ravel()[leaf_at].sum(axis=1)
 
 
 _CACHE: dict[str, LearnedRanker | None] = {}

@@ -76,6 +76,7 @@ class ImportGraph:
     cc_ptr: np.ndarray | None = None  # CSR of the co-change pairs (both ways)
     cc_idx: np.ndarray | None = None
     cc_w: np.ndarray | None = None  # the pair's decayed commits together
+    folders: dict[str, list[str]] | None = None  # folder -> its files (folder_files)
 
     @classmethod
     def build(cls, files: list[tuple[str, int]], edges: list[tuple[str, str]],
@@ -118,6 +119,17 @@ class ImportGraph:
             np.int64)
         g.cc_idx, g.cc_w = b_[order], w_[order]
         return g
+
+    def folder_files(self, folder: str) -> list[str]:
+        """The files directly in ``folder``, in the graph's order (a map built once)."""
+        if self.folders is None:
+            import posixpath
+
+            folders: dict[str, list[str]] = {}
+            for p in self.index:
+                folders.setdefault(posixpath.dirname(p), []).append(p)
+            self.folders = folders
+        return self.folders.get(folder, [])
 
     def cochange2(self, query: str, prior: float = 1.0) -> np.ndarray:
         """Co-change two steps away: ``sum_p conf(query, p) * conf(p, c)`` over the query's

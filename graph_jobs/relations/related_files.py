@@ -145,15 +145,18 @@ def rank_related(query: str, candidates: list[tuple[str, float, str, int]], sign
     from graph_jobs.relations.ranker_features import hand_score
 
     w = weights or RerankWeights()
-    out = []
-    for path, cos, lang, degree in candidates:
-        if path == query:
-            continue
-        score = hand_score(query, path, cos, signals, w) if rerank else cos
-        out.append(Related(repo_url, path, lang, score, cos, degree,
-                           explain(query, path, signals)))
-    out.sort(key=lambda r: (-r.score, r.file_path))
-    return out[:k]
+    cands = [c for c in candidates if c[0] != query]
+    return _answers(query, cands, [hand_score(query, c[0], c[1], signals, w) if rerank
+                                   else c[1] for c in cands], signals, repo_url, k)
+
+
+def _answers(query: str, cands: list[tuple[str, float, str, int]], scores: list[float],
+             signals: dict, repo_url: str, k: int) -> list[Related]:
+    """The ``k`` best of ``cands`` by ``scores`` (ties by path), each explained (only
+    those ``k``: ``why`` is the costly part of a long list)."""
+    order = sorted(range(len(cands)), key=lambda i: (-scores[i], cands[i][0]))[:k]
+    return [Related(repo_url, cands[i][0], cands[i][2], float(scores[i]), cands[i][1],
+                    cands[i][3], explain(query, cands[i][0], signals)) for i in order]
 
 
 def rank_learned(query: str, candidates: list[tuple[str, float, str, int]], signals: dict,
@@ -164,11 +167,7 @@ def rank_learned(query: str, candidates: list[tuple[str, float, str, int]], sign
 
     cands = [c for c in candidates if c[0] != query]
     scores = model.score(pair_features(query, cands, signals, graph))
-    out = [Related(repo_url, path, lang, float(s), cos, degree,
-                   explain(query, path, signals))
-           for (path, cos, lang, degree), s in zip(cands, scores.tolist(), strict=True)]
-    out.sort(key=lambda r: (-r.score, r.file_path))
-    return out[:k]
+    return _answers(query, cands, scores.tolist(), signals, repo_url, k)
 
 
 def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
@@ -235,9 +234,8 @@ def walked(file_path: str, signals: dict) -> list[str]:
         top = np.argsort(-v, kind="stable")[:k + 1]
         out += [names[i] for i in top.tolist() if v[i] > 0 and names[i] != file_path][:k]
     if WIDER["folder"] > 0:
-        folder = posixpath.dirname(file_path)
-        out += [p for p in names
-                if p != file_path and posixpath.dirname(p) == folder][:WIDER["folder"]]
+        out += [p for p in graph.folder_files(posixpath.dirname(file_path))
+                if p != file_path][:WIDER["folder"]]
     return out
 
 
