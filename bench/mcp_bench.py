@@ -12,7 +12,7 @@ p95 < 100 ms. For reference, ``--cli`` runs of `pharos similar FILE --json` as a
 subprocess (a fresh process each time, as an agent scraping the CLI would pay), whose
 rankings are checked to equal the server's for the same files; and every answer of the
 server is checked against `similar_files` on the store itself (Qdrant's own search, where
-the server answers from memory: pharos_cli/mcp_vectors.py).
+the server answers from memory: graph_jobs/relations/repository_vectors.py).
 """
 
 from __future__ import annotations

@@ -15,16 +15,16 @@ does (same folds, same LightGBM settings, the same scoring as ``relevance_bench.
 - ``msg``: the words of the commit messages that touched each file (subject and body,
   lower-cased words of 3 letters or more and ``#123`` references; commits of at most 30
   files), TF-IDF (sublinear tf, idf over files, a word of one file weighs nothing),
-  cosine between query and candidate (``msg_words``) and its rank among the candidates
-  (``msg_rank``): files changed for the same reasons, whether or not together;
+  cosine between query and candidate (``x_msg_words``) and its rank among the candidates
+  (``x_msg_rank``): files changed for the same reasons, whether or not together;
 - ``path``: TF-IDF cosine of the words of the two paths (folders and file name, split at
-  ``_ - .`` and case) (``path_words``);
+  ``_ - .`` and case) (``x_path_words``);
 - ``pr``: co-change by pull request: the merges of the first-parent line, each as the
   files its first-parent diff names (at most 50), and for a pair the number of merges
-  that changed both (``pr_cochange``, log) and that number over the query's merges
-  (``pr_conf``): a branch's commits changed together even when no one commit did;
-- ``created``: days between the first commits of query and candidate (``created_gap``)
-  and the candidate's age since its first commit (``cand_created_age``): files born with
+  that changed both (``x_pr_cochange``, log) and that number over the query's merges
+  (``x_pr_conf``): a branch's commits changed together even when no one commit did;
+- ``created``: days between the first commits of query and candidate (``x_created_gap``)
+  and the candidate's age since its first commit (``x_cand_created_age``): files born with
   one feature.
 
 A variant is the shipped features plus the named extra columns; ``base`` has none of
@@ -56,10 +56,14 @@ import train_ranker as tr  # noqa: E402
 
 from graph_jobs.history.git_log import read_commits  # noqa: E402
 
-EXTRA = ("msg_words", "msg_rank", "path_words", "created_gap", "cand_created_age",
-         "pr_cochange", "pr_conf")
-GROUPS = {"msg": ("msg_words", "msg_rank"), "path": ("path_words",),
-          "created": ("created_gap", "cand_created_age"), "pr": ("pr_cochange", "pr_conf")}
+# named x_* so that none collides with a feature the product has since taken up
+# (path words became ranker_features' version 3 after this bench's run)
+EXTRA = ("x_msg_words", "x_msg_rank", "x_path_words", "x_created_gap", "x_cand_created_age",
+         "x_pr_cochange", "x_pr_conf")
+GROUPS = {"msg": ("x_msg_words", "x_msg_rank"), "path": ("x_path_words",),
+          "created": ("x_created_gap", "x_cand_created_age"),
+          "pr": ("x_pr_cochange", "x_pr_conf")}
+EXTRAS_VERSION = 1  # of clone_signals: cached signals made with another are redone
 MAX_PR_FILES = 50
 DAY = 86_400.0
 MAX_FILES = 30
@@ -106,7 +110,8 @@ def _path_words(path: str) -> Counter:
 
 def clone_signals(clone: Path, cache: Path) -> dict:
     """Per file of ``clone``'s HEAD: message-word rows, path-word rows, first commit."""
-    key = hashlib.sha1(str(clone.resolve()).encode()).hexdigest()[:16]
+    head = rb.git(clone, "rev-parse", "HEAD").strip()
+    key = hashlib.sha1(f"{clone.resolve()}:{head}:{EXTRAS_VERSION}".encode()).hexdigest()[:16]
     out = cache / "extras" / f"{key}.pkl"
     if out.exists():
         return pickle.loads(out.read_bytes())

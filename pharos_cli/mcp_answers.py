@@ -13,7 +13,7 @@ same stores, shaped for a coding agent (:mod:`pharos_cli.mcp_server` puts them o
   by leases (:mod:`graph_jobs.stores.local_qdrant`): the server holds it while it
   answers and gives it back as soon as another process waits, or after a few idle
   seconds. There, the nearest vectors of a repository come from memory
-  (:mod:`pharos_cli.mcp_vectors`).
+  (:mod:`graph_jobs.relations.repository_vectors`, as for every local reader).
 - ``ingest``: with a queue configured (``REDIS_URL`` / Upstash), the job is queued for
   the edge workers, as the ingress does; without one (the embedded default), this
   process runs it in a background thread (:class:`LocalJobs`), one job at a time.
@@ -230,9 +230,6 @@ class Answers:
         self.queued = settings.queue_configured
         self.local_jobs = None if self.queued else LocalJobs(settings, self.handle)
         self._queue = None
-        from pharos_cli.mcp_vectors import MatrixCache
-
-        self.matrices = MatrixCache()
 
     # --- repositories ------------------------------------------------------------------
     def repo_key(self, repo: str) -> str:
@@ -295,10 +292,6 @@ class Answers:
                               f"(got {file!r})", "bad_input")
         with self.handle.stores() as stores:
             vectors = stores.vectors
-            if self.handle.local:  # qdrant-client's local mode filters in Python
-                from pharos_cli.mcp_vectors import CachedVectors
-
-                vectors = CachedVectors(vectors, stores.metadata, self.matrices)
             try:
                 ans = similar_files(vectors, stores.metadata, key, path,
                                     min(k, MAX_RESULTS), scope=scope, by=by)

@@ -50,10 +50,6 @@ def impact_answer(answers: Answers, repo: str, files: list[str], k: int = 10) ->
         if stores.metadata.repository(key) is None:
             raise answers.not_stored(key)
         vectors = stores.vectors
-        if answers.handle.local:  # qdrant-client's local mode filters in Python
-            from pharos_cli.mcp_vectors import CachedVectors
-
-            vectors = CachedVectors(vectors, stores.metadata, answers.matrices)
         try:
             hits = change_impact(vectors, stores.metadata, key, paths, min(k, MAX_RESULTS))
         except FileNotInRepository as exc:

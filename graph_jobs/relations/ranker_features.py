@@ -20,7 +20,10 @@ returns (the ``pool`` nearest vectors and every file with an exact tie):
   the candidate, its number of co-change partners, co-change two steps away
   (:meth:`ImportGraph.cochange2`); and each signal's rank among the candidates (words,
   coupling, PageRank, folder, co-change two steps, last change, activity) and the
-  reciprocal rank fusion (k = 60) of the first four.
+  reciprocal rank fusion (k = 60) of the first four;
+- (version 3) the words of the two paths: TF-IDF cosine of the words of their folders and
+  file names (split at ``_ - .``, digits and case; idf over the repository's files, a
+  word of one file weighs nothing): ``http/cookies.py`` and ``tests/test_cookies.py``.
 
 Only numpy: the ingress ranks with it too. The import graph of a repository is read once
 per stored job (:class:`ImportGraph`, cached in the process), so a ranking costs one
@@ -30,6 +33,7 @@ personalized PageRank and two bounded walks on top of what ``similar`` read befo
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,7 +43,7 @@ import numpy as np
 
 from graph_jobs.relations.related_files import _steps  # folder steps between two paths
 
-VERSION = 2  # of the features and candidates: a cached extraction made with another is redone
+VERSION = 3  # of the features and candidates: a cached extraction made with another is redone
 FEATURES = (
     "cosine", "vector_rank", "cochange_conf", "cochange_commits", "cochange_weight",
     "cochange_age_days", "words", "imports", "imported_by", "hops_out", "hops_in",
@@ -50,6 +54,8 @@ FEATURES = (
     "cand_age_days", "query_age_days", "cand_recency", "cand_partners", "cochange2",
     "words_rank", "cochange_rank", "ppr_rank", "folder_rank", "cochange2_rank",
     "age_rank", "activity_rank", "rrf",
+    # version 3: the words of the two paths
+    "path_words",
 )
 MAX_HOPS = 4  # import distance beyond this (or none) reads MAX_HOPS + 1
 NO_COCHANGE_DAYS = 20_000.0  # the age of a co-change that never happened
@@ -77,6 +83,7 @@ class ImportGraph:
     cc_idx: np.ndarray | None = None
     cc_w: np.ndarray | None = None  # the pair's decayed commits together
     folders: dict[str, list[str]] | None = None  # folder -> its files (folder_files)
+    path_vectors: dict[str, dict[str, float]] | None = None  # (path_words)
 
     @classmethod
     def build(cls, files: list[tuple[str, int]], edges: list[tuple[str, str]],
@@ -130,6 +137,21 @@ class ImportGraph:
                 folders.setdefault(posixpath.dirname(p), []).append(p)
             self.folders = folders
         return self.folders.get(folder, [])
+
+    def path_words(self, query: str, paths: list[str]) -> np.ndarray:
+        """The TF-IDF cosine of the words of ``query``'s path with each of ``paths``'
+        (:func:`path_word_counts`; idf over the graph's files, built once)."""
+        if self.path_vectors is None:
+            self.path_vectors = _path_vectors(list(self.index))
+        q = self.path_vectors.get(query)
+        out = np.zeros(len(paths))
+        if not q:
+            return out
+        for i, p in enumerate(paths):
+            c = self.path_vectors.get(p)
+            if c:
+                out[i] = sum(w * c[t] for t, w in q.items() if t in c)
+        return out
 
     def cochange2(self, query: str, prior: float = 1.0) -> np.ndarray:
         """Co-change two steps away: ``sum_p conf(query, p) * conf(p, c)`` over the query's
@@ -190,6 +212,42 @@ class ImportGraph:
                 break
             frontier = nxt
         return seen
+
+
+_PATH_SPLIT = re.compile(r"[_\-.\s]+")
+_PATH_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+
+
+def path_word_counts(path: str) -> dict[str, int]:
+    """The words of a path's folders and file name (its suffix left out), split at
+    ``_ - .``, digits and case, lower-cased, two letters or more."""
+    p = PurePosixPath(path)
+    out: dict[str, int] = {}
+    for part in (*p.parts[:-1], p.name.split(".", 1)[0]):
+        for piece in _PATH_SPLIT.split(part):
+            for w in _PATH_WORD.findall(piece):
+                if len(w) >= 2:
+                    w = w.lower()
+                    out[w] = out.get(w, 0) + 1
+    return out
+
+
+def _path_vectors(paths: list[str]) -> dict[str, dict[str, float]]:
+    """Unit TF-IDF vectors of the paths' words (sublinear tf; a word of one path, or of
+    every path, weighs nothing)."""
+    counts = {p: path_word_counts(p) for p in paths}
+    df: dict[str, int] = {}
+    for c in counts.values():
+        for w in c:
+            df[w] = df.get(w, 0) + 1
+    n = len(paths)
+    out = {}
+    for p, c in counts.items():
+        v = {w: (1.0 + math.log(k)) * math.log(n / df[w]) for w, k in c.items()
+             if df[w] >= 2}
+        norm = math.sqrt(sum(x * x for x in v.values()))
+        out[p] = {w: x / norm for w, x in v.items() if x > 0} if norm > 0 else {}
+    return out
 
 
 def _csr(s: np.ndarray, t: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -328,6 +386,8 @@ def pair_features(query: str, candidates: list[tuple[str, float, str, int]], sig
             *_NONE,
         )
     _history_columns(x, query, candidates, graph, cc2, ref)
+    if graph is not None:
+        x[:, _COL["path_words"]] = graph.path_words(query, [c[0] for c in candidates])
     return x
 
 

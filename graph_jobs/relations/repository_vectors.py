@@ -7,12 +7,18 @@ local mode (the embedded default) checks the filter in Python on every point of 
 collection, every repository's, on every question: 60% of a ``similar`` answer on a
 2,500-file repository (``bench/ranker_latency.py``). The repository's vectors are few
 (64 numbers a file) and change only when it is ingested again, so they are read once per
-stored job (one scroll, the same on either path) and each question is one matrix-vector
-product: the same cosines Qdrant computes (the vectors stored unit length, as Qdrant's
+stored job (one scroll) and each question is one matrix-vector product: the same cosines Qdrant computes (the vectors stored unit length, as Qdrant's
 cosine distance stores them), the same answers.
 
-Questions across repositories (``scope`` other than the repository, role vectors) still
-go to Qdrant: that is what its index is for.
+Only for the local directory (no ``QDRANT_URL``; through the Ray cluster's store actor
+too): a Qdrant server indexes the filter and is asked directly, and an ingress holds
+nothing. Questions across repositories (``scope`` other than the repository, role
+vectors) always go to Qdrant. A snapshot is kept only when every point was written by
+the job the metadata store names (an ingest caught half-way, or a job whose metadata
+write failed, is used once, never kept; Qdrant answers the next questions until the
+stored row changes);
+at most :data:`MAX_HELD` repositories of at most :data:`MAX_HELD_FILES` files each. Equal
+cosines are ordered by path (Qdrant's order among them is its own).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 from graph_jobs.errors import NotFound
 
 MAX_HELD = 8  # repositories held per process (the least recently read one goes first)
+MAX_HELD_FILES = 200_000  # a larger repository is searched by Qdrant, as before
 
 
 @dataclass(slots=True)
@@ -37,12 +44,18 @@ class RepositoryVectors:
     isolated: np.ndarray  # bool per file
 
     @classmethod
-    def read(cls, vectors, repo_url: str) -> RepositoryVectors:
+    def read(cls, vectors, repo_url: str) -> tuple[RepositoryVectors, set[str]]:
+        """The repository's vectors, and the jobs that wrote its points."""
         from graph_jobs.stores.vector_store import RELATED
 
-        paths, rows, lang, deg, iso = [], [], [], [], []
-        for page in vectors.repository_pages(
-                repo_url, ("file_path", "language", "degree", "isolated"), RELATED):
+        keys = ("file_path", "language", "degree", "isolated", "job_id")
+        if hasattr(vectors, "repository_pages"):
+            pages = vectors.repository_pages(repo_url, keys, RELATED)
+        else:  # the Ray cluster's store proxy: one call
+            pages = [vectors.repository_points(repo_url, with_vectors=True, vector=RELATED)]
+        paths, blocks, lang, deg, iso, jobs = [], [], [], [], [], set()
+        for page in pages:
+            rows = []
             for pt in page:
                 pl = pt.payload or {}
                 if pt.vector is None or "file_path" not in pl:
@@ -52,12 +65,14 @@ class RepositoryVectors:
                 lang.append(pl.get("language", ""))
                 deg.append(int(pl.get("degree", 0)))
                 iso.append(bool(pl.get("isolated")))
-        unit = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
-        if len(unit):
-            norm = np.linalg.norm(unit, axis=1, keepdims=True)
-            unit = unit / np.where(norm > 0, norm, 1.0)
+                jobs.add(pl.get("job_id"))
+            if rows:  # one page of Python floats at a time
+                blocks.append(np.asarray(rows, dtype=np.float32))
+        unit = np.concatenate(blocks) if blocks else np.zeros((0, 1), np.float32)
+        norm = np.linalg.norm(unit, axis=1, keepdims=True)
+        unit = unit / np.where(norm > 0, norm, 1.0)
         return cls(paths, {p: i for i, p in enumerate(paths)}, unit, lang, deg,
-                   np.asarray(iso, dtype=bool))
+                   np.asarray(iso, dtype=bool)), jobs
 
     def _query(self, repo_url: str, file_path: str) -> int:
         i = self.index.get(file_path)
@@ -71,6 +86,8 @@ class RepositoryVectors:
         degree)``, best first (equal cosines by path); as Qdrant's filtered search
         answers (:meth:`VectorStore.similar`, ``scope="repo"``)."""
         qi = self._query(repo_url, file_path)
+        if k <= 0:
+            return []
         cos = self.unit @ self.unit[qi]
         ok = np.ones(len(cos), dtype=bool) if include_isolated else ~self.isolated
         ok[qi] = False
@@ -100,30 +117,54 @@ class RepositoryVectors:
 
 _HELD: dict[tuple, RepositoryVectors] = {}
 _LOCK = threading.Lock()
+_READING: dict[tuple, threading.Lock] = {}  # one reader per repository at a time
+_MIXED: set[tuple] = set()  # keys whose points were not all the stored job's
+
+
+def holds(vectors) -> bool:
+    """Whether questions to ``vectors`` are answered from held vectors: the local
+    directory (a Qdrant server indexes the filter)."""
+    settings = getattr(vectors, "settings", None)
+    return not getattr(settings, "qdrant_url", None)
 
 
 def repository_vectors(vectors, metadata, repo_url: str) -> RepositoryVectors | None:
     """``repo_url``'s vectors, read once per stored job (the key holds the job that wrote
-    them, as :func:`ranker_features.import_graph`'s does); ``None`` without a metadata
-    store to say which job that is, or when the repository is not stored."""
-    if metadata is None:
+    them, as :func:`ranker_features.import_graph`'s does); ``None`` (ask Qdrant) with a
+    Qdrant server, without a metadata store to say which job that is, when the
+    repository is not stored, or above :data:`MAX_HELD_FILES` files."""
+    if metadata is None or not holds(vectors):
         return None
     repo = metadata.repository(repo_url)
-    if repo is None:
+    if repo is None or (repo.get("files") or 0) > MAX_HELD_FILES:
         return None
-    key = (f"{getattr(vectors, 'location', id(vectors))}/{getattr(vectors, 'collection', '')}",
-           str(getattr(metadata, "url", id(metadata))), repo_url,
-           f"{repo.get('last_job_id')}:{repo.get('updated_at')}")
+    where = (f"{getattr(vectors, 'location', '')}/{getattr(vectors, 'collection', '')}",
+             str(getattr(metadata, "url", id(metadata))), repo_url)
+    key = (*where, f"{repo.get('last_job_id')}:{repo.get('updated_at')}")
     with _LOCK:
+        if key in _MIXED:
+            return None
         got = _HELD.pop(key, None)
         if got is not None:
             _HELD[key] = got  # the most recently read last
             return got
-    got = RepositoryVectors.read(vectors, repo_url)
-    with _LOCK:
-        for k in [k for k in _HELD if k[:3] == key[:3]]:
-            del _HELD[k]
-        while len(_HELD) >= MAX_HELD:
-            _HELD.pop(next(iter(_HELD)))
-        _HELD[key] = got
+        reading = _READING.setdefault(where, threading.Lock())
+    with reading:  # a second asker waits for the first one's read
+        with _LOCK:
+            got = _HELD.get(key)
+        if got is not None:
+            return got
+        got, jobs = RepositoryVectors.read(vectors, repo_url)
+        if jobs != {repo.get("last_job_id")}:  # points of another job: not kept
+            with _LOCK:
+                if len(_MIXED) > 64:
+                    _MIXED.clear()
+                _MIXED.add(key)
+            return got
+        with _LOCK:
+            for k in [k for k in _HELD if k[:3] == where]:
+                del _HELD[k]
+            while len(_HELD) >= MAX_HELD:
+                _HELD.pop(next(iter(_HELD)))
+            _HELD[key] = got
     return got

@@ -250,3 +250,32 @@ def test_candidates_reach_beyond_the_vector_pool_through_the_graphs(ingested):
     assert {p for p in sig["import_graph"].index
             if p.startswith("app/") and p.count("/") == 1 and p != "app/core.py"} <= set(wider)
     assert len(more) > len(few)
+
+
+def test_path_words_weigh_the_words_two_paths_share():
+    """Version 3: the TF-IDF cosine of the words of two paths (folders and file name, split
+    at ``_ - .`` and case); a word of every file or of one file weighs nothing."""
+    from graph_jobs.relations.ranker_features import path_word_counts
+
+    assert path_word_counts("src/http/CookieJar_v2.java") == {
+        "src": 1, "http": 1, "cookie": 1, "jar": 1}
+    paths = ["src/http/cookies.py", "src/http/client.py", "src/tests/test_cookies.py",
+             "src/tests/test_client.py", "src/other.py"]
+    g = ImportGraph.build([(p, 0) for p in paths], [])
+    got = dict(zip(paths[1:], g.path_words(paths[0], paths[1:]).tolist(), strict=True))
+    # "src" is in every path (idf 0); "cookies" is shared with the test, "http" with the
+    # client; "other" shares nothing
+    assert got["src/other.py"] == 0.0 and got["src/tests/test_client.py"] == 0.0
+    assert got["src/tests/test_cookies.py"] > 0 and got["src/http/client.py"] > 0
+    assert got["src/http/client.py"] == pytest.approx(0.5)  # {http, cookies} . {http, client}
+    sig = {"imports": {}, "imported_by": {}, "cochange": {}, "revisions": {}, "tests": set(),
+           "shared_terms": {}}
+    cands = [(p, 0.1, "python", 0) for p in paths[1:]]
+    x = pair_features(paths[0], cands, sig, g)
+    assert x[:, FEATURES.index("path_words")].tolist() == pytest.approx(
+        [got[p] for p in paths[1:]])
+    # renaming a word everywhere changes nothing
+    renamed = [p.replace("cookies", "biscuits") for p in paths]
+    g2 = ImportGraph.build([(p, 0) for p in renamed], [])
+    assert g2.path_words(renamed[0], renamed[1:]).tolist() == pytest.approx(
+        [got[p] for p in paths[1:]])
