@@ -72,6 +72,9 @@ class LearnedRanker:
         n, t = x.shape[0], self.feature.shape[0]
         if n == 0:
             return np.zeros(0)
+        if x.ndim != 2 or x.shape[1] != len(FEATURES):  # flat indices would read the next row
+            raise ValueError(f"{x.shape[1] if x.ndim == 2 else x.shape} features given; "
+                             f"the model reads {len(FEATURES)}")
         ni, nl = self.feature.shape[1], self.leaf.shape[1]
         xf = np.ascontiguousarray(x, dtype=np.float64).ravel()
         feat, thr = self.feature.ravel(), self.threshold.ravel()
