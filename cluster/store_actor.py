@@ -30,6 +30,8 @@ class VectorStoreActor:
 class VectorStoreProxy:
     """The subset of ``VectorStore`` the pipeline and the ingress use, over a Ray handle."""
 
+    holds_vectors = True  # the local directory's owner: readers hold a repository's vectors
+
     def __init__(self, handle) -> None:
         self.h = handle
 
@@ -50,6 +52,16 @@ class VectorStoreProxy:
 
     def repository_points(self, *args, **kwargs):
         return self._call("repository_points", *args, **kwargs)
+
+    def repository_pages(self, repo_url, payload, vector="related", page_size: int = 1000):
+        """``VectorStore.repository_pages`` a page a call (a generator cannot cross Ray)."""
+        offset = None
+        while True:
+            page, offset = self._call("repository_page", repo_url, list(payload), vector,
+                                      offset, page_size)
+            yield page
+            if offset is None:
+                return
 
     def delete_repository(self, repo_url: str) -> None:
         self._call("delete_repository", repo_url)

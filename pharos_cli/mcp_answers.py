@@ -85,7 +85,6 @@ class StoreHandle:
 
     def __init__(self, settings) -> None:
         self.settings = settings
-        self.local = not settings.qdrant_url
         self._lock = threading.Lock()
         self._metadata = None
         self._vectors = None

@@ -11,8 +11,8 @@ stored job (one scroll) and each question is one matrix-vector product: the same
 cosine distance stores them), the same answers.
 
 Only for the local directory (no ``QDRANT_URL``; through the Ray cluster's store actor
-too): a Qdrant server indexes the filter and is asked directly, and an ingress holds
-nothing. Questions across repositories (``scope`` other than the repository, role
+too, a page a call): a Qdrant server indexes the filter and is asked directly, and
+nothing is held. Questions across repositories (``scope`` other than the repository, role
 vectors) always go to Qdrant. A snapshot is kept only when every point was written by
 the job the metadata store names (an ingest caught half-way, or a job whose metadata
 write failed, is used once, never kept; Qdrant answers the next questions until the
@@ -51,7 +51,7 @@ class RepositoryVectors:
         keys = ("file_path", "language", "degree", "isolated", "job_id")
         if hasattr(vectors, "repository_pages"):
             pages = vectors.repository_pages(repo_url, keys, RELATED)
-        else:  # the Ray cluster's store proxy: one call
+        else:  # a store with no pages: one call
             pages = [vectors.repository_points(repo_url, with_vectors=True, vector=RELATED)]
         paths, blocks, lang, deg, iso, jobs = [], [], [], [], [], set()
         for page in pages:
@@ -66,11 +66,11 @@ class RepositoryVectors:
                 deg.append(int(pl.get("degree", 0)))
                 iso.append(bool(pl.get("isolated")))
                 jobs.add(pl.get("job_id"))
-            if rows:  # one page of Python floats at a time
-                blocks.append(np.asarray(rows, dtype=np.float32))
+            if rows:  # one page of Python floats at a time, made unit length
+                block = np.asarray(rows, dtype=np.float32)
+                norm = np.linalg.norm(block, axis=1, keepdims=True)
+                blocks.append(block / np.where(norm > 0, norm, 1.0))
         unit = np.concatenate(blocks) if blocks else np.zeros((0, 1), np.float32)
-        norm = np.linalg.norm(unit, axis=1, keepdims=True)
-        unit = unit / np.where(norm > 0, norm, 1.0)
         return cls(paths, {p: i for i, p in enumerate(paths)}, unit, lang, deg,
                    np.asarray(iso, dtype=bool)), jobs
 
@@ -117,15 +117,20 @@ class RepositoryVectors:
 
 _HELD: dict[tuple, RepositoryVectors] = {}
 _LOCK = threading.Lock()
-_READING: dict[tuple, threading.Lock] = {}  # one reader per repository at a time
+_READING = [threading.Lock() for _ in range(16)]  # one reader per repository at a time
 _MIXED: set[tuple] = set()  # keys whose points were not all the stored job's
 
 
 def holds(vectors) -> bool:
-    """Whether questions to ``vectors`` are answered from held vectors: the local
-    directory (a Qdrant server indexes the filter)."""
+    """Whether questions to ``vectors`` are answered from held vectors: a store that says
+    it is the local directory (a :class:`VectorStore` without ``QDRANT_URL``, or the Ray
+    cluster's proxy of one: ``holds_vectors``); a Qdrant server indexes the filter, and
+    anything else is asked as it is."""
+    said = getattr(vectors, "holds_vectors", None)
+    if said is not None:
+        return bool(said)
     settings = getattr(vectors, "settings", None)
-    return not getattr(settings, "qdrant_url", None)
+    return settings is not None and not getattr(settings, "qdrant_url", None)
 
 
 def repository_vectors(vectors, metadata, repo_url: str) -> RepositoryVectors | None:
@@ -148,9 +153,10 @@ def repository_vectors(vectors, metadata, repo_url: str) -> RepositoryVectors | 
         if got is not None:
             _HELD[key] = got  # the most recently read last
             return got
-        reading = _READING.setdefault(where, threading.Lock())
-    with reading:  # a second asker waits for the first one's read
+    with _READING[hash(where) % len(_READING)]:  # a second asker waits for the first's read
         with _LOCK:
+            if key in _MIXED:
+                return None
             got = _HELD.get(key)
         if got is not None:
             return got

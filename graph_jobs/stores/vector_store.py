@@ -272,22 +272,30 @@ class VectorStore:
         """A repository's points a page at a time, each holding only its ``vector`` (named)
         vector as ``.vector`` and the ``payload`` keys asked for: for a reader that must
         not hold every point of a large repository at once (the ingress's map)."""
+        offset = None
+        while True:
+            page, offset = self.repository_page(repo_url, payload, vector, offset, page_size)
+            yield page
+            if offset is None:
+                return
+
+    def repository_page(self, repo_url: str, payload: Sequence[str], vector: str = RELATED,
+                        offset=None, limit: int = 1000) -> tuple[list, object]:
+        """One page of :meth:`repository_pages` and the offset of the next (``None``: the
+        last): what a caller across a process boundary pages with (a generator cannot
+        cross a Ray call)."""
         from qdrant_client import models
 
         self.ensure_collection()
         flt = models.Filter(must=[models.FieldCondition(
             key="repo_url", match=models.MatchValue(value=repo_url))])
-        offset = None
-        while True:
-            page, offset = self._retry("scroll", lambda o=offset: self.client.scroll(
-                self.collection, scroll_filter=flt, limit=page_size, offset=o,
-                with_vectors=[vector], with_payload=list(payload)))
-            for r in page:
-                if isinstance(r.vector, dict):
-                    r.vector = r.vector.get(vector)
-            yield page
-            if offset is None:
-                return
+        page, nxt = self._retry("scroll", lambda: self.client.scroll(
+            self.collection, scroll_filter=flt, limit=limit, offset=offset,
+            with_vectors=[vector], with_payload=list(payload)))
+        for r in page:
+            if isinstance(r.vector, dict):
+                r.vector = r.vector.get(vector)
+        return page, nxt
 
     def similar(self, repo_url: str, file_path: str, k: int = 10,
                 scope: str = "repo", include_isolated: bool = False,

@@ -128,6 +128,10 @@ def test_a_qdrant_server_is_asked_directly(stored, monkeypatch):
         settings = type("S", (), {"qdrant_url": "http://qdrant:6333"})()
 
     assert not rv.holds(Server()) and rv.holds(stores.vectors)
+    from cluster.store_actor import VectorStoreProxy
+
+    assert rv.holds(VectorStoreProxy(None))  # the local directory's owner in a cluster
+    assert not rv.holds(object())  # a store that does not say: asked as it is
     assert rv.repository_vectors(Server(), stores.metadata, url) is None
     monkeypatch.setattr(stores.vectors.settings, "qdrant_url", "http://qdrant:6333")
     asked = []
