@@ -37,7 +37,8 @@ import relevance_bench as rb  # noqa: E402
 
 STRONG = ("cochange_commits", "imports", "imported_by", "test_pair")
 WEAK = ("words", "path_words", "same_folder")
-KINDS = ("not in the pool", "no tie", "only shared words or folder", "a past co-change, an import or a test pair")
+KINDS = ("not in the pool", "no tie", "only shared words or folder",
+         "a past co-change, an import or a test pair")
 
 
 def kinds_of(d: dict, model, tied: list[int] | None = None) -> dict[str, list[float]]:

@@ -260,13 +260,14 @@ _GRAPHS: dict[tuple[str, str, str], ImportGraph] = {}
 _LOCK = threading.Lock()
 
 
-def import_graph(metadata, repo_url: str) -> ImportGraph | None:
+def import_graph(metadata, repo_url: str, repo: dict | None = None) -> ImportGraph | None:
     """The stored import graph of ``repo_url`` and its history (every file's last commit
     and decayed commits, every co-change pair), read once per stored job (the cache key
-    holds the job that wrote it, so a re-ingest is read again)."""
+    holds the job that wrote it, so a re-ingest is read again). ``repo``: its stored row,
+    when the caller has read it already."""
     if metadata is None:
         return None
-    repo = metadata.repository(repo_url)
+    repo = repo if repo is not None else metadata.repository(repo_url)
     if repo is None:
         return None
     key = (str(getattr(metadata, "url", id(metadata))), repo_url,

@@ -2,9 +2,10 @@
 
 1. Candidates: the ``pool`` files nearest to the query's Node2Vec vector (cosine) in
    its repository (the repository's vectors read from Qdrant once per stored job and
-   held in the process: :mod:`graph_jobs.relations.repository_vectors`), and every file with an exact tie to it (co-change
-   partner, import either way, test pair, shared words) that the search did not return,
-   with its cosine: in a large repository a strong partner can lie beyond the pool; and
+   held in the process: :mod:`graph_jobs.relations.repository_vectors`), and every file
+   with an exact tie to it (co-change partner, import either way, test pair, shared
+   words) that the search did not return, with its cosine: in a large repository a
+   strong partner can lie beyond the pool; and
    the files the repository's graphs put near it (:func:`walked`: personalized PageRank
    on the imports, co-change two steps away, its folder).
 2. Each candidate's score adds to its cosine what the metadata store knows exactly
@@ -180,7 +181,8 @@ def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
     """
     from graph_jobs.relations.repository_vectors import repository_vectors
 
-    held = repository_vectors(vectors, metadata, repo_url)
+    repo = metadata.repository(repo_url) if metadata is not None else None  # read once
+    held = repository_vectors(vectors, metadata, repo_url, repo)
     if held is not None:
         cands = held.nearest(repo_url, file_path, pool, include_isolated)
     else:
@@ -193,7 +195,7 @@ def candidates(vectors, metadata, repo_url: str, file_path: str, pool: int, *,
     if tied:  # what the learned ranker reads beyond the file's own ties
         from graph_jobs.relations.ranker_features import import_graph
 
-        signals["import_graph"] = import_graph(metadata, repo_url)
+        signals["import_graph"] = import_graph(metadata, repo_url, repo)
     if tied:
         seen = {c[0] for c in cands}
         wider = walked(file_path, signals)

@@ -7,7 +7,8 @@ local mode (the embedded default) checks the filter in Python on every point of 
 collection, every repository's, on every question: 60% of a ``similar`` answer on a
 2,500-file repository (``bench/ranker_latency.py``). The repository's vectors are few
 (64 numbers a file) and change only when it is ingested again, so they are read once per
-stored job (one scroll) and each question is one matrix-vector product: the same cosines Qdrant computes (the vectors stored unit length, as Qdrant's
+stored job (one scroll) and each question is one matrix-vector product: the same
+cosines Qdrant computes (the vectors stored unit length, as Qdrant's
 cosine distance stores them), the same answers.
 
 Only for the local directory (no ``QDRANT_URL``; through the Ray cluster's store actor
@@ -133,14 +134,16 @@ def holds(vectors) -> bool:
     return settings is not None and not getattr(settings, "qdrant_url", None)
 
 
-def repository_vectors(vectors, metadata, repo_url: str) -> RepositoryVectors | None:
+def repository_vectors(vectors, metadata, repo_url: str,
+                       repo: dict | None = None) -> RepositoryVectors | None:
     """``repo_url``'s vectors, read once per stored job (the key holds the job that wrote
     them, as :func:`ranker_features.import_graph`'s does); ``None`` (ask Qdrant) with a
     Qdrant server, without a metadata store to say which job that is, when the
-    repository is not stored, or above :data:`MAX_HELD_FILES` files."""
+    repository is not stored, or above :data:`MAX_HELD_FILES` files. ``repo``: its stored
+    row, when the caller has read it already."""
     if metadata is None or not holds(vectors):
         return None
-    repo = metadata.repository(repo_url)
+    repo = repo if repo is not None else metadata.repository(repo_url)
     if repo is None or (repo.get("files") or 0) > MAX_HELD_FILES:
         return None
     where = (f"{getattr(vectors, 'location', '')}/{getattr(vectors, 'collection', '')}",
