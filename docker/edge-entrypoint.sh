@@ -11,6 +11,7 @@
 # SIGTERM (docker stop) goes to `pharos worker`, which drains: no new claims, running jobs
 # finish within PHAROS_DRAIN_GRACE_S or go back to the queue; then this head's Ray stops
 # (its own processes only, not every Ray on the machine as `ray stop` would).
+# What of its session is still running PHAROS_RAY_STOP_WAIT_S (15) later is killed.
 #
 # Ports (env): RAY_PORT (GCS, 6379), RAY_DASHBOARD_PORT (8265), RAY_CLIENT_PORT (10001),
 # RAY_DASHBOARD_HOST (0.0.0.0: inside the container; the compose file publishes on
@@ -73,7 +74,51 @@ stop() {
     wait "$ray_pid" || true
   fi
 }
-trap 'stop; exit 0' TERM INT
+# Ray's processes outlive `ray start --block` by a moment: the dashboard agent notices that
+# its raylet is gone only once it has finished starting, which on a busy machine takes many
+# seconds. When this script leads its own session (the container's init, or `setsid`), wait
+# for the session's other processes to leave, then kill the ones still there, so that neither
+# the container's stop nor the next start meets this head's processes. Run from a terminal
+# (not a session leader), it leaves that to Ray.
+reap() {
+  python3 - "$$" "${PHAROS_RAY_STOP_WAIT_S:-15}" <<'PY' || true
+import os, signal, sys, time
+
+me, wait = int(sys.argv[1]), float(sys.argv[2])
+if os.getsid(0) != me:
+    sys.exit(0)
+
+
+def left():
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in (me, os.getpid()):
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            if state != "Z" and os.getsid(int(name)) == me:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    out[int(name)] = f.read().split(b"\0")[0].decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+    return out
+
+
+deadline = time.monotonic() + wait
+while (procs := left()) and time.monotonic() < deadline:
+    time.sleep(0.2)
+for pid in procs:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+if procs:
+    print(f"edge-entrypoint: killed {len(procs)} process(es) still running {wait:g} s after "
+          f"Ray's stop: {', '.join(sorted(set(procs.values())))}", file=sys.stderr)
+PY
+}
+trap 'stop; reap; exit 0' TERM INT
 
 # wait for the head, then make sure its dashboard refuses a request without the token
 check_host="$dash_host"
@@ -106,6 +151,7 @@ if code != 401:
 PY
 if ! wait $!; then
   stop
+  reap
   exit 1
 fi
 say "Ray head up on :$gcs_port, dashboard on $dash_host:$dash_port (token required)"
@@ -123,4 +169,5 @@ if [ "${done_pid:-}" = "$ray_pid" ]; then
   status=1
 fi
 stop
+reap
 exit "$status"
