@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from types import GeneratorType
 
 from graph_jobs.errors import MetadataStoreError, StoreError, VectorStoreError
 from serve_app.ingress_settings import IngressSettings
@@ -69,7 +70,8 @@ def migrate_in_child(url: str, timeout_s: float = 300) -> None:
 
 class GuardedStore:
     """``store``'s methods, with "cannot reach the server" raised as ``error`` (a
-    ``StoreError``); everything else (``NotFound``, a bug) passes unchanged."""
+    ``StoreError``); everything else (``NotFound``, a bug) passes unchanged. A method that
+    returns a generator (``repository_pages``) is guarded while it is iterated too."""
 
     def __init__(self, store, error: type[StoreError],
                  unreachable: Callable[[BaseException], bool]) -> None:
@@ -80,15 +82,29 @@ class GuardedStore:
         if not callable(attr):
             return attr
 
+        def translated(exc: Exception) -> Exception:
+            if isinstance(exc, StoreError) or not self._unreachable(exc):
+                return exc
+            return self._error(f"{name}: {type(exc).__name__}: {exc}")
+
+        def pages(gen):
+            try:
+                yield from gen
+            except Exception as exc:
+                out = translated(exc)
+                if out is exc:
+                    raise
+                raise out from exc
+
         def guarded(*args, **kwargs):
             try:
-                return attr(*args, **kwargs)
-            except StoreError:
-                raise
+                result = attr(*args, **kwargs)
             except Exception as exc:
-                if not self._unreachable(exc):
+                out = translated(exc)
+                if out is exc:
                     raise
-                raise self._error(f"{name}: {type(exc).__name__}: {exc}") from exc
+                raise out from exc
+            return pages(result) if isinstance(result, GeneratorType) else result
 
         return guarded
 

@@ -90,3 +90,31 @@ def test_no_queue_here_is_answered_without_a_warning_a_queue_gone_warns(caplog):
         assert client.get("/raise/down").status_code == 503
         loud = [r.levelname for r in caplog.records if "queue" in r.getMessage()]
     assert quiet == ["DEBUG"] and loud == ["WARNING"], (quiet, loud)
+
+
+def test_a_store_going_away_while_its_pages_are_read_is_a_store_error():
+    """``GuardedStore`` guards a generator's iteration as it guards a call: a page read after
+    Qdrant went away raises ``VectorStoreError`` (answered 503); ``NotFound`` and a bug pass
+    unchanged."""
+    from serve_app.services import GuardedStore, _unreachable_qdrant
+
+    class Store:
+        def __init__(self, failure: Exception) -> None:
+            self.failure = failure
+
+        def repository_pages(self, repo_url):
+            yield [("a.py", [1.0])]
+            raise self.failure
+
+    for failure, expected in ((ConnectionError("refused"), VectorStoreError),
+                              (NotFound("gone"), NotFound), (KeyError("bug"), KeyError)):
+        pages = GuardedStore(Store(failure), VectorStoreError, _unreachable_qdrant)
+        it = pages.repository_pages("r")
+        assert next(it) == [("a.py", [1.0])]
+        with pytest.raises(expected) as info:
+            next(it)
+        if expected is VectorStoreError:
+            assert "repository_pages: ConnectionError: refused" in str(info.value)
+            assert info.value.__cause__ is failure
+        else:
+            assert info.value is failure
