@@ -18,6 +18,7 @@ ray = pytest.importorskip("ray")
 
 from cluster.actor_pool import WorkerPool  # noqa: E402
 from cluster.job_queue import JobQueue  # noqa: E402
+from devkit.private_services import free_port  # noqa: E402
 from devkit.repos import repo_from_packages  # noqa: E402
 from graph_jobs.repository_ref import RepoRef  # noqa: E402
 from graph_jobs.stores.metadata_store import MetadataStore  # noqa: E402
@@ -115,12 +116,6 @@ def test_two_actors_run_two_jobs_at_once_and_a_killed_actor_job_completes_once(
             meta.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sigterm_mid_job_loses_nothing(tmp_path, redis_url, pg_url, repos):
     env = {**os.environ, **_env(tmp_path, redis_url, pg_url), "RAY_ADDRESS": ""}
     env.pop("RAY_ADDRESS")
@@ -170,7 +165,7 @@ def test_end_to_end_http_to_similar_files(ray_2gpu, tmp_path, redis_url, pg_url,
     pool.start()
     services = IngressServices(settings, vectors=VectorStoreProxy(pool.store_handle))
     app = create_app(settings, services)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     th = threading.Thread(target=server.run, daemon=True)
     th.start()
@@ -223,7 +218,7 @@ def test_a_second_ray_node_grows_the_pool(tmp_path, redis_url, pg_url):
     the new node's raylet never start the actor's worker (seen only in that setting)."""
     import json
 
-    port = _free_port()
+    port = free_port()
     # a private test cluster: no token auth (deployment docs cover RAY_AUTH_TOKEN)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
            **_env(tmp_path, redis_url, pg_url)}

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import pytest
 pytest.importorskip("ray")
 
 from cluster.job_queue import JobQueue  # noqa: E402
+from devkit.private_services import free_port  # noqa: E402
 from devkit.repos import make_repo  # noqa: E402
 from graph_jobs.repository_ref import RepoRef
 from pharos_cli.settings import Settings  # noqa: E402
@@ -35,12 +35,6 @@ pytestmark = pytest.mark.xdist_group("ray")
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "docker" / "edge-entrypoint.sh"
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _http(url: str, *, method: str = "GET", token: str | None = None,
@@ -124,7 +118,7 @@ def ray_tmp():
 
 def test_the_edge_control_plane_needs_the_token_and_the_pool_still_works(
         tmp_path, redis_url, pg_url, ray_tmp):
-    ports = {k: str(_free_port()) for k in ("RAY_PORT", "RAY_DASHBOARD_PORT", "RAY_CLIENT_PORT",
+    ports = {k: str(free_port()) for k in ("RAY_PORT", "RAY_DASHBOARD_PORT", "RAY_CLIENT_PORT",
                                              "RAY_DASHBOARD_AGENT_PORT",
                                              "RAY_METRICS_EXPORT_PORT")}
     data = tmp_path / "data"

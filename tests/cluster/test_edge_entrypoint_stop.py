@@ -7,13 +7,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from tests.support.waiting import wait_for
+from devkit.private_services import free_port
+from tests.support.waiting import alive, wait_for
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "docker" / "edge-entrypoint.sh"
 
@@ -50,20 +50,6 @@ time.sleep(600)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _run(tmp_path: Path, *, own_session: bool) -> tuple[subprocess.Popen, Path, int]:
     stubs = tmp_path / "bin"
     stubs.mkdir()
@@ -72,7 +58,7 @@ def _run(tmp_path: Path, *, own_session: bool) -> tuple[subprocess.Popen, Path, 
         (stubs / name).chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "PHAROS_"))}
     env.update(PATH=f"{stubs}{os.pathsep}{env.get('PATH', '')}", RAY_AUTH_TOKEN="x" * 64,
-               RAY_DASHBOARD_PORT=str(_free_port()), RAY_DASHBOARD_HOST="127.0.0.1",
+               RAY_DASHBOARD_PORT=str(free_port()), RAY_DASHBOARD_HOST="127.0.0.1",
                PHAROS_RAY_STOP_WAIT_S="4", PHAROS_DATA_DIR=str(tmp_path / "data"))
     log = tmp_path / "edge.log"
     with open(log, "wb") as out:
@@ -89,10 +75,10 @@ def _run(tmp_path: Path, *, own_session: bool) -> tuple[subprocess.Popen, Path, 
 def test_a_stop_kills_what_outlives_ray_in_the_entrypoints_own_session(tmp_path):
     proc, log, stubborn = _run(tmp_path, own_session=True)
     try:
-        assert _alive(stubborn)
+        assert alive(stubborn)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, log.read_text()
-        assert not _alive(stubborn), log.read_text()
+        assert not alive(stubborn), log.read_text()
         text = log.read_text()
         # the one that left by itself was waited for, not killed; the stubborn one was killed
         assert "killed 1 process(es) still running 4 s after Ray's stop" in text, text
@@ -106,7 +92,7 @@ def test_a_stop_never_touches_a_session_it_does_not_lead(tmp_path):
     try:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, log.read_text()
-        assert _alive(stubborn)  # the terminal's session is not the entrypoint's to clean
+        assert alive(stubborn)  # the terminal's session is not the entrypoint's to clean
         assert "killed" not in log.read_text()
     finally:
         with contextlib.suppress(OSError):

@@ -16,6 +16,7 @@ from cluster.job_queue import JobQueue, QueueFull, WorkerBeat, history_stats
 from cluster.redis_transport import QueueUnavailable, RedisTransport, UpstashTransport
 from cluster.statuses import CancelReply, JobStatus
 from cluster.worker_status import combined_status
+from devkit.private_services import free_port
 from graph_jobs.job_record import JobRecord
 from graph_jobs.repository_ref import RepoRef
 
@@ -220,12 +221,6 @@ def test_rest_transport_with_a_bad_token_is_unavailable_not_a_crash(redis_url):
             q.enqueue(RepoRef.parse("https://github.com/o/a"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_redis(port: int, tmp) -> subprocess.Popen:
     proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind",
                              "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)],
@@ -246,7 +241,7 @@ def test_redis_stopped_for_10s_then_back_everything_recovers(kind, tmp_path, set
     """A private redis-server is stopped for 10 s mid-job and started again."""
     from devkit.upstash_gateway import UpstashGateway
 
-    port = _free_port()
+    port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     proc = _start_redis(port, tmp_path)
     gw = UpstashGateway(url).__enter__() if kind == "upstash-rest" else None

@@ -25,6 +25,7 @@ import pytest
 
 from serve_app import ray_head
 from serve_app.ray_runtime import free_port, stand_in_agent_command
+from tests.support.waiting import alive
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,14 +96,6 @@ def _wait(predicate, timeout_s: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_stand_in_agent_reports_no_agent_ports_and_lives_as_long_as_its_parent(tmp_path):
     session = tmp_path / "session"
     session.mkdir()
@@ -122,10 +115,10 @@ def test_stand_in_agent_reports_no_agent_ports_and_lives_as_long_as_its_parent(t
         _wait(lambda: all(f.exists() for f in files))
         assert [f.read_text() for f in files] == ["-1"] * len(files)
         time.sleep(1.5)
-        assert _alive(agent)  # it stays while its parent (the raylet) lives
+        assert alive(agent)  # it stays while its parent (the raylet) lives
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
-        _wait(lambda: not _alive(agent))  # and goes with it
+        _wait(lambda: not alive(agent))  # and goes with it
     finally:
         if parent.poll() is None:
             parent.kill()

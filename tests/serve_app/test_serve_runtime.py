@@ -19,16 +19,9 @@ import redis
 from serve_app.ray_head import cmdline as _cmdline
 from serve_app.ray_head import descendants
 from serve_app.ray_runtime import MEMORY_ENV, free_port
+from tests.support.waiting import alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_serve_runtime_serves_on_port_with_auth_and_stops_cleanly(tmp_path, redis_url):
@@ -106,7 +99,7 @@ def test_serve_runtime_serves_on_port_with_auth_and_stops_cleanly(tmp_path, redi
                 proc.kill()
     assert rc == 0, (tmp_path / "serve.log").read_text()[-3000:]
     time.sleep(1)
-    left = [(p, _cmdline(p)) for p in kids if _alive(p)]
+    left = [(p, _cmdline(p)) for p in kids if alive(p)]
     assert not left, left
 
 

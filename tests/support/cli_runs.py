@@ -4,10 +4,11 @@ own data folder and terminal width, and nothing of the machine's Pharos settings
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from devkit.private_services import free_port  # noqa: F401  (the tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[2]
 # settings that would send a test's commands to a server or another data folder
@@ -44,12 +45,6 @@ def start_pharos(*args: str, data_dir: Path | None, cwd: Path | None = None,
     return subprocess.Popen(pharos_argv(*args), env=cli_env(data_dir, **extra),
                             cwd=cwd or ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def small_package(name: str = "pkg") -> dict[str, str]:
