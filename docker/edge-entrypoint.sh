@@ -11,7 +11,7 @@
 # SIGTERM (docker stop) goes to `pharos worker`, which drains: no new claims, running jobs
 # finish within PHAROS_DRAIN_GRACE_S or go back to the queue; then this head's Ray stops
 # (its own processes only, not every Ray on the machine as `ray stop` would).
-# What of its session is still running PHAROS_RAY_STOP_WAIT_S (15) later is killed.
+# What of its run is still running PHAROS_RAY_STOP_WAIT_S (15) later is killed (see reap).
 #
 # Ports (env): RAY_PORT (GCS, 6379), RAY_DASHBOARD_PORT (8265), RAY_CLIENT_PORT (10001),
 # RAY_DASHBOARD_HOST (0.0.0.0: inside the container; the compose file publishes on
@@ -42,6 +42,8 @@ else
   say "Ray token auth on; the token is in $token_file (read it there; it is never printed)"
 fi
 
+# when this run began, in seconds since boot: what of its session started since is its own
+read -r run_start _ </proc/uptime
 gcs_port="${RAY_PORT:-6379}"
 dash_host="${RAY_DASHBOARD_HOST:-0.0.0.0}"
 dash_port="${RAY_DASHBOARD_PORT:-8265}"
@@ -76,15 +78,24 @@ stop() {
 }
 # Ray's processes outlive `ray start --block` by a moment: the dashboard agent notices that
 # its raylet is gone only once it has finished starting, which on a busy machine takes many
-# seconds. When this script leads its own session (the container's init, or `setsid`), wait
-# for the session's other processes to leave, then kill the ones still there, so that neither
-# the container's stop nor the next start meets this head's processes. Run from a terminal
-# (not a session leader), it leaves that to Ray.
+# seconds. So the stop waits PHAROS_RAY_STOP_WAIT_S for them to leave, then kills the ones
+# still there, so that neither the container's stop nor the next start meets this head's
+# processes. This script's processes are those of its own session (it leads one as a
+# container's PID 1, under systemd or `setsid`) started since its run began (run_start,
+# seconds since boot as /proc/uptime counts them): a login shell's earlier jobs (`exec
+# edge-entrypoint.sh`) are older, and from a terminal's session it reaps nothing.
 reap() {
-  python3 - "$$" "${PHAROS_RAY_STOP_WAIT_S:-15}" <<'PY' || true
+  python3 - "$$" "$run_start" "${PHAROS_RAY_STOP_WAIT_S:-15}" <<'PY' || true
 import os, signal, sys, time
 
-me, wait = int(sys.argv[1]), float(sys.argv[2])
+me = int(sys.argv[1])
+since = int(float(sys.argv[2]) * os.sysconf("SC_CLK_TCK"))  # /proc's start times are ticks
+try:
+    wait = float(sys.argv[3])
+except ValueError:
+    print(f"edge-entrypoint: PHAROS_RAY_STOP_WAIT_S={sys.argv[3]!r} is not a number of "
+          "seconds; 15 s used", file=sys.stderr)
+    wait = 15.0
 if os.getsid(0) != me:
     sys.exit(0)
 
@@ -96,10 +107,11 @@ def left():
             continue
         try:
             with open(f"/proc/{name}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-            if state != "Z" and os.getsid(int(name)) == me:
-                with open(f"/proc/{name}/cmdline", "rb") as f:
-                    out[int(name)] = f.read().split(b"\0")[0].decode(errors="replace")
+                stat = f.read().rsplit(")", 1)[1].split()  # from field 3, the state
+            if stat[0] == "Z" or int(stat[19]) < since or os.getsid(int(name)) != me:
+                continue
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                out[int(name)] = f.read().split(b"\0")[0].decode(errors="replace")
         except (OSError, IndexError):
             continue
     return out
@@ -113,6 +125,9 @@ for pid in procs:
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
+deadline = time.monotonic() + 5  # a kill takes effect when the process next runs
+while procs and set(procs) & set(left()) and time.monotonic() < deadline:
+    time.sleep(0.1)
 if procs:
     print(f"edge-entrypoint: killed {len(procs)} process(es) still running {wait:g} s after "
           f"Ray's stop: {', '.join(sorted(set(procs.values())))}", file=sys.stderr)
