@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from types import GeneratorType
 
 from graph_jobs.errors import MetadataStoreError, StoreError, VectorStoreError
@@ -82,28 +83,24 @@ class GuardedStore:
         if not callable(attr):
             return attr
 
-        def translated(exc: Exception) -> Exception:
-            if isinstance(exc, StoreError) or not self._unreachable(exc):
-                return exc
-            return self._error(f"{name}: {type(exc).__name__}: {exc}")
+        @contextmanager
+        def translating():
+            try:
+                yield
+            except StoreError:
+                raise
+            except Exception as exc:
+                if not self._unreachable(exc):
+                    raise
+                raise self._error(f"{name}: {type(exc).__name__}: {exc}") from exc
 
         def pages(gen):
-            try:
+            with translating():
                 yield from gen
-            except Exception as exc:
-                out = translated(exc)
-                if out is exc:
-                    raise
-                raise out from exc
 
         def guarded(*args, **kwargs):
-            try:
+            with translating():
                 result = attr(*args, **kwargs)
-            except Exception as exc:
-                out = translated(exc)
-                if out is exc:
-                    raise
-                raise out from exc
             return pages(result) if isinstance(result, GeneratorType) else result
 
         return guarded
